@@ -1,0 +1,37 @@
+"""The built-in Chalice authorizer: API key → tenant, role and key id.
+
+It runs the same under API Gateway, `chalice local` and the test client. It never denies by
+itself: it passes the verified identity (or why there is none) to the route, which answers with
+an RFC 9457 problem rather than the gateway's bare 401/403. Results are not cached (ttl 0) so a
+revoked key stops working at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chalice import AuthResponse, Blueprint
+
+from chalicelib.services import credentials
+
+log = logging.getLogger("lending.auth")
+
+auth_bp = Blueprint(__name__)
+
+
+@auth_bp.authorizer(ttl_seconds=0)
+def api_key_authorizer(auth_request: object) -> AuthResponse:
+    token = getattr(auth_request, "token", "") or ""
+    try:
+        identity = credentials.identify(token)
+    except Exception:  # the key store is unreachable: say so rather than "invalid key"
+        log.exception("authorizer could not check a key")
+        return AuthResponse(routes=["*"], principal_id="anonymous",
+                            context={"error": "unavailable"})
+    if identity is None:
+        return AuthResponse(routes=["*"], principal_id="anonymous", context={"error": "invalid"})
+    return AuthResponse(
+        routes=["*"],
+        principal_id=f"{identity.tenant}/{identity.key_id}",
+        context={"tenant": identity.tenant, "role": identity.role, "key_id": identity.key_id},
+    )

@@ -1,0 +1,306 @@
+"""HTTP conventions shared by every route: one decorator applies them all.
+
+`endpoint` registers a Chalice route and records its contract (roles, body, query, responses,
+idempotency) for the OpenAPI generator. Around the handler it enforces, in order: the caller's
+role, the request's content type, size and JSON shape, the body and query models (unknown fields
+refused), the Idempotency-Key protocol, and it commits the request's unit of work exactly once.
+Every failure leaves as an RFC 9457 problem; nothing unexpected leaves as Chalice's own 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.api import problems
+from chalicelib.api.auth import api_key_authorizer
+from chalicelib.errors import DomainError, FieldError
+from chalicelib.store import idempotency
+from chalicelib.store.audit import Actor
+from chalicelib.store.keys import PLATFORM
+from chalicelib.store.uow import UnitOfWork
+
+log = logging.getLogger("lending.api")
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
+MAX_IDEMPOTENCY_KEY = 255
+ROLES = frozenset({"admin", "partner", "reviewer", "operator"})
+PLATFORM_ROLE = "platform"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    roles: frozenset[str] | None  # None: public (no authentication)
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    responses: dict[int, tuple[type[BaseModel] | None, str]]
+    idempotent: bool
+    content_type: str = "application/json"
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Context:
+    """Who is calling and the request's single unit of work."""
+
+    tenant: str
+    role: str
+    key_id: str
+    request_id: str
+    now: datetime
+    path: str
+    uow: UnitOfWork = field(default_factory=UnitOfWork)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.key_id, self.role, self.request_id)
+
+
+@dataclass
+class Reply:
+    body: BaseModel | dict[str, Any] | list[Any] | str | None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    # What an idempotent replay returns instead of `body`, when the body holds a secret that
+    # must never be stored (an API key shown once).
+    stored_body: BaseModel | None = None
+
+
+def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
+             roles: set[str] | None, responses: dict[int, tuple[type[BaseModel] | None, str]],
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             idempotent: bool = False, content_type: str = "application/json",
+             ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
+    def decorate(handler: Callable[..., Reply]) -> Callable[..., Response]:
+        spec = RouteSpec(method, path, handler.__name__, summary, tag,
+                         frozenset(roles) if roles is not None else None, body, query,
+                         responses, idempotent, content_type)
+        ROUTES.append(spec)
+
+        def view(**path_params: str) -> Response:
+            return _handle(bp, spec, handler, path_params)
+
+        view.__name__ = handler.__name__
+        view.__doc__ = handler.__doc__
+        options: dict[str, Any] = {"methods": [method], "content_types": ["*/*"]}
+        if roles is not None:
+            options["authorizer"] = api_key_authorizer
+        bp.route(path, **options)(view)
+        return view
+
+    return decorate
+
+
+def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
+            path_params: dict[str, str]) -> Response:
+    request = bp.current_request
+    started = time.perf_counter()
+    request_id = (request.context or {}).get("requestId") or str(uuid.uuid4())
+    ctx: Context | None = None
+    try:
+        ctx = _context(request, spec, request_id)
+        kwargs: dict[str, Any] = dict(path_params)
+        if spec.body is not None:
+            kwargs["body"] = _parse_body(request, spec.body)
+        elif request.raw_body:
+            raise DomainError("validation-error", "This operation takes no request body.",
+                              [FieldError("/", "unexpected body", "extra_forbidden")])
+        if spec.query is not None:
+            kwargs["query"] = _parse_query(request, spec.query)
+        elif request.query_params:
+            raise _unknown_query(request.query_params)
+        if spec.idempotent:
+            response = _idempotent(request, spec, handler, ctx, kwargs)
+        else:
+            response = _execute(handler, ctx, kwargs)
+    except DomainError as error:
+        response = _problem(error, request.path if hasattr(request, "path") else spec.path,
+                            request_id)
+    except Exception:
+        log.exception("unhandled error", extra={"request_id": request_id})
+        response = _problem(DomainError("internal-error", "An unexpected error occurred."),
+                            spec.path, request_id)
+    response.headers["X-Request-Id"] = request_id
+    log.info(json.dumps({
+        "request_id": request_id, "method": spec.method, "route": spec.path,
+        "status": response.status_code, "tenant": ctx.tenant if ctx else None,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }))
+    return response
+
+
+def _context(request: Any, spec: RouteSpec, request_id: str) -> Context:
+    now = datetime.now(UTC)
+    path = _request_path(request, spec)
+    if spec.roles is None:
+        return Context("", "public", "", request_id, now, path)
+    auth = (request.context or {}).get("authorizer") or {}
+    error = auth.get("error")
+    if error == "unavailable":
+        raise DomainError("service-unavailable", "Credentials could not be checked; retry.")
+    if error or not auth.get("role"):
+        raise DomainError("unauthenticated", "A valid API key is required "
+                          "(Authorization: Bearer <key>); the key given is invalid or revoked.")
+    role = auth["role"]
+    if role not in spec.roles:
+        raise DomainError("forbidden", f"The {role!r} role may not call {spec.method} {spec.path}.")
+    return Context(auth["tenant"], role, auth["key_id"], request_id, now, path)
+
+
+def _request_path(request: Any, spec: RouteSpec) -> str:
+    ctx_path = (request.context or {}).get("resourcePath") or spec.path
+    params = request.uri_params or {}
+    for name, value in params.items():
+        ctx_path = ctx_path.replace("{" + name + "}", value)
+    return ctx_path
+
+
+def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise DomainError("payload-too-large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise DomainError("unsupported-media-type",
+                          f"Send application/json, not {media or 'no content type'}.")
+    data = parse_json(raw)
+    return validate(model, data, "/body")
+
+
+def parse_json(raw: bytes) -> Any:
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate key in object")
+        return dict(pairs)
+
+    try:
+        text = raw.decode("utf-8")
+        _check_depth(text)
+        return json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DomainError("malformed-request", f"The body is not valid JSON: {exc}") from exc
+
+
+def _check_depth(text: str) -> None:
+    """Refuses deep nesting before parsing, cheaply (brackets inside strings only over-count)."""
+    depth = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nesting deeper than {MAX_JSON_DEPTH}")
+        elif char in "]}":
+            depth -= 1
+
+
+def validate(model: type[BaseModel], data: Any, root: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise DomainError("validation-error", "The request has invalid fields.",
+                          [FieldError(_pointer(root, e["loc"]), e["msg"], e["type"])
+                           for e in exc.errors()]) from exc
+
+
+def _pointer(root: str, loc: tuple[Any, ...]) -> str:
+    return root + "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in loc)
+
+
+def _parse_query(request: Any, model: type[BaseModel]) -> BaseModel:
+    params = request.query_params or {}
+    data: dict[str, Any] = {}
+    for name in params:
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(values) > 1:
+            raise DomainError("validation-error", "Repeated query parameter.",
+                              [FieldError(f"/query/{name}", "give this parameter once")])
+        data[name] = values[0]
+    return validate(model, data, "/query")
+
+
+def _unknown_query(params: Any) -> DomainError:
+    return DomainError("validation-error", "This operation takes no query parameters.",
+                       [FieldError(f"/query/{n}", "unknown parameter", "extra_forbidden")
+                        for n in params])
+
+
+def _execute(handler: Callable[..., Reply], ctx: Context, kwargs: dict[str, Any]) -> Response:
+    reply = handler(ctx, **kwargs)
+    status, body, headers = _rendered(reply)
+    ctx.uow.commit()
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _idempotent(request: Any, spec: RouteSpec, handler: Callable[..., Reply], ctx: Context,
+                kwargs: dict[str, Any]) -> Response:
+    key = request.headers.get("idempotency-key")
+    if not key:
+        raise DomainError("idempotency-key-required",
+                          f"{spec.method} {spec.path} requires an Idempotency-Key header.")
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise DomainError("validation-error", "Invalid Idempotency-Key.",
+                          [FieldError("/header/Idempotency-Key",
+                                      f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")])
+    body = kwargs.get("body")
+    fingerprint = hashlib.sha256(json.dumps(
+        [spec.method, ctx.path, body.model_dump(mode="json") if body is not None else None],
+        sort_keys=True, separators=(",", ":"),
+    ).encode()).hexdigest()
+    outcome = idempotency.begin(ctx.tenant or PLATFORM, key, fingerprint)
+    if isinstance(outcome, idempotency.Replay):
+        headers = {**outcome.headers, "Idempotent-Replayed": "true"}
+        return Response(body=outcome.body, status_code=outcome.status, headers=headers)
+    ctx.uow.token_seed = f"{outcome.pk}:{outcome.token}"
+    try:
+        reply = handler(ctx, **kwargs)
+        status, rendered, headers = _rendered(reply)
+        stored = rendered
+        if reply.stored_body is not None:
+            stored = _rendered(Reply(reply.stored_body, status, headers))[1]
+        ctx.uow.add(idempotency.complete_item(outcome, status, stored, headers),
+                    on_fail=idempotency.lease_lost)
+        ctx.uow.commit()
+    except BaseException:
+        idempotency.release(outcome)
+        raise
+    return Response(body=rendered, status_code=status, headers=headers)
+
+
+def _rendered(reply: Reply) -> tuple[int, str, dict[str, str]]:
+    headers = dict(reply.headers)
+    if isinstance(reply.body, str):
+        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        return reply.status, reply.body, headers
+    if reply.body is None:
+        return reply.status, "", headers
+    data = reply.body.model_dump(mode="json") if isinstance(reply.body, BaseModel) else reply.body
+    headers["Content-Type"] = "application/json"
+    return reply.status, json.dumps(data, ensure_ascii=False, separators=(",", ":")), headers
+
+
+def _problem(error: DomainError, instance: str, request_id: str) -> Response:
+    body = problems.problem_body(error, instance, request_id)
+    return Response(body=problems.render(body), status_code=body["status"],
+                    headers={"Content-Type": problems.PROBLEM_JSON})

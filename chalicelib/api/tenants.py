@@ -1,0 +1,87 @@
+"""Platform administration: tenants and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.http import PLATFORM_ROLE, Context, Reply, endpoint
+from chalicelib.api.schemas import Strict
+from chalicelib.services import tenants
+
+bp = Blueprint(__name__)
+PLATFORM = {PLATFORM_ROLE}
+Role = Literal["admin", "partner", "reviewer", "operator"]
+
+
+class TenantCreate(Strict):
+    tenant_id: str = Field(min_length=3, max_length=40, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$",
+                           description="Chosen by the platform; lowercase letters, digits, '-'.")
+    name: str = Field(min_length=1, max_length=200)
+    base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+
+
+class Tenant(BaseModel):
+    id: str
+    name: str
+    base_currency: str
+    status: str
+    created_at: datetime
+
+
+class ApiKeyCreate(Strict):
+    role: Role
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ApiKey(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    role: str
+    status: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyIssued(ApiKey):
+    key: str | None = Field(description="The secret key, shown once: store it now. Null on an "
+                            "idempotent replay, because the secret is never stored.")
+
+
+def _tenant(item: tenants.TenantItem) -> Tenant:
+    return Tenant(id=item.tenant_id, name=item.name, base_currency=item.base_currency,
+                  status=item.status, created_at=item.created_at)
+
+
+def _key(item: tenants.ApiKeyItem) -> dict[str, object]:
+    return dict(id=item.key_id, tenant_id=item.tenant_id, name=item.name, role=item.role,
+                status=item.status, created_at=item.created_at, revoked_at=item.revoked_at)
+
+
+@endpoint(bp, "POST", "/v1/tenants", summary="Create a tenant", tag="Platform", roles=PLATFORM,
+          body=TenantCreate, idempotent=True, responses={201: (Tenant, "Tenant created")})
+def create_tenant(ctx: Context, body: TenantCreate) -> Reply:
+    item = tenants.create_tenant(ctx.uow, ctx.actor, ctx.now, tenant_id=body.tenant_id,
+                                 name=body.name, base_currency=body.base_currency)
+    return Reply(_tenant(item), 201, {"Location": f"/v1/tenants/{item.tenant_id}"})
+
+
+@endpoint(bp, "POST", "/v1/tenants/{tenant_id}/api-keys", summary="Issue an API key",
+          tag="Platform", roles=PLATFORM, body=ApiKeyCreate, idempotent=True,
+          responses={201: (ApiKeyIssued, "Key issued; the secret is in `key`, shown once")})
+def issue_api_key(ctx: Context, tenant_id: str, body: ApiKeyCreate) -> Reply:
+    item, full_key = tenants.issue_key(ctx.uow, ctx.actor, ctx.now, tenant_id=tenant_id,
+                                       role=body.role, name=body.name)
+    return Reply(ApiKeyIssued(**_key(item), key=full_key), 201,
+                 stored_body=ApiKeyIssued(**_key(item), key=None))
+
+
+@endpoint(bp, "DELETE", "/v1/tenants/{tenant_id}/api-keys/{key_id}", summary="Revoke an API key",
+          tag="Platform", roles=PLATFORM, responses={200: (ApiKey, "Key revoked")})
+def revoke_api_key(ctx: Context, tenant_id: str, key_id: str) -> Reply:
+    item = tenants.revoke_key(ctx.uow, ctx.actor, ctx.now, tenant_id=tenant_id, key_id=key_id)
+    return Reply(ApiKey(**_key(item)))

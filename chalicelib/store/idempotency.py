@@ -1,0 +1,141 @@
+"""Idempotency-Key records, scoped to the tenant.
+
+A request first claims its key (an in-flight lock with a lease); its effect then commits in the
+same transaction as the completion of that record, holding the response. A retry with the same
+key and request gets the stored response; a different request under the key is refused; a retry
+while the first is still running gets a 409. A failed request releases its claim: nothing
+happened, so the client may retry under the same key.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import DomainError
+from chalicelib.store import dynamo
+from chalicelib.store.keys import key
+
+RETENTION_SECONDS = 48 * 3600  # "at least 24 hours", with room for clock skew and TTL lag
+LEASE_SECONDS = 60  # longer than the API's 29 s integration timeout
+
+
+@dataclass(frozen=True)
+class Claim:
+    pk: str
+    token: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+def _pk(tenant: str, idempotency_key: str) -> str:
+    return key(tenant, "idem", idempotency_key)
+
+
+def begin(tenant: str, idempotency_key: str, fingerprint: str) -> Claim | Replay:
+    now = int(time.time())
+    claim = Claim(_pk(tenant, idempotency_key), secrets.token_hex(16), fingerprint)
+    try:
+        dynamo.client().put_item(
+            TableName=dynamo.table("idempotency"),
+            Item={
+                "pk": {"S": claim.pk},
+                "status": {"S": "in_flight"},
+                "token": {"S": claim.token},
+                "fingerprint": {"S": fingerprint},
+                "lock_until": {"N": str(now + LEASE_SECONDS)},
+                "expires_at": {"N": str(now + RETENTION_SECONDS)},
+            },
+            ConditionExpression="attribute_not_exists(pk) OR (#s = :f AND lock_until < :now)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":f": {"S": "in_flight"}, ":now": {"N": str(now)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        return claim
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        existing = exc.response.get("Item") or _get(claim.pk)
+    return _existing(existing, fingerprint)
+
+
+def _get(pk: str) -> dict[str, Any]:
+    item = dynamo.client().get_item(
+        TableName=dynamo.table("idempotency"), Key={"pk": {"S": pk}}, ConsistentRead=True
+    ).get("Item")
+    if item is None:  # released between our put and this read: ask the client to retry
+        raise DomainError("idempotency-in-flight", "The request under this key just finished "
+                          "without effect; retry.")
+    return item
+
+
+def _existing(item: dict[str, Any], fingerprint: str) -> Replay:
+    if item["fingerprint"]["S"] != fingerprint:
+        raise DomainError(
+            "idempotency-key-reused",
+            "This Idempotency-Key was used with a different request.",
+        )
+    if item["status"]["S"] != "completed":
+        raise DomainError(
+            "idempotency-in-flight",
+            "A request with this Idempotency-Key is still being processed.",
+        )
+    return Replay(
+        int(item["response_status"]["N"]),
+        item["response_body"]["S"],
+        json.loads(item["response_headers"]["S"]),
+    )
+
+
+def complete_item(claim: Claim, status: int, body: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The Update that completes the claim; it joins the effect's transaction."""
+    return {
+        "Update": {
+            "TableName": dynamo.table("idempotency"),
+            "Key": {"pk": {"S": claim.pk}},
+            "UpdateExpression": "SET #s = :c, response_status = :st, response_body = :b, "
+            "response_headers = :h REMOVE lock_until",
+            "ConditionExpression": "#s = :f AND #t = :t",
+            "ExpressionAttributeNames": {"#s": "status", "#t": "token"},
+            "ExpressionAttributeValues": {
+                ":c": {"S": "completed"},
+                ":f": {"S": "in_flight"},
+                ":t": {"S": claim.token},
+                ":st": {"N": str(status)},
+                ":b": {"S": body},
+                ":h": {"S": json.dumps(headers, sort_keys=True)},
+            },
+        }
+    }
+
+
+def lease_lost(_reason: dict[str, Any]) -> DomainError:
+    return DomainError(
+        "idempotency-in-flight",
+        "This request outlived its Idempotency-Key lease and another attempt took over.",
+    )
+
+
+def release(claim: Claim) -> None:
+    """Drops our in-flight claim after a failure so the client may retry (best effort)."""
+    try:
+        dynamo.client().delete_item(
+            TableName=dynamo.table("idempotency"),
+            Key={"pk": {"S": claim.pk}},
+            ConditionExpression="#s = :f AND #t = :t",
+            ExpressionAttributeNames={"#s": "status", "#t": "token"},
+            ExpressionAttributeValues={":f": {"S": "in_flight"}, ":t": {"S": claim.token}},
+        )
+    except ClientError:
+        pass  # the lease expires on its own

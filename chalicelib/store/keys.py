@@ -1,0 +1,22 @@
+"""DynamoDB key construction: every key starts with the tenant id and '#'.
+
+'#' cannot occur in a tenant id, so tenant 'acme' can never read 'acme-corp' by prefix.
+"""
+
+from __future__ import annotations
+
+import re
+
+SEP = "#"
+TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+PLATFORM = "_platform"  # owner of platform-level items; not a valid tenant id (leading '_')
+
+
+def is_valid_tenant_id(value: str) -> bool:
+    return bool(TENANT_ID.fullmatch(value)) and "--" not in value
+
+
+def key(tenant: str, *parts: str) -> str:
+    if tenant != PLATFORM and not is_valid_tenant_id(tenant):
+        raise ValueError(f"invalid tenant id in key: {tenant!r}")
+    return SEP.join((tenant, *parts))
