@@ -1,0 +1,1 @@
+"""Shipped credit models, their model cards, and the scripts that reproduce them."""
