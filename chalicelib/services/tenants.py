@@ -56,7 +56,8 @@ def issue_key(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str, r
     item.audit_seq, item.audit_head = head.seq, head.hash
     uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Key id collision; retry."))
     # The tenant must still be active when the key lands.
-    uow.add(check_version(tenant), on_fail=lambda _r: conflict("The tenant changed while the key was issued; retry."))
+    uow.add(check_version(tenant),
+            on_fail=lambda _r: conflict("The tenant changed while the key was issued; retry."))
     return item, full_key
 
 

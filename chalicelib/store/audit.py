@@ -53,7 +53,8 @@ def chain_pk(tenant: str, aggregate_type: str, aggregate_id: str) -> str:
 
 
 def _shard(aggregate_type: str, aggregate_id: str) -> int:
-    return int(hashlib.sha256(f"{aggregate_type}/{aggregate_id}".encode()).hexdigest()[:4], 16) % SHARDS
+    digest = hashlib.sha256(f"{aggregate_type}/{aggregate_id}".encode()).hexdigest()
+    return int(digest[:4], 16) % SHARDS
 
 
 def append(uow: UnitOfWork, *, tenant: str, aggregate_type: str, aggregate_id: str,
@@ -148,7 +149,8 @@ def verify_chain(records: list[dict[str, Any]], head: ChainHead | None) -> Break
         where = (rec.get("aggregate_type", "?"), rec.get("aggregate_id", "?"), rec["seq"],
                  rec["pk"], rec["sk"])
         if rec["sk"] != f"{prev.seq + 1:012d}" or rec["seq"] != prev.seq + 1:
-            return Break(*where, f"expected record {prev.seq + 1}, found {rec['sk']} (gap or reorder)")
+            expected = prev.seq + 1
+            return Break(*where, f"expected record {expected}, found {rec['sk']} (gap or reorder)")
         if rec.get("prev_hash") != prev.hash:
             return Break(*where, "prev_hash does not match the previous record's hash")
         if record_hash(rec) != rec.get("hash"):

@@ -9,6 +9,7 @@ happened, so the client may retry under the same key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -129,7 +130,7 @@ def lease_lost(_reason: dict[str, Any]) -> DomainError:
 
 def release(claim: Claim) -> None:
     """Drops our in-flight claim after a failure so the client may retry (best effort)."""
-    try:
+    with contextlib.suppress(ClientError):  # the lease expires on its own
         dynamo.client().delete_item(
             TableName=dynamo.table("idempotency"),
             Key={"pk": {"S": claim.pk}},
@@ -137,5 +138,3 @@ def release(claim: Claim) -> None:
             ExpressionAttributeNames={"#s": "status", "#t": "token"},
             ExpressionAttributeValues={":f": {"S": "in_flight"}, ":t": {"S": claim.token}},
         )
-    except ClientError:
-        pass  # the lease expires on its own

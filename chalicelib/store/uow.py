@@ -121,7 +121,8 @@ class UnitOfWork:
 
 
 def put(table: str, item: dict[str, Any], condition: str | None = None,
-        names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None) -> dict[str, Any]:
     """A low-level Put entry, optionally conditional."""
     body: dict[str, Any] = {"TableName": dynamo.table(table), "Item": item}
     if condition:

@@ -73,5 +73,5 @@ def api(aws: dict[str, Any]) -> Iterator[Api]:
     dynamo.reset()
     import app as app_module
 
-    with Client(app_module.app) as client:
+    with Client(app_module.app, stage_name="local") as client:
         yield Api(client)

@@ -9,8 +9,7 @@ def test_every_template_table_exists_with_its_key_schema(aws):
         create = table["create"]
         described = ddb.describe_table(TableName=create["TableName"])["Table"]
         assert described["KeySchema"] == create["KeySchema"]
-        gsis = {g["IndexName"]: g["KeySchema"] for g in described.get("GlobalSecondaryIndexes", [])}
-        assert gsis == {g["IndexName"]: g["KeySchema"] for g in create.get("GlobalSecondaryIndexes", [])}
+        assert _gsis(described) == _gsis(create)
         if table["ttl_attribute"]:
             ttl = ddb.describe_time_to_live(TableName=create["TableName"])["TimeToLiveDescription"]
             assert ttl["AttributeName"] == table["ttl_attribute"]
@@ -20,3 +19,7 @@ def test_bucket_and_key_are_provisioned(aws):
     assert "test-documents" in {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
     aliases = {a["AliasName"] for a in aws["kms"].list_aliases()["Aliases"]}
     assert "alias/test-personal-data" in aliases
+
+
+def _gsis(table):
+    return {g["IndexName"]: g["KeySchema"] for g in table.get("GlobalSecondaryIndexes", [])}
