@@ -75,7 +75,8 @@ _originals: dict[str, Any] = {}
 
 
 def _source_targets() -> dict[str, Callable[..., Any]]:
-    return {
+    """moto's own functions, looked up through _originals for the ones we already replaced."""
+    current = {
         "DynamoDBBackend.transact_write_items": DynamoDBBackend.transact_write_items,
         "Table.query": Table.query,
         "Table.all_items": Table.all_items,
@@ -85,6 +86,7 @@ def _source_targets() -> dict[str, Callable[..., Any]]:
         "DynamoDBBackend.update_item": DynamoDBBackend.update_item,
         "DynamoHandler.call_action": DynamoHandler.call_action,
     }
+    return {name: _originals.get(name, func) for name, func in current.items()}
 
 
 def _fingerprint(func: Callable[..., Any]) -> str:
@@ -178,7 +180,7 @@ class _UndoLog:
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     """moto 5.2.5's transact_write_items, line for line, with the table deep copies replaced by
-    an undo log of the touched items."""
+    an undo log of the touched items (and the duplicate condition check dropped)."""
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     undo = _UndoLog()
@@ -235,12 +237,15 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                             original_item = current.to_json()["Attributes"]
                         raise ConditionalCheckFailed(item=original_item)
 
+                # moto re-parses and re-checks the condition inside put/delete/update_item
+                # against the very same item; under the backend lock nothing can change it in
+                # between, so that second check is skipped (condition_expression=None).
                 if op_type == "Put":
                     attrs = op["Item"]
                     self.put_item(
                         table_name,
                         attrs,
-                        condition_expression=condition_expression,
+                        condition_expression=None,
                         expression_attribute_names=expression_attribute_names,
                         expression_attribute_values=expression_attribute_values,
                     )
@@ -248,7 +253,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                     self.delete_item(
                         table_name,
                         key,
-                        condition_expression=condition_expression,
+                        condition_expression=None,
                         expression_attribute_names=expression_attribute_names,
                         expression_attribute_values=expression_attribute_values,
                     )
@@ -258,7 +263,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                         table_name,
                         key,
                         update_expression=update_expression,
-                        condition_expression=condition_expression,
+                        condition_expression=None,
                         expression_attribute_names=expression_attribute_names,
                         expression_attribute_values=expression_attribute_values,
                     )
