@@ -1,0 +1,176 @@
+"""The scorer: one onnxruntime session per model, fed straight from validated feature dicts.
+
+onnxruntime is imported inside `open_session` only (it costs ~230 ms at import, and most Lambda
+invocations never score), so importing this module stays cheap on a cold start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chalicelib.scoring.card import ModelCard, parse_card
+from chalicelib.scoring.errors import FieldError, ModelIntegrityError, ModelLoadError
+from chalicelib.scoring.features import (
+    NUMPY_TYPES,
+    Row,
+    build_feed,
+    validate_features,
+    validate_rows,
+)
+from chalicelib.scoring.reasons import MAX_REASONS, Reason, principal_reasons
+from chalicelib.scoring.scale import DEFAULT_GRADES, DEFAULT_SCALE, GradeScale, ScoreScale
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    model_id: str
+    model_version: str
+    pd: float  # probability of default (the model's event), 0..1
+    score: int  # scorecard points at the scale used
+    grade: str
+    reasons: tuple[Reason, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: PD rounded to 6 places (it is a probability, not money)."""
+        return {
+            "model": {"id": self.model_id, "version": self.model_version},
+            "pd": round(self.pd, 6),
+            "score": self.score,
+            "grade": self.grade,
+            "reasons": [r.as_dict() for r in self.reasons],
+        }
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_sha256(model_bytes: bytes, card: ModelCard) -> None:
+    """Refuse bytes that are not the ones the card was sealed with."""
+    if not card.sha256:
+        raise ModelIntegrityError.of(card.ref, "(none: the card is not sealed)",
+                                     sha256_hex(model_bytes))
+    actual = sha256_hex(model_bytes)
+    if actual != card.sha256:
+        raise ModelIntegrityError.of(card.ref, card.sha256, actual)
+
+
+def open_session(model_bytes: bytes, intra_op_threads: int = 1) -> Any:
+    """An onnxruntime InferenceSession on CPU (imports onnxruntime on first call)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+class Scorer:
+    """Scores feature dicts with one verified model. Thread-safe (onnxruntime's run() is)."""
+
+    def __init__(self, card: ModelCard | Mapping[str, Any], model_bytes: bytes,
+                 *, intra_op_threads: int = 1) -> None:
+        self.card = parse_card(card)
+        verify_sha256(model_bytes, self.card)
+        try:
+            self._session = open_session(model_bytes, intra_op_threads)
+        except Exception as e:  # onnxruntime raises its own untyped errors
+            raise ModelLoadError.of(self.card.ref, [
+                FieldError("/model", f"onnxruntime cannot load the model: {e}", "load_failed")
+            ]) from e
+        from chalicelib.scoring.validation import session_problems
+
+        problems = session_problems(self.card, self._session)
+        if problems:
+            raise ModelLoadError.of(self.card.ref, problems)
+        self._input_types = {i.name: i.type for i in self._session.get_inputs()}
+        self._output = self.card.pd_output
+        self.default_grades = (
+            GradeScale(self.card.grades) if self.card.grades else DEFAULT_GRADES
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self.card.model_id
+
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    def validate(self, features: Any, pointer: str = "/features") -> Row:
+        return validate_features(self.card, features, pointer)
+
+    def predict_pd(self, rows: Sequence[Row]) -> np.ndarray:
+        """PDs for already-validated rows (float64, shape [n])."""
+        if not rows:
+            return np.zeros(0, dtype=np.float64)
+        feed = build_feed(self.card, rows, self._input_types)
+        (out,) = self._session.run([self._output.name], feed)
+        out = np.asarray(out, dtype=np.float64)
+        pd = out[:, self._output.index] if self._output.index is not None else out.reshape(-1)
+        if pd.shape != (len(rows),) or not np.all(np.isfinite(pd)):
+            raise ModelLoadError.of(self.card.ref, [FieldError(
+                "/model/outputs/" + self._output.name,
+                f"returned shape {pd.shape} or non-finite values for {len(rows)} rows",
+                "bad_output",
+            )])
+        return np.clip(pd, 0.0, 1.0)
+
+    def score(
+        self, features: Any, *, scale: ScoreScale | None = None,
+        grades: GradeScale | None = None, max_reasons: int = MAX_REASONS,
+        pointer: str = "/features",
+    ) -> ScoreResult:
+        """Validate, score and explain one application (FeatureValidationError → 422)."""
+        row = validate_features(self.card, features, pointer)
+        return self._results([row], scale, grades, max_reasons)[0]
+
+    def score_batch(
+        self, rows: Sequence[Any], *, scale: ScoreScale | None = None,
+        grades: GradeScale | None = None, max_reasons: int = MAX_REASONS,
+        pointer: str = "/rows", chunk_size: int = 4096,
+    ) -> list[ScoreResult]:
+        """Many applications in few session runs; one error lists problems from every row."""
+        valid = validate_rows(self.card, rows, pointer)
+        out: list[ScoreResult] = []
+        for start in range(0, len(valid), chunk_size):
+            out += self._results(valid[start:start + chunk_size], scale, grades, max_reasons)
+        return out
+
+    def _results(
+        self, rows: Sequence[Row], scale: ScoreScale | None, grades: GradeScale | None,
+        max_reasons: int,
+    ) -> list[ScoreResult]:
+        scale = scale or DEFAULT_SCALE
+        grades = grades or self.default_grades
+        results = []
+        for row, pd in zip(rows, self.predict_pd(rows).tolist(), strict=True):
+            score = scale.score(pd)
+            reasons = (
+                principal_reasons(self.card.scorecard, row, scale, max_reasons)
+                if self.card.scorecard else ()
+            )
+            results.append(ScoreResult(
+                self.card.model_id, self.card.version, pd, score, grades.grade(score), reasons
+            ))
+        return results
+
+    def input_types(self) -> dict[str, str]:
+        return dict(self._input_types)
+
+
+__all__ = [
+    "NUMPY_TYPES",
+    "ScoreResult",
+    "Scorer",
+    "open_session",
+    "sha256_hex",
+    "verify_sha256",
+]
