@@ -345,10 +345,12 @@ def resolve_pending_update(
         ":new": encode(status.value),
         ":by": encode(by),
     }
+    names = {"#st": "status", "#by": "resolved_by"}
     condition = "#st = :open"
     if now is not None:
         condition += " AND (attribute_not_exists(#exp) OR #exp > :now)"
         values[":now"] = encode(keys.iso(now))
+        names["#exp"] = "expires_at"
     return {
         "Update": {
             "TableName": table,
@@ -358,8 +360,7 @@ def resolve_pending_update(
             },
             "UpdateExpression": "SET #st = :new, #by = :by REMOVE gsi1pk, gsi1sk",
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#st": "status", "#by": "resolved_by",
-                                         "#exp": "expires_at"},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             **ALL_OLD,
         }
