@@ -263,7 +263,7 @@ def classify_period(a: date, b: date) -> UnitPeriod | None:
             12: UnitPeriod.YEAR,
         }.get(months)
     days = (b - a).days
-    if days in (15, 16) or (13 <= days <= 17 and _semi_month_step(a) == b):
+    if _is_semi_month(a, b, days):
         return UnitPeriod.SEMI_MONTH
     return {
         1: UnitPeriod.DAY,
@@ -273,11 +273,15 @@ def classify_period(a: date, b: date) -> UnitPeriod | None:
     }.get(days)
 
 
-def _semi_month_step(a: date) -> date:
-    if a.day <= 15:
-        last = calendar.monthrange(a.year, a.month)[1]
-        return date(a.year, a.month, min(a.day + 15, last))
-    return add_months(date(a.year, a.month, 1), 1, a.day - 15)
+def _is_semi_month(a: date, b: date, days: int) -> bool:
+    """13-17 days apart; at exactly 14 only on a half-month pattern (else it is a biweek)."""
+    if not 13 <= days <= 17:
+        return False
+    if days != 14:
+        return True
+    if a.month == b.month:
+        return _is_month_end(b)  # e.g. Apr 16 → Apr 30 on a 16th/last-day series
+    return b.day == a.day - 15  # e.g. Apr 30 → May 15 on a 15th/last-day series
 
 
 def infer_unit_period(advances: Sequence[CashFlow], payments: Sequence[CashFlow]) -> UnitPeriod:

@@ -10,8 +10,12 @@ Each period's interest is rounded to the minor unit once, by the product's mode.
 Equal installments use the level payment that exactly amortizes the loan over the periods'
 own rates (the closed form B·Π(1+r_k) / Σ_j Π_{k>j}(1+r_k), in Decimal); with equal periodic
 rates this is the textbook annuity, i.e. numpy_financial.pmt. The payment is rounded to the
-product's unit; the last installment takes whatever principal is left, with that period's
-interest, so rounding never leaks out of the schedule.
+product's unit by its mode (rounded down instead when rounding up would repay the loan before
+its last installment); the last installment takes whatever principal is left, with that
+period's interest, so rounding never leaks out of the schedule.
+
+Even spreads (equal principal's principal, flat's interest and principal) give every
+installment the floor share of the total; the last takes the remainder, so it is never smaller.
 
 Grace: during the first `principal_grace` periods no principal is due (interest only); during
 the first `interest_grace` periods interest accrues but is not due, and moves to the first
@@ -295,12 +299,15 @@ def generate_schedule(terms: LoanTerms) -> Schedule:
     flat_interest: list[int] = []
     fixed_principal = 0
     if method is Amortization.EQUAL_INSTALLMENTS:
-        payment = round_minor(level_payment(financed, rates[g_p:]), mode, unit)
+        exact = level_payment(financed, rates[g_p:])
+        payment = round_minor(exact, mode, unit)
+        if payment > exact and _ends_early(financed, payment, rates, terms):
+            payment = round_minor(exact, Rounding.DOWN, unit)
     elif method is Amortization.EQUAL_PRINCIPAL:
-        fixed_principal = round_minor(MONEY_CONTEXT.divide(financed, amortizing), mode)
+        fixed_principal = financed // amortizing
     elif method is Amortization.FLAT:
         flat_interest = _flat_interest(terms, financed)
-        fixed_principal = round_minor(MONEY_CONTEXT.divide(financed, amortizing), mode)
+        fixed_principal = financed // amortizing
         payment = _unit_adjusted(fixed_principal, flat_interest[0], terms) + flat_interest[0]
 
     rows: list[Installment] = []
@@ -364,6 +371,23 @@ def generate_schedule(terms: LoanTerms) -> Schedule:
     return _schedule(terms, payment, rows)
 
 
+def _ends_early(financed: int, payment: int, rates: Sequence[Decimal], terms: LoanTerms) -> bool:
+    """Would a payment rounded up repay everything before the last installment?
+
+    Tiny payments over many periods (or a coarse unit) can accumulate a whole payment of
+    rounding; the schedule then rounds the payment down instead and lets the last installment
+    absorb the difference, rather than emitting empty installments.
+    """
+    outstanding = financed
+    n = terms.installments
+    for k in range(terms.principal_grace + 1, n):
+        interest = round_minor(MONEY_CONTEXT.multiply(outstanding, rates[k - 1]), terms.rounding)
+        outstanding -= payment - interest
+        if outstanding <= 0:
+            return True
+    return False
+
+
 def _unit_adjusted(principal: int, interest: int, terms: LoanTerms) -> int:
     """Principal after rounding the installment total to the product's unit."""
     if terms.installment_unit == 1:
@@ -380,7 +404,7 @@ def _flat_interest(terms: LoanTerms, financed: int) -> list[int]:
         Decimal(financed) * terms.annual_rate_percent * n * every, _HUNDRED * per_year
     )
     total_minor = round_minor(total, terms.rounding)
-    each = round_minor(MONEY_CONTEXT.divide(Decimal(total_minor), Decimal(n)), terms.rounding)
+    each = total_minor // n
     return [each] * (n - 1) + [total_minor - each * (n - 1)]
 
 

@@ -113,13 +113,46 @@ def test_installment_unit_rounds_the_payment_and_the_last_absorbs() -> None:
 def test_too_coarse_a_unit_is_refused() -> None:
     with pytest.raises(LendingError) as info:
         generate_schedule(
-            replace(BASE, principal=10_000, installment_unit=10_000, rounding=Rounding.UP)
+            replace(
+                BASE,
+                principal=10_000,
+                installment_unit=10_000,
+                rounding=Rounding.UP,
+                amortization=Amortization.EQUAL_PRINCIPAL,
+            )
         )
     assert info.value.problems[0].type == "schedule_ends_early"
     assert info.value.problems[0].loc == ("rounding", "installment_unit")
     with pytest.raises(LendingError) as info:
         generate_schedule(replace(BASE, principal=10_000, installment_unit=10_000))
     assert info.value.problems[0].type == "negative_amortization"
+
+
+def test_payment_rounded_up_that_would_end_early_is_rounded_down() -> None:
+    # 100.00 over 201 months at 0%: 0.4975 rounds up to 0.50, which would repay everything by
+    # installment 200; the payment is rounded down to 0.49 and the last absorbs the rest
+    s = generate_schedule(
+        replace(BASE, principal=10_000, installments=201, annual_rate_percent=Decimal(0))
+    )
+    assert_invariants(s)
+    assert s.regular_payment == 49
+    assert s.installments[-1].total == 10_000 - 49 * 200
+
+
+def test_even_spreads_never_leave_a_negative_last_share() -> None:
+    # flat interest of 0.02 over 4 installments: shares 0, 0, 0, 2 (never 1, 1, 1, -1)
+    s = generate_schedule(
+        replace(
+            BASE,
+            principal=400,
+            installments=4,
+            annual_rate_percent=Decimal("1.5"),
+            amortization=Amortization.FLAT,
+            rounding=Rounding.UP,
+        )
+    )
+    assert_invariants(s)
+    assert [r.interest for r in s.installments] == [0, 0, 0, 2]
 
 
 def test_interest_only_and_single_bullet() -> None:
