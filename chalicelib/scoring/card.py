@@ -148,7 +148,9 @@ def _parse(data: Any) -> tuple[ModelCard | None, list[FieldError]]:
                 p.add(f"/inputs/{i}/type", "the matrix layout takes numeric inputs only",
                       "invalid_choice")
     pd_output = _pd_output(data.get("outputs"), p)
-    scorecard = _scorecard(data.get("scorecard"), inputs, p)
+    raw_inputs = data.get("inputs") if isinstance(data.get("inputs"), list) else []
+    declared = {i.get("name") for i in raw_inputs if isinstance(i, Mapping)}
+    scorecard = _scorecard(data.get("scorecard"), inputs, declared, p)
     grades = _grades(data.get("grades"), p)
     if p:
         return None, p
@@ -252,7 +254,9 @@ def _pd_output(raw: Any, p: _Problems) -> OutputSpec:
     return OutputSpec(name, index)
 
 
-def _scorecard(raw: Any, inputs: list[InputSpec], p: _Problems) -> tuple[Characteristic, ...]:
+def _scorecard(
+    raw: Any, inputs: list[InputSpec], declared: set[Any], p: _Problems
+) -> tuple[Characteristic, ...]:
     if raw is None:
         return ()
     chars = raw.get("characteristics") if isinstance(raw, Mapping) else None
@@ -270,7 +274,7 @@ def _scorecard(raw: Any, inputs: list[InputSpec], p: _Problems) -> tuple[Charact
         code = _text(ch, "reason_code", at, p)
         text = _text(ch, "reason_text", at, p)
         spec = by_name.get(name)
-        if name and spec is None:
+        if name and name not in declared:
             p.add(f"{at}/name", f"{name!r} is not one of the card's inputs", "unknown_input")
         attrs = _attributes(ch.get("attributes"), at, p)
         if spec is not None and attrs:
