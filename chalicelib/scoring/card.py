@@ -67,10 +67,18 @@ class Characteristic:
     reason_code: str
     reason_text: str
     attributes: tuple[Attribute, ...]
+    best: Attribute  # the attribute with the lowest log-odds of default (most points)
+    by_category: Mapping[str, Attribute]  # categorical characteristics: code → attribute
 
     @property
     def best_coefficient(self) -> float:
-        return min(a.coefficient for a in self.attributes)
+        return self.best.coefficient
+
+    def attribute_for(self, value: str | Decimal | int | float) -> Attribute:
+        """The applicant's attribute (the card guarantees exactly one matches)."""
+        if self.by_category:
+            return self.by_category[value]  # type: ignore[index]
+        return next(a for a in self.attributes if a.matches(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +287,12 @@ def _scorecard(
         attrs = _attributes(ch.get("attributes"), at, p)
         if spec is not None and attrs:
             _check_coverage(spec, attrs, at, p)
-        out.append(Characteristic(name, str(ch.get("label") or name), code, text, attrs))
+        if attrs:
+            best = min(attrs, key=lambda a: a.coefficient)
+            categorical = spec is not None and spec.type == "categorical"
+            cats = {a.category: a for a in attrs if a.category is not None} if categorical else {}
+            out.append(Characteristic(name, str(ch.get("label") or name), code, text, attrs,
+                                      best, cats))
     return tuple(out)
 
 
@@ -318,6 +331,10 @@ def _check_coverage(
         if sorted(c or "" for c in got) != sorted(spec.categories):
             p.add(f"{at}/attributes", "categories must match the input's categories exactly "
                   f"(input: {sorted(spec.categories)})", "coverage")
+        return
+    if any(a.category is not None for a in attrs):
+        p.add(f"{at}/attributes", "a numeric input's attributes are intervals, not categories",
+              "coverage")
         return
     bounds = [(a.lower, a.upper) for a in attrs]
     ok = bounds[0][0] is None and bounds[-1][1] is None and all(

@@ -51,19 +51,21 @@ def _validate(card: ModelCard, features: Any, at: str, problems: list[FieldError
         return {}
     row: Row = {}
     for spec in card.inputs:
-        path = f"{at}/{_escape(spec.name)}"
-        if spec.name not in features or features[spec.name] is None:
-            problems.append(FieldError(path, f"{spec.label} is required", "missing"))
+        value = features.get(spec.name)
+        if value is None:
+            problems.append(FieldError(f"{at}/{_escape(spec.name)}", f"{spec.label} is required",
+                                       "missing"))
             continue
-        value = features[spec.name]
         checked = (_categorical if spec.type == "categorical" else _numeric)(spec, value)
         if isinstance(checked, FieldError):
-            problems.append(FieldError(path, checked.detail, checked.code))
+            problems.append(FieldError(f"{at}/{_escape(spec.name)}", checked.detail,
+                                       checked.code))
         else:
             row[spec.name] = checked
-    known = {i.name for i in card.inputs}
+    if len(row) == len(features) == len(card.inputs):
+        return row  # every key was a known input: nothing unknown to look for
     for name in features:
-        if name not in known:
+        if card.input(name) is None:
             problems.append(FieldError(
                 f"{at}/{_escape(str(name))}", "not an input of this model", "unknown_field"
             ))

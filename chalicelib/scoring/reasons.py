@@ -42,10 +42,11 @@ def points_lost(
     scorecard: tuple[Characteristic, ...], row: Row, scale: ScoreScale
 ) -> list[tuple[Characteristic, Attribute, float]]:
     """Every characteristic with the applicant's attribute and points lost, in card order."""
+    factor = scale.factor
     out = []
     for ch in scorecard:
-        attr = next(a for a in ch.attributes if a.matches(row[ch.name]))
-        out.append((ch, attr, scale.factor * (attr.coefficient - ch.best_coefficient)))
+        attr = ch.attribute_for(row[ch.name])
+        out.append((ch, attr, factor * (attr.coefficient - ch.best.coefficient)))
     return out
 
 
@@ -60,9 +61,8 @@ def principal_reasons(
     )
     reasons = []
     for _, (ch, attr, pts) in ranked[:limit]:
-        best = min(ch.attributes, key=lambda a: a.coefficient)
         reasons.append(Reason(
             code=ch.reason_code, characteristic=ch.name, text=ch.reason_text,
-            points_lost=round(pts, 2), attribute=attr.label, best_attribute=best.label,
+            points_lost=round(pts, 2), attribute=attr.label, best_attribute=ch.best.label,
         ))
     return tuple(reasons)

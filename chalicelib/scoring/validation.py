@@ -208,7 +208,7 @@ def _scorecard_agreement(card: ModelCard, rows: list[Row], pd: np.ndarray) -> li
     problems = []
     for i, (row, p) in enumerate(zip(rows, pd.tolist(), strict=True)):
         log_odds_bad = intercept + sum(
-            next(a for a in ch.attributes if a.matches(row[ch.name])).coefficient
+            ch.attribute_for(row[ch.name]).coefficient
             for ch in card.scorecard
         )
         from_points = DEFAULT_SCALE.offset - DEFAULT_SCALE.factor * log_odds_bad
