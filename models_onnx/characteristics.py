@@ -35,6 +35,7 @@ class Numeric:
     edges: tuple[int, ...]  # inner bin edges; bins are [lo, hi)
     unit: str
     money: bool = False
+    integer: bool = True  # amounts may carry cents; counts and months may not
 
 
 CHARACTERISTICS: tuple[Categorical | Numeric, ...] = (
@@ -101,9 +102,9 @@ CHARACTERISTICS: tuple[Categorical | Numeric, ...] = (
     ),
     Numeric(
         "credit_amount", "credit_amount", "Loan amount",
-        "Requested amount in whole currency units (the training data is in Deutsche Mark).",
+        "Requested amount (the training data is in Deutsche Mark; convert before scoring).",
         "AMT", "The amount you asked to borrow",
-        minimum=250, maximum=18424, edges=(4000, 8000), unit="DM", money=True,
+        minimum=250, maximum=18424, edges=(4000, 8000), unit="DM", money=True, integer=False,
     ),
     Categorical(
         "savings", "savings_account_and_bonds", "Savings", "Savings accounts and bonds held.",

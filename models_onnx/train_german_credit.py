@@ -44,6 +44,8 @@ VERSION = "1.0.0"
 HERE = Path(__file__).resolve().parent
 ONNX_PATH = HERE / "german_credit_v1.onnx"
 CARD_PATH = HERE / "german_credit_v1.card.json"
+# chalice packages only app.py and chalicelib/: the runtime's copy of the shipped model.
+PACKAGED_DIR = HERE.parent / "chalicelib" / "scoring" / "models"
 
 SEED = 20240917
 CV_SPLITS, CV_REPEATS = 10, 5
@@ -268,7 +270,7 @@ def inputs_spec() -> list[dict[str, Any]]:
         base = {"name": c.name, "label": c.label, "description": c.description}
         if isinstance(c, Numeric):
             out.append({
-                **base, "type": "numeric", "integer": True, "money": c.money,
+                **base, "type": "numeric", "integer": c.integer, "money": c.money,
                 "minimum": c.minimum, "maximum": c.maximum, "unit": c.unit,
             })
         else:
@@ -413,9 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         same = shipped["onnx"]["sha256"] == card["onnx"]["sha256"]
         print("shipped model reproduced bit for bit" if same else "DIFFERS from shipped model")
         return 0 if same else 1
-    ONNX_PATH.write_bytes(onnx_bytes)
-    CARD_PATH.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {ONNX_PATH.name} and {CARD_PATH.name}")
+    text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"
+    PACKAGED_DIR.mkdir(exist_ok=True)
+    for directory in (HERE, PACKAGED_DIR):
+        (directory / ONNX_PATH.name).write_bytes(onnx_bytes)
+        (directory / CARD_PATH.name).write_text(text)
+    print(f"wrote {ONNX_PATH.name} and {CARD_PATH.name} to {HERE.name}/ and "
+          f"{PACKAGED_DIR.relative_to(HERE.parent)}/")
     return 0
 
 

@@ -76,6 +76,12 @@ def test_card_sha256_is_the_shipped_file(card) -> None:
     assert card["onnx"]["size_bytes"] == len(data)
 
 
+def test_packaged_copy_is_the_shipped_model() -> None:
+    """chalice ships only chalicelib/: its copy must be byte-identical to models_onnx/."""
+    for path in (ONNX_PATH, CARD_PATH):
+        assert (train.PACKAGED_DIR / path.name).read_bytes() == path.read_bytes(), path.name
+
+
 def test_scorecard_points_reproduce_the_model_score(data, pipeline, card) -> None:
     """The points table is the model: summing an applicant's points gives its score."""
     X, _ = data
