@@ -32,6 +32,15 @@ class InputSpec:
     maximum: Decimal | None = None
     integer: bool = False
     money: bool = False  # amounts: ints, Decimals or decimal strings; never floats
+    category_labels: tuple[str, ...] = ()  # parallel to categories, for borrower-facing text
+    reason_code: str = ""  # used by counterfactual reasons when the card has no scorecard
+    reason_text: str = ""
+
+    def display(self, value: object) -> str:
+        """How a value reads to a borrower: the category's label, or the number itself."""
+        if self.type == "categorical" and value in self.categories:
+            return self.category_labels[self.categories.index(value)]  # type: ignore[arg-type]
+        return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +222,11 @@ def _inputs(raw: Any, p: _Problems) -> list[InputSpec]:
         seen.add(name)
         label = item.get("label") or name
         kind = item.get("type")
+        reason = {k: str(item[k]) for k in ("reason_code", "reason_text") if item.get(k)}
         if kind == "categorical":
-            cats = _categories(item.get("categories"), at, p)
+            cats, labels = _categories(item.get("categories"), at, p)
             out.append(InputSpec(name, "categorical", str(label), str(item.get("description", "")),
-                                 categories=cats))
+                                 categories=cats, category_labels=labels, **reason))
         elif kind == "numeric":
             lo = _number(item.get("minimum"), f"{at}/minimum", p)
             hi = _number(item.get("maximum"), f"{at}/maximum", p)
@@ -225,27 +235,28 @@ def _inputs(raw: Any, p: _Problems) -> list[InputSpec]:
             out.append(InputSpec(
                 name, "numeric", str(label), str(item.get("description", "")),
                 minimum=lo, maximum=hi, integer=item.get("integer") is True,
-                money=item.get("money") is True,
+                money=item.get("money") is True, **reason,
             ))
         else:
             p.add(f"{at}/type", "must be 'numeric' or 'categorical'", "invalid_choice")
     return out
 
 
-def _categories(raw: Any, at: str, p: _Problems) -> tuple[str, ...]:
+def _categories(raw: Any, at: str, p: _Problems) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
         p.add(f"{at}/categories", "a categorical input needs a non-empty list", "missing")
-        return ()
-    codes = []
+        return (), ()
+    codes, labels = [], []
     for j, c in enumerate(raw):
         code = c.get("code") if isinstance(c, Mapping) else c
         if not isinstance(code, str) or not code:
             p.add(f"{at}/categories/{j}", "must be a code string or {code, label}", "wrong_type")
             continue
         codes.append(code)
+        labels.append(str(c.get("label") or code) if isinstance(c, Mapping) else code)
     if len(set(codes)) != len(codes):
         p.add(f"{at}/categories", "codes must be unique", "duplicate")
-    return tuple(codes)
+    return tuple(codes), tuple(labels)
 
 
 def _pd_output(raw: Any, p: _Problems) -> OutputSpec:

@@ -22,7 +22,12 @@ from chalicelib.scoring.features import (
     validate_features,
     validate_rows,
 )
-from chalicelib.scoring.reasons import MAX_REASONS, Reason, principal_reasons
+from chalicelib.scoring.reasons import (
+    MAX_REASONS,
+    Reason,
+    counterfactual_reasons,
+    principal_reasons,
+)
 from chalicelib.scoring.scale import DEFAULT_GRADES, DEFAULT_SCALE, GradeScale, ScoreScale
 
 
@@ -34,6 +39,7 @@ class ScoreResult:
     score: int  # scorecard points at the scale used
     grade: str
     reasons: tuple[Reason, ...] = field(default=())
+    reasons_method: str = "scorecard"  # or "counterfactual" (card without a scorecard)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: PD rounded to 6 places (it is a probability, not money)."""
@@ -43,6 +49,7 @@ class ScoreResult:
             "score": self.score,
             "grade": self.grade,
             "reasons": [r.as_dict() for r in self.reasons],
+            "reasons_method": self.reasons_method,
         }
 
 
@@ -150,15 +157,20 @@ class Scorer:
     ) -> list[ScoreResult]:
         scale = scale or DEFAULT_SCALE
         grades = grades or self.default_grades
-        results = []
-        for row, pd in zip(rows, self.predict_pd(rows).tolist(), strict=True):
-            score = scale.score(pd)
-            reasons = (
-                principal_reasons(self.card.scorecard, row, scale, max_reasons)
-                if self.card.scorecard else ()
+        pds = self.predict_pd(rows).tolist()
+        if self.card.scorecard:
+            method = "scorecard"
+            reasons = [principal_reasons(self.card.scorecard, r, scale, max_reasons) for r in rows]
+        else:
+            method = "counterfactual"
+            reasons = counterfactual_reasons(
+                self.card, rows, pds, self.predict_pd, scale, max_reasons
             )
+        results = []
+        for pd, why in zip(pds, reasons, strict=True):
+            score = scale.score(pd)
             results.append(ScoreResult(
-                self.card.model_id, self.card.version, pd, score, grades.grade(score), reasons
+                self.card.model_id, self.card.version, pd, score, grades.grade(score), why, method
             ))
         return results
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+import pytest
 
 from chalicelib.scoring import Scorer
 from chalicelib.scoring.reasons import MAX_REASONS, points_lost, principal_reasons
@@ -79,3 +82,19 @@ def test_numeric_bin_edges_are_half_open(scorer: Scorer) -> None:
     assert below.reasons == ()
     assert [x.attribute for x in at_edge.reasons] == ["12 to under 24 months"]
     assert at_edge.pd > below.pd
+
+
+@pytest.mark.parametrize("features", [RISKY, SAFE, {**SAFE, "checking_account": "low_balance",
+                                                     "duration_months": 30, "age_years": 30}])
+def test_counterfactual_reasons_agree_with_the_scorecard(
+    scorer: Scorer, card_dict, model_bytes, features: dict[str, Any]
+) -> None:
+    """Without its scorecard the same model gets the same reasons by re-scoring alone."""
+    card = copy.deepcopy(card_dict)
+    del card["scorecard"]
+    blind = Scorer(card, model_bytes)
+    a, b = scorer.score(features), blind.score(features)
+    assert (a.reasons_method, b.reasons_method) == ("scorecard", "counterfactual")
+    assert [r.characteristic for r in b.reasons] == [r.characteristic for r in a.reasons]
+    for x, y in zip(a.reasons, b.reasons, strict=True):
+        assert y.points_lost == pytest.approx(x.points_lost, abs=0.05)

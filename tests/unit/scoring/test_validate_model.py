@@ -60,7 +60,10 @@ def test_good_tenant_matrix_model_is_valid_and_scores() -> None:
     assert validate_model(data, numeric_card()) == []
     scorer = ModelRegistry().load(data, seal_card(numeric_card(), data))
     r = scorer.score({"income": 1, "debt_ratio": 0.5, "age": 2})
-    assert 0 <= r.pd <= 1 and r.reasons == ()
+    assert 0 <= r.pd <= 1
+    # No scorecard in the card: reasons come from re-scoring with each input changed.
+    assert r.reasons_method == "counterfactual"
+    assert r.reasons[0].characteristic == "debt_ratio" and r.reasons[0].best_attribute == "-5"
     hi = scorer.score({"income": -3, "debt_ratio": 3, "age": 0}).pd
     lo = scorer.score({"income": 3, "debt_ratio": -3, "age": 0}).pd
     assert hi > 0.5 > lo
@@ -229,7 +232,10 @@ def test_per_feature_tenant_model_with_string_input() -> None:
         ],
         "outputs": {"probability_of_default": {"name": "probabilities", "index": 1}},
     }
+    card["inputs"][0]["reason_text"] = "Where you live"
     assert validate_model(onx, card) == []
     scorer = Scorer(seal_card(card, onx), onx)
-    assert scorer.score({"region": "s", "income": "40"}).pd > scorer.score(
-        {"region": "n", "income": 40}).pd
+    south = scorer.score({"region": "s", "income": "40"})
+    assert south.pd > scorer.score({"region": "n", "income": 40}).pd
+    assert south.reasons[0].text == "Where you live"
+    assert (south.reasons[0].attribute, south.reasons[0].best_attribute) == ("s", "n")
