@@ -198,6 +198,11 @@ def test_apr_of_a_no_fee_schedule_is_its_nominal_rate(
         charged.append(Decimal(row.interest) / balance * apr.periods_per_year * 100)
         balance = row.outstanding_after
     slack = Decimal("1e-9")
+    if unit is UnitPeriod.SEMI_MONTH:
+        # Appendix J measures semi-months as 15 of its 30-day months, so a first half-month
+        # that crosses a 31-day month end (Jan 16 → Feb 1) counts as 16/15 of a period and a
+        # February one as 13/15 or 14/15: up to 2/15 of a period, diluted over the term.
+        slack += max(charged) * Decimal(2) / Decimal(15) * 2 / n
     assert min(charged) - slack <= apr.apr_exact <= max(charged) + slack
     if principal >= 1_000_000:
         assert abs(apr.apr_exact - rate) <= Decimal("0.125"), (apr.apr_exact, rate)
