@@ -281,7 +281,9 @@ def _is_semi_month(a: date, b: date, days: int) -> bool:
         return True
     if a.month == b.month:
         return _is_month_end(b)  # e.g. Apr 16 → Apr 30 on a 16th/last-day series
-    return b.day == a.day - 15  # e.g. Apr 30 → May 15 on a 15th/last-day series
+    # across a month end: the low day of the pair (Mar 16 → Apr 1 in a leap February
+    # case), or from a high day clipped to a short month's end (Feb 28 → Mar 14)
+    return b.day == a.day - 15 or (_is_month_end(a) and b.day <= 15)
 
 
 def infer_unit_period(advances: Sequence[CashFlow], payments: Sequence[CashFlow]) -> UnitPeriod:

@@ -331,3 +331,14 @@ def test_apr_request_domain_errors_keep_their_paths() -> None:
     with pytest.raises(LendingError) as info:
         request.solve()
     assert info.value.problems[0].loc == ("payments", 0, "date")
+
+
+def test_semi_month_from_a_clipped_month_end_is_still_a_semi_month() -> None:
+    assert classify_period(D("2025-02-28"), D("2025-03-14")) is UnitPeriod.SEMI_MONTH
+    assert classify_period(D("2024-02-16"), D("2024-03-01")) is UnitPeriod.SEMI_MONTH
+
+
+def test_appendix_j_counts_a_half_month_across_a_31_day_month_as_16_15() -> None:
+    # Jan 16 → Feb 1 is 16 actual days: 0 full months back, 16 days over 15
+    t, f = unit_periods(D("2024-01-16"), D("2024-02-01"), UnitPeriod.SEMI_MONTH)
+    assert (t, f * 15) == (1, 1)
