@@ -2,11 +2,11 @@
 
 from chalice import Chalice
 
-from chalicelib.api import audit, auth, health, tenants
+from chalicelib.api import audit, auth, health, pricing, products, tenants
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
 
 app.register_blueprint(auth.auth_bp)
-for blueprint in (health.bp, tenants.bp, audit.bp):
+for blueprint in (health.bp, tenants.bp, audit.bp, products.bp, pricing.bp):
     app.register_blueprint(blueprint)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.api import problems
 from chalicelib.api.auth import api_key_authorizer
 from chalicelib.errors import DomainError, FieldError
+from chalicelib.lending.errors import LendingError
 from chalicelib.store import idempotency
 from chalicelib.store.audit import Actor
 from chalicelib.store.keys import PLATFORM
@@ -52,6 +53,8 @@ class RouteSpec:
     responses: dict[int, tuple[type[BaseModel] | None, str]]
     idempotent: bool
     content_type: str = "application/json"
+    max_body: int = MAX_BODY_BYTES
+    errors: frozenset[int] = frozenset()  # statuses beyond those the route's shape implies
 
 
 ROUTES: list[RouteSpec] = []
@@ -88,11 +91,13 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
              roles: set[str] | None, responses: dict[int, tuple[type[BaseModel] | None, str]],
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              idempotent: bool = False, content_type: str = "application/json",
+             max_body: int = MAX_BODY_BYTES, errors: set[int] | None = None,
              ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
     def decorate(handler: Callable[..., Reply]) -> Callable[..., Response]:
         spec = RouteSpec(method, path, handler.__name__, summary, tag,
                          frozenset(roles) if roles is not None else None, body, query,
-                         responses, idempotent, content_type)
+                         responses, idempotent, content_type, max_body,
+                         frozenset(errors or ()))
         ROUTES.append(spec)
 
         def view(**path_params: str) -> Response:
@@ -119,7 +124,7 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
         ctx = _context(request, spec, request_id)
         kwargs: dict[str, Any] = dict(path_params)
         if spec.body is not None:
-            kwargs["body"] = _parse_body(request, spec.body)
+            kwargs["body"] = _parse_body(request, spec.body, spec.max_body)
         elif request.raw_body:
             raise DomainError("validation-error", "This operation takes no request body.",
                               [FieldError("/", "unexpected body", "extra_forbidden")])
@@ -131,9 +136,10 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
             response = _idempotent(request, spec, handler, ctx, kwargs)
         else:
             response = _execute(handler, ctx, kwargs)
+    except LendingError as error:
+        response = _problem(from_lending(error), _request_path(request, spec), request_id)
     except DomainError as error:
-        response = _problem(error, request.path if hasattr(request, "path") else spec.path,
-                            request_id)
+        response = _problem(error, _request_path(request, spec), request_id)
     except Exception:
         log.exception("unhandled error", extra={"request_id": request_id})
         response = _problem(DomainError("internal-error", "An unexpected error occurred."),
@@ -173,10 +179,10 @@ def _request_path(request: Any, spec: RouteSpec) -> str:
     return ctx_path
 
 
-def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
+def _parse_body(request: Any, model: type[BaseModel], max_body: int) -> BaseModel:
     raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise DomainError("payload-too-large", f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    if len(raw) > max_body:
+        raise DomainError("payload-too-large", f"The body exceeds {max_body} bytes.")
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise DomainError("unsupported-media-type",
@@ -222,6 +228,12 @@ def validate(model: type[BaseModel], data: Any, root: str) -> BaseModel:
         raise DomainError("validation-error", "The request has invalid fields.",
                           [FieldError(_pointer(root, e["loc"]), e["msg"], e["type"])
                            for e in exc.errors()]) from exc
+
+
+def from_lending(error: LendingError, root: str = "/body") -> DomainError:
+    """The lending domain reports problems by their path in the request body."""
+    return DomainError("validation-error", "The request cannot be honoured as given.",
+                       [FieldError(_pointer(root, p.loc), p.msg, p.type) for p in error.problems])
 
 
 def _pointer(root: str, loc: tuple[Any, ...]) -> str:

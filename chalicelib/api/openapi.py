@@ -83,7 +83,7 @@ def _parameters(route: RouteSpec) -> list[dict[str, Any]]:
 
 
 def _error_statuses(route: RouteSpec) -> list[int]:
-    statuses = [500]
+    statuses = [500, *route.errors]
     if route.roles is not None:
         statuses += [401, 403, 503]
     if route.body or route.query or route.roles is not None:

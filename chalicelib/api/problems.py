@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[int, str]] = {
     "validation-error": (422, "Validation failed"),
     "idempotency-key-reused": (422, "Idempotency-Key reused"),
     "transaction-too-large": (422, "Too many changes in one request"),
+    "quote-refused": (422, "The product does not allow this loan"),
     "service-unavailable": (503, "Service unavailable"),
     "internal-error": (500, "Internal error"),
 }

@@ -54,3 +54,30 @@ class ApiKeyItem(Aggregate):
     created_by = UnicodeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
     labels = MapAttribute(null=True)
+
+
+class ProductItem(Aggregate):
+    product_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    status = UnicodeAttribute()
+    current_version = IntAttribute()
+
+
+class ProductVersionItem(MainItem):
+    """One immutable version of a product's terms (canonical JSON of ProductConfig)."""
+
+    product_id = UnicodeAttribute()
+    number = IntAttribute()
+    terms = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class QuoteItem(MainItem):
+    quote_id = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    product_version = IntAttribute()
+    body = UnicodeAttribute()  # the rendered quote, exactly as first returned
+    created_at = UTCDateTimeAttribute()
+    valid_until = UTCDateTimeAttribute()
+    expires_at = IntAttribute()  # DynamoDB TTL, some days after valid_until

@@ -1,0 +1,60 @@
+"""Quotes and the APR calculator."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.lending_models import AprOut, QuoteOut
+from chalicelib.api.schemas import Strict
+from chalicelib.errors import not_found
+from chalicelib.lending.apr import AprRequest
+from chalicelib.lending.money import Money
+from chalicelib.services import quotes
+
+bp = Blueprint(__name__)
+QUOTERS = {"partner", "admin"}
+ANY_ROLE = {"admin", "partner", "reviewer", "operator"}
+ID = r"^[a-z]+_[0-9a-f]{16}$"
+
+
+class QuoteRequest(Strict):
+    product_id: str = Field(pattern=ID)
+    product_version: int | None = Field(default=None, ge=1,
+                                        description="Defaults to the current version.")
+    amount: Money
+    term: int = Field(ge=1, le=1200, description="Number of installments.")
+    grade: str = Field(pattern=r"^[A-Z][A-Za-z0-9_-]{0,15}$")
+    disbursement_date: date
+    first_due_date: date | None = None
+
+
+@endpoint(bp, "POST", "/v1/quotes", summary="Quote a loan: schedule, cost and APR",
+          tag="Pricing", roles=QUOTERS, body=QuoteRequest, idempotent=True, errors={404},
+          responses={201: (QuoteOut, "A quote the product allows, valid for 7 days")})
+def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
+    quote = quotes.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, product_id=body.product_id,
+                          version=body.product_version, amount=body.amount.minor,
+                          currency=body.amount.currency, term=body.term, grade=body.grade,
+                          disbursement_date=body.disbursement_date,
+                          first_due_date=body.first_due_date)
+    return Reply({**quote, "status": "valid"}, 201, {"Location": f"/v1/quotes/{quote['id']}"})
+
+
+@endpoint(bp, "GET", "/v1/quotes/{quote_id}", summary="A stored quote", tag="Pricing",
+          roles=ANY_ROLE, responses={200: (QuoteOut, "The quote as issued, with its status")})
+def get_quote(ctx: Context, quote_id: str) -> Reply:
+    quote = quotes.read(ctx.tenant, quote_id, ctx.now)
+    if quote is None:
+        raise not_found("Quote")
+    return Reply(quote)
+
+
+@endpoint(bp, "POST", "/v1/apr", summary="Annual percentage rate of dated cash flows",
+          tag="Pricing", roles=ANY_ROLE, body=AprRequest, max_body=256 * 1024,
+          responses={200: (AprOut, "The APR")})
+def compute_apr(_ctx: Context, body: AprRequest) -> Reply:
+    return Reply(body.solve().as_json())
