@@ -281,9 +281,9 @@ def _is_semi_month(a: date, b: date, days: int) -> bool:
         return True
     if a.month == b.month:
         return _is_month_end(b)  # e.g. Apr 16 → Apr 30 on a 16th/last-day series
-    # across a month end: the low day of the pair (Mar 16 → Apr 1 in a leap February
-    # case), or from a high day clipped to a short month's end (Feb 28 → Mar 14)
-    return b.day == a.day - 15 or (_is_month_end(a) and b.day <= 15)
+    # across a month end: the low day of the pair (Feb 16 → Mar 1 in a leap year), or from a
+    # high day clipped to February's end (Feb 28 → Mar 14 on a 14th/29th series)
+    return b.day == a.day - 15 or (a.month == 2 and _is_month_end(a) and b.day == 14)
 
 
 def infer_unit_period(advances: Sequence[CashFlow], payments: Sequence[CashFlow]) -> UnitPeriod:
