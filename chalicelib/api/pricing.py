@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.lending_models import AprOut, QuoteOut
@@ -13,6 +13,7 @@ from chalicelib.api.schemas import Strict
 from chalicelib.errors import not_found
 from chalicelib.lending.apr import AprRequest
 from chalicelib.lending.money import Money
+from chalicelib.scoring.scale import DEFAULT_GRADES
 from chalicelib.services import quotes
 
 bp = Blueprint(__name__)
@@ -27,9 +28,22 @@ class QuoteRequest(Strict):
                                         description="Defaults to the current version.")
     amount: Money
     term: int = Field(ge=1, le=1200, description="Number of installments.")
-    grade: str = Field(pattern=r"^[A-Z][A-Za-z0-9_-]{0,15}$")
+    grade: str | None = Field(default=None, pattern=r"^[A-Z][A-Za-z0-9_-]{0,15}$",
+                              description="Risk grade; give this or `score`.")
+    score: int | None = Field(default=None, ge=0, le=1000,
+                              description="Scorecard score, graded by the default bands.")
     disbursement_date: date
     first_due_date: date | None = None
+
+    @model_validator(mode="after")
+    def _grade_or_score(self) -> QuoteRequest:
+        if (self.grade is None) == (self.score is None):
+            raise ValueError("give exactly one of grade or score")
+        return self
+
+    @property
+    def risk_grade(self) -> str:
+        return self.grade if self.grade is not None else DEFAULT_GRADES.grade(self.score or 0)
 
 
 @endpoint(bp, "POST", "/v1/quotes", summary="Quote a loan: schedule, cost and APR",
@@ -38,7 +52,7 @@ class QuoteRequest(Strict):
 def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
     quote = quotes.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, product_id=body.product_id,
                           version=body.product_version, amount=body.amount.minor,
-                          currency=body.amount.currency, term=body.term, grade=body.grade,
+                          currency=body.amount.currency, term=body.term, grade=body.risk_grade,
                           disbursement_date=body.disbursement_date,
                           first_due_date=body.first_due_date)
     return Reply({**quote, "status": "valid"}, 201, {"Location": f"/v1/quotes/{quote['id']}"})

@@ -177,3 +177,15 @@ def test_apr_endpoint_flat_loan_and_errors(api, acme):
         r = api.call("POST", "/v1/apr", bad, key=acme["partner"])
         assert r.status == 422, bad
         assert r.json["errors"][0]["pointer"] == pointer, r.json["errors"]
+
+
+def test_quote_by_score_uses_the_grade_bands(api, acme):
+    product = _product(api, acme["admin"])
+    body = {"product_id": product["id"], "amount": {"amount": "10000.00", "currency": "CNY"},
+            "term": 12, "score": 565, "disbursement_date": "2026-01-15"}
+    r = api.call("POST", "/v1/quotes", body, key=acme["partner"])
+    assert r.status == 201 and r.json["grade"] == "A" and r.json["annual_rate_percent"] == "10.2"
+    both = api.call("POST", "/v1/quotes", {**body, "grade": "B"}, key=acme["partner"])
+    neither = api.call("POST", "/v1/quotes", {k: v for k, v in body.items() if k != "score"},
+                       key=acme["partner"])
+    assert both.status == neither.status == 422
