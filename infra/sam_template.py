@@ -1,0 +1,237 @@
+"""Post-processes the SAM template `chalice package` writes, for what Chalice cannot express.
+
+Chalice generates the functions, the REST API, the authorizer and one EventBridge rule per
+@app.schedule. It cannot set a runtime other than the local interpreter's, attach our layer,
+throttle the stage, create usage plans, alarm, or pin IAM ARNs to the account. This module does,
+generically: it keys on resource types, never on a list of routes or jobs, so new routes and
+@app.schedule jobs need no change here (they get their alarms and the app policy automatically).
+
+Per-tenant throttling, honestly: API Gateway usage plans throttle per *API Gateway API key*, not
+per our Bearer key. The template sets apiKeySource AUTHORIZER and a tenant usage plan; for it to
+bite, each tenant needs an API Gateway key in that plan (created at onboarding), the authorizer
+must return it as `usageIdentifierKey` (Chalice's AuthResponse has no such field: auth.py would
+return a dict of its own), and methods must require an API key (`require_usage_keys=True`
+below). Until then, the stage-wide method throttle is what protects the backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from infra import iam
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "x86_64"
+METRIC_NAMESPACE = iam.METRIC_NAMESPACE
+RECONCILIATION_METRIC = "ReconciliationExceptions"
+# The jobs PRODUCT.md names; a missing one is reported by `make package`, not an error.
+EXPECTED_JOBS = ("close_of_business", "reconciliation", "webhook_delivery")
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "AlarmTopicArn": {
+        "Type": "String",
+        "Default": "",
+        "Description": "SNS topic for alarms (storage stack output AlarmTopicArn); empty: none",
+    },
+    "StageRateLimit": {"Type": "Number", "Default": 200, "MinValue": 1,
+                       "Description": "Steady requests/s for the whole stage (all tenants)"},
+    "StageBurstLimit": {"Type": "Number", "Default": 400, "MinValue": 1},
+    "TenantRateLimit": {"Type": "Number", "Default": 25, "MinValue": 1,
+                        "Description": "Requests/s per tenant usage key (usage plan)"},
+    "TenantBurstLimit": {"Type": "Number", "Default": 50, "MinValue": 1},
+    "TenantDailyQuota": {"Type": "Number", "Default": 200000, "MinValue": 1},
+    "LogRetentionDays": {"Type": "Number", "Default": 90,
+                         "AllowedValues": [30, 60, 90, 120, 150, 180, 365, 400, 545, 731]},
+}
+
+_ARN = re.compile(r"^arn:aws:(dynamodb|kms|secretsmanager|logs):\*:\*:(.*)$")
+
+
+def _sub_arn(value: str, bucket: str) -> Any:
+    """Pins a policy ARN to this account/region/partition (the policy files use wildcards)."""
+    m = _ARN.match(value)
+    if m:
+        service, rest = m.groups()
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:"
+                           f"${{AWS::AccountId}}:{rest}"}
+    if value.startswith(f"arn:aws:s3:::{bucket}"):
+        return {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + value[len("arn:aws:s3:::"):]}
+    return value
+
+
+def _pin_policy(policy: dict[str, Any], bucket: str) -> None:
+    for statement in policy["Statement"]:
+        res = statement.get("Resource")
+        if isinstance(res, list):
+            statement["Resource"] = [_sub_arn(r, bucket) for r in res]
+        elif isinstance(res, str):
+            statement["Resource"] = _sub_arn(res, bucket)
+
+
+def _alarm(description: str, metric: str, namespace: str, dimensions: list[dict[str, Any]],
+           threshold: float, period: int = 300, statistic: str = "Sum") -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": dimensions,
+            "Statistic": statistic,
+            "Period": period,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                                        {"Ref": "AWS::NoValue"}]},
+        },
+    }
+
+
+_GATEWAY_PROBLEMS = {
+    "THROTTLED": ("429", "rate-limited", "Too many requests"),
+    "QUOTA_EXCEEDED": ("429", "quota-exceeded", "Daily request quota exceeded"),
+    "UNAUTHORIZED": ("401", "unauthenticated", "Authentication required"),
+    "ACCESS_DENIED": ("403", "forbidden", "Forbidden"),
+    "DEFAULT_4XX": (None, "malformed-request", "Request rejected by the gateway"),
+    "DEFAULT_5XX": (None, "service-unavailable", "Service unavailable"),
+}
+
+
+def _gateway_responses() -> dict[str, Any]:
+    """Gateway-made errors in our problem+json shape rather than API Gateway's {"message"}."""
+    out = {}
+    for kind, (status, problem, title) in _GATEWAY_PROBLEMS.items():
+        body: dict[str, Any] = {"type": f"urn:problem-type:lending:{problem}", "title": title}
+        if status:
+            body["status"] = int(status)
+        body["request_id"] = "$context.requestId"
+        response: dict[str, Any] = {
+            "responseTemplates": {"application/json": json.dumps(body)},
+            "responseParameters": {
+                "gatewayresponse.header.Content-Type": "'application/problem+json'"
+            },
+        }
+        if status:
+            response["statusCode"] = status
+        out[kind] = response
+    return out
+
+
+def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = False,
+                report: list[str] | None = None) -> dict[str, Any]:
+    """Returns a new template; `report` collects notes for the packager to print."""
+    t = copy.deepcopy(sam)
+    notes = report if report is not None else []
+    env = iam.stage_settings(stage)
+    bucket = env["LENDING_BUCKET"]
+    resources: dict[str, Any] = t["Resources"]
+    t["Description"] = f"Lending API ({stage}): functions, REST API, throttling, alarms"
+    t.setdefault("Parameters", {}).update(copy.deepcopy(PARAMETERS))
+    t.setdefault("Conditions", {})["HasAlarmTopic"] = {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    }
+
+    resources["DependenciesLayer"] = {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Properties": {
+            "LayerName": f"lending-api-{stage}-dependencies",
+            "Description": f"Third-party wheels for {RUNTIME} {ARCHITECTURE} (make package)",
+            "ContentUri": "./layer.zip",
+            "CompatibleRuntimes": [RUNTIME],
+            "CompatibleArchitectures": [ARCHITECTURE],
+            "RetentionPolicy": "Delete",
+        },
+    }
+
+    functions = sorted(k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function")
+    scheduled = []
+    for name in functions:
+        props = resources[name]["Properties"]
+        props["Runtime"] = RUNTIME
+        props["Architectures"] = [ARCHITECTURE]
+        props["Layers"] = [{"Ref": "DependenciesLayer"}]
+        props["CodeUri"] = "./deployment.zip"
+        if any(e.get("Type") == "Schedule" for e in props.get("Events", {}).values()):
+            scheduled.append(name)
+        resources[f"{name}LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{name}}}"},
+                "RetentionInDays": {"Ref": "LogRetentionDays"},
+            },
+        }
+        dims = [{"Name": "FunctionName", "Value": {"Ref": name}}]
+        resources[f"{name}ErrorsAlarm"] = _alarm(
+            f"{stage}: {name} raised errors", "Errors", "AWS/Lambda", dims, 1)
+        resources[f"{name}ThrottlesAlarm"] = _alarm(
+            f"{stage}: {name} was throttled (concurrency)", "Throttles", "AWS/Lambda", dims, 1)
+
+    for role in (v for v in resources.values() if v["Type"] == "AWS::IAM::Role"):
+        for policy in role["Properties"].get("Policies", []):
+            _pin_policy(policy["PolicyDocument"], bucket)
+
+    api = resources.get("RestAPI")
+    if api is not None:
+        props = api["Properties"]
+        stage_name = props["StageName"]
+        props["MethodSettings"] = [{
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "StageRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "StageBurstLimit"},
+            "MetricsEnabled": True,
+        }]
+        body = props["DefinitionBody"]
+        body["x-amazon-apigateway-api-key-source"] = "AUTHORIZER"
+        body["x-amazon-apigateway-gateway-responses"] = _gateway_responses()
+        if require_usage_keys:
+            _require_api_keys(body)
+        resources["TenantUsagePlan"] = {
+            "Type": "AWS::ApiGateway::UsagePlan",
+            "Properties": {
+                "UsagePlanName": f"lending-api-{stage}-tenants",
+                "Description": "Default per-tenant limits; tenants' API Gateway keys join it",
+                "ApiStages": [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}],
+                "Throttle": {"RateLimit": {"Ref": "TenantRateLimit"},
+                             "BurstLimit": {"Ref": "TenantBurstLimit"}},
+                "Quota": {"Limit": {"Ref": "TenantDailyQuota"}, "Period": "DAY"},
+            },
+        }
+        api_dims = [{"Name": "ApiName", "Value": body["info"]["title"]},
+                    {"Name": "Stage", "Value": stage_name}]
+        resources["Api5xxAlarm"] = _alarm(
+            f"{stage}: API answered 5xx", "5XXError", "AWS/ApiGateway", api_dims, 5)
+        resources["ApiLatencyAlarm"] = _alarm(
+            f"{stage}: API p99 latency over 5 s", "Latency", "AWS/ApiGateway", api_dims, 5000,
+            statistic="Maximum")
+        t.setdefault("Outputs", {})["TenantUsagePlanId"] = {"Value": {"Ref": "TenantUsagePlan"}}
+
+    resources["ReconciliationExceptionsAlarm"] = _alarm(
+        f"{stage}: reconciliation raised exceptions for people to resolve",
+        RECONCILIATION_METRIC, METRIC_NAMESPACE, [{"Name": "Stage", "Value": stage}], 1,
+        period=3600)
+    t.setdefault("Outputs", {})["DependenciesLayerArn"] = {"Value": {"Ref": "DependenciesLayer"}}
+
+    names = {resources[n]["Properties"]["Handler"].rsplit(".", 1)[-1] for n in scheduled}
+    for job in EXPECTED_JOBS:
+        if job not in names:
+            notes.append(f"no @app.schedule function named {job!r} yet")
+    return t
+
+
+def _require_api_keys(body: dict[str, Any]) -> None:
+    """Methods behind our authorizer also require the usage key the authorizer returns."""
+    body["securityDefinitions"]["api_key"] = {"type": "apiKey", "name": "x-api-key",
+                                              "in": "header"}
+    for methods in body["paths"].values():
+        for op in methods.values():
+            if isinstance(op, dict) and any("api_key_authorizer" in s
+                                            for s in op.get("security", [])):
+                op["security"] = [{**s, "api_key": []} for s in op["security"]]
