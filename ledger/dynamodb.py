@@ -341,6 +341,21 @@ class DynamoLedger:
             raise JournalNotFound(journal_id)
         return view
 
+    def journal_entries(self, tenant: str, journal_id: str) -> list[Entry]:
+        """The entries a journal wrote (one per account it touched), from the entries index."""
+        validation.check_tenant(tenant)
+        validation.check_journal_id(journal_id)
+        response = self.client.query(
+            TableName=self.tables.entries,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND begins_with(gsi1sk, :jid)",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.entries_index_pk(tenant, journal_id)},
+                ":jid": {"S": f"{journal_id}#"},
+            },
+        )
+        return [items.entry_from_item(i) for i in response.get("Items", [])]
+
     def sweep_expired(self, tenant: str, now: datetime | None = None,
                       limit: int = 100) -> list[Journal]:
         """Voids pending journals whose expiry has passed (the sparse pending index); safe to
@@ -535,7 +550,7 @@ class DynamoLedger:
         out: dict[int | None, tuple[Totals, int, int, str]] = {}
         for item in self._batch_get(self.tables.accounts, items.balance_keys(tenant, spec)):
             v = _numbers(item)
-            shard = None if spec.policy is BalancePolicy.EXACT else int(v["shard"])
+            shard = items.shard_of_key(item["pk"]["S"])
             out[shard] = (items.totals_from(v), int(v.get("low", 0)), int(v.get("high", 0)),
                           item.get("status", {}).get("S", "open"))
         return out

@@ -125,6 +125,12 @@ def totals_from(values: Mapping[str, Any]) -> Totals:
     return Totals(*(int(values.get(f, 0)) for f in TOTAL_FIELDS))
 
 
+def shard_of_key(pk: str) -> int | None:
+    """The shard number at the end of a shard item's pk (None for an exact account's item)."""
+    tail = pk.rsplit("#", 1)[-1]
+    return int(tail) if pk.count("#") == 3 else None
+
+
 def balance_keys(tenant: str, spec: AccountSpec) -> list[dict[str, Any]]:
     """Keys of every balance item of an account (one, or one per shard)."""
     if spec.policy is BalancePolicy.EXACT:
@@ -273,6 +279,7 @@ def _add_totals(
     """ADD of the four totals and low/high; every name a placeholder (DynamoDB reserves many
     words, "shard" and "status" among them)."""
     fields = {**{f: getattr(delta, f) for f in TOTAL_FIELDS}, "low": d_low, "high": d_high}
+    fields = {f: v for f, v in fields.items() if v} or {"posted_dr": 0}  # only what changes
     names = {f"#{f}": f for f in fields}
     values = {f":{f}": encode(v) for f, v in fields.items()}
     expr = "ADD " + ", ".join(f"#{f} :{f}" for f in fields)
@@ -313,10 +320,8 @@ def shard_balance_update(
 ) -> dict[str, Any]:
     """Shards are created by their first posting; closing an account marks every shard closed."""
     expr, names, values = _add_totals(delta, d_low, d_high)
-    expr += " SET #st = if_not_exists(#st, :open), #aid = :aid, #shard = :shard"
+    expr += " SET #st = if_not_exists(#st, :open)"
     values[":open"] = encode(AccountStatus.OPEN.value)
-    values[":aid"] = encode(spec.account_id)
-    values[":shard"] = encode(shard)
     update: dict[str, Any] = {
         "TableName": table,
         "Key": {
@@ -324,9 +329,7 @@ def shard_balance_update(
             "sk": {"S": keys.BAL_SK},
         },
         "UpdateExpression": expr,
-        "ExpressionAttributeNames": {
-            **names, "#st": "status", "#aid": "account_id", "#shard": "shard"
-        },
+        "ExpressionAttributeNames": {**names, "#st": "status"},
         "ExpressionAttributeValues": values,
         **ALL_OLD,
     }
@@ -417,20 +420,15 @@ def close_updates(tables: Tables, tenant: str, spec: AccountSpec) -> list[dict[s
             }
         )
         return out
-    for shard, key in enumerate(balance_keys(tenant, spec)):
+    for key in balance_keys(tenant, spec):
         out.append(
             {
                 "Update": {
                     "TableName": tables.accounts,
                     "Key": key,
-                    "UpdateExpression": "SET #st = :closed, #aid = :aid, #shard = :shard",
-                    "ExpressionAttributeNames": {**names, "#aid": "account_id",
-                                                 "#shard": "shard"},
-                    "ExpressionAttributeValues": {
-                        **closed,
-                        ":aid": encode(spec.account_id),
-                        ":shard": encode(shard),
-                    },
+                    "UpdateExpression": "SET #st = :closed",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": closed,
                 }
             }
         )
