@@ -3,6 +3,10 @@
 from chalice import Chalice
 
 from chalicelib.api import audit, auth, health, pricing, products, tenants
+from chalicelib.api.applications import bp as applications_bp
+from chalicelib.api.decision_policies import bp as decision_policies_bp
+from chalicelib.api.models_api import bp as models_bp
+from chalicelib.api.reviews import bp as reviews_bp
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
@@ -10,3 +14,7 @@ app.api.cors = False
 app.register_blueprint(auth.auth_bp)
 for blueprint in (health.bp, tenants.bp, audit.bp, products.bp, pricing.bp):
     app.register_blueprint(blueprint)
+app.register_blueprint(applications_bp)
+app.register_blueprint(reviews_bp)
+app.register_blueprint(decision_policies_bp)
+app.register_blueprint(models_bp)

@@ -1,0 +1,181 @@
+"""Scoring models (`admin` uploads and activates) and ad-hoc scoring (`POST /v1/score`).
+
+Uploads are JSON with the ONNX file in base64 (bodies up to 6 MiB, so files up to ~4.4 MiB):
+one request carries the file and its card, validated together, which a two-step upload
+(presigned S3 PUT, then register) could not refuse atomically. Credit models here are a few
+KB; a larger model would need the presigned route.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api import pagination, problems
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonOut
+from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.errors import DomainError, FieldError, not_found
+from chalicelib.services import scoring_models as models
+from chalicelib.store import origination as store
+from chalicelib.store.origination import ModelItem, ModelVersionItem
+
+problems.register("model-load-error", 422, "The model cannot be loaded")
+problems.register("model-integrity-error", 500, "A stored model failed its integrity check")
+problems.register("model-not-active", 409, "The model has no active version")
+
+bp = Blueprint(__name__)
+ADMIN = {"admin"}
+READERS = {"admin", "partner", "reviewer", "operator"}
+SCORERS = {"admin", "partner", "reviewer"}
+MAX_UPLOAD = 6 * 1024 * 1024
+
+
+class ModelUpload(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    card: dict[str, Any] = Field(description="The model card (JSON), as models_onnx/README.md "
+                                             "describes; sealed with the file's SHA-256.")
+    model_base64: str = Field(min_length=4, max_length=MAX_UPLOAD,
+                              description="The .onnx file, standard base64.")
+
+
+class VersionUpload(Strict):
+    card: dict[str, Any]
+    model_base64: str = Field(min_length=4, max_length=MAX_UPLOAD)
+
+
+class VersionOut(BaseModel):
+    number: int
+    card_model_id: str
+    card_version: str
+    sha256: str
+    size_bytes: int
+    active: bool
+    created_at: datetime
+
+
+class ModelOut(BaseModel):
+    id: str
+    name: str
+    latest_version: int
+    active_version: int | None
+    versions: list[VersionOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelSummary(BaseModel):
+    id: str
+    name: str
+    latest_version: int
+    active_version: int | None
+    created_at: datetime
+
+
+class ModelPage(BaseModel):
+    next_cursor: str | None
+    data: list[ModelSummary]
+
+
+class ScoreRequest(Strict):
+    model_id: str | None = Field(default=None, max_length=64,
+                                 description="A tenant model id, or omit (or 'shipped') for "
+                                             "the shipped model.")
+    version: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z.+-]+$",
+                                description="Defaults to the model's active version.")
+    features: dict[str, Feature] = Field(max_length=256)
+
+
+class ScoreResponse(BaseModel):
+    model: ModelRefOut
+    pd: float = Field(description="Probability of default (not money), 6 decimals.")
+    score: int
+    grade: str
+    reasons: list[ScoreReasonOut]
+    reasons_method: str
+
+
+def _bytes(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DomainError("validation-error", "The model file is not valid base64.", [
+            FieldError("/body/model_base64", "not valid base64", "invalid_base64")]) from None
+
+
+def _out(item: ModelItem, versions: list[ModelVersionItem]) -> ModelOut:
+    return ModelOut(id=item.model_id, name=item.name, latest_version=item.latest_version,
+                    active_version=item.active_version, created_at=item.created_at,
+                    updated_at=item.updated_at, versions=[
+                        VersionOut(number=v.number, card_model_id=v.card_model_id,
+                                   card_version=v.card_version, sha256=v.sha256,
+                                   size_bytes=v.size_bytes,
+                                   active=v.number == item.active_version,
+                                   created_at=v.created_at) for v in versions])
+
+
+@endpoint(bp, "POST", "/v1/models", summary="Upload a scoring model (ONNX + model card)",
+          tag="Scoring", roles=ADMIN, body=ModelUpload, idempotent=True,
+          max_body=MAX_UPLOAD + 64 * 1024, errors={422},
+          responses={201: (ModelOut, "Stored as version 1, not yet active")})
+def upload_model(ctx: Context, body: ModelUpload) -> Reply:
+    item, version = models.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
+                                  body.card, _bytes(body.model_base64))
+    return Reply(_out(item, [version]), 201, {"Location": f"/v1/models/{item.model_id}"})
+
+
+@endpoint(bp, "POST", "/v1/models/{model_id}/versions", summary="Upload a new model version",
+          tag="Scoring", roles=ADMIN, body=VersionUpload, idempotent=True,
+          max_body=MAX_UPLOAD + 64 * 1024,
+          responses={201: (ModelOut, "Stored; the active version is unchanged")})
+def upload_model_version(ctx: Context, model_id: str, body: VersionUpload) -> Reply:
+    item, version = models.add_version(ctx.uow, ctx.tenant, ctx.actor, ctx.now, model_id,
+                                       body.card, _bytes(body.model_base64))
+    earlier = models.versions(ctx.tenant, model_id, item.latest_version - 1)
+    return Reply(_out(item, [*earlier, version]), 201)
+
+
+@endpoint(bp, "POST", "/v1/models/{model_id}/versions/{version}/activate",
+          summary="Activate a model version (products naming the model score with it)",
+          tag="Scoring", roles=ADMIN, idempotent=True,
+          responses={200: (ModelOut, "Activated")})
+def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
+    if not version.isdigit() or len(version) > 6:
+        raise not_found("Model version")
+    item = models.activate(ctx.uow, ctx.tenant, ctx.actor, ctx.now, model_id, int(version))
+    return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
+
+
+@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models", tag="Scoring",
+          roles=READERS, query=PageQuery, responses={200: (ModelPage, "A page of models")})
+def list_models(ctx: Context, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "models", {})
+    raw, last = store.query_list(ctx.tenant, "models", None, query.limit,
+                                 pagination.decode(query.cursor, scope))
+    items = [ModelItem.from_raw_data(r) for r in raw]
+    return Reply(ModelPage(next_cursor=pagination.encode(scope, last), data=[
+        ModelSummary(id=i.model_id, name=i.name, latest_version=i.latest_version,
+                     active_version=i.active_version, created_at=i.created_at) for i in items]))
+
+
+@endpoint(bp, "GET", "/v1/models/{model_id}", summary="A scoring model and its versions",
+          tag="Scoring", roles=READERS, responses={200: (ModelOut, "The model")})
+def get_model(ctx: Context, model_id: str) -> Reply:
+    item = models.existing(ctx.tenant, model_id)
+    return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
+
+
+@endpoint(bp, "POST", "/v1/score", summary="Score a feature set without an application",
+          tag="Scoring", roles=SCORERS, body=ScoreRequest, errors={404},
+          responses={200: (ScoreResponse, "PD, score, grade and principal reasons")})
+def score(ctx: Context, body: ScoreRequest) -> Reply:
+    scorer, ref = models.scorer_for(ctx.tenant, body.model_id, body.version)
+    result = scorer.score(dict(body.features), pointer="/body/features")
+    out = result.as_dict()
+    out["model"] = ref.as_dict()
+    return Reply(out)
