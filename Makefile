@@ -39,4 +39,15 @@ bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build/package build/test-artifact
+
+# ---- Deployment (README, "Deploying"): build/package/<stage>/ holds the artifact. ----
+STAGE ?= dev
+
+.PHONY: package deploy
+
+package: $(STAMP)
+	$(BIN)/python -m infra.package --stage $(STAGE)
+
+deploy: package
+	STAGE=$(STAGE) PYTHON=$(BIN)/python bash infra/deploy.sh
