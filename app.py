@@ -2,7 +2,7 @@
 
 from chalice import Chalice
 
-from chalicelib.api import audit, auth, health, pricing, products, tenants
+from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.models_api import bp as models_bp
@@ -12,7 +12,7 @@ app = Chalice(app_name="lending-api")
 app.api.cors = False
 
 app.register_blueprint(auth.auth_bp)
-for blueprint in (health.bp, tenants.bp, audit.bp, products.bp, pricing.bp):
+for blueprint in (health.bp, tenants.bp, audit.bp, ledger.bp, products.bp, pricing.bp):
     app.register_blueprint(blueprint)
 app.register_blueprint(applications_bp)
 app.register_blueprint(reviews_bp)

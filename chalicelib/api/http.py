@@ -24,12 +24,14 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import problems
 from chalicelib.api.auth import api_key_authorizer
+from chalicelib.api.ledger_problems import from_ledger
 from chalicelib.errors import DomainError, FieldError
 from chalicelib.lending.errors import LendingError
 from chalicelib.store import idempotency
 from chalicelib.store.audit import Actor
 from chalicelib.store.keys import PLATFORM
 from chalicelib.store.uow import UnitOfWork
+from ledger.errors import LedgerError
 
 log = logging.getLogger("lending.api")
 
@@ -136,6 +138,8 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
             response = _idempotent(request, spec, handler, ctx, kwargs)
         else:
             response = _execute(handler, ctx, kwargs)
+    except LedgerError as error:
+        response = _problem(from_ledger(error), _request_path(request, spec), request_id)
     except LendingError as error:
         response = _problem(from_lending(error), _request_path(request, spec), request_id)
     except DomainError as error:

@@ -53,7 +53,8 @@ def problem_body(error: DomainError, instance: str, request_id: str) -> dict[str
         body["errors"] = [
             {"pointer": e.pointer, "detail": e.detail, "code": e.code} for e in error.errors
         ]
-    body.update(error.extra)
+    # Extension members never shadow the standard ones (a client reads `status` as the HTTP code).
+    body.update({k: v for k, v in error.extra.items() if k not in body and k != "errors"})
     return body
 
 

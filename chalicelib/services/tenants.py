@@ -9,6 +9,7 @@ from chalicelib.services import credentials
 from chalicelib.store import audit, tenants
 from chalicelib.store.audit import Actor, ChainHead
 from chalicelib.store.keys import is_valid_tenant_id
+from chalicelib.store.ledger import ledger
 from chalicelib.store.models import ApiKeyItem, TenantItem
 from chalicelib.store.uow import UnitOfWork, check_version, put_aggregate
 
@@ -31,6 +32,8 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     item.audit_seq, item.audit_head = head.seq, head.hash
     uow.add(put_aggregate(item, None),
             on_fail=lambda _r: conflict(f"Tenant {tenant_id!r} already exists."))
+    for part in ledger().prepare_default_chart(tenant_id, base_currency):
+        uow.add_part(part)  # the books open in the same transaction as the tenant
     return item
 
 

@@ -114,6 +114,17 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def latest_head(tenant: str, aggregate_type: str, aggregate_id: str) -> ChainHead | None:
+    """The chain head read from the trail itself, for aggregates whose item holds no head (the
+    ledger's immutable journals and accounts); the conditional put still orders appends."""
+    page = dynamo.client().query(
+        TableName=dynamo.table("audit"), KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": chain_pk(tenant, aggregate_type, aggregate_id)}},
+        ScanIndexForward=False, Limit=1, ConsistentRead=True)
+    items = page.get("Items", [])
+    return ChainHead(int(items[0]["seq"]["N"]), items[0]["hash"]["S"]) if items else None
+
+
 def list_chain(tenant: str, aggregate_type: str, aggregate_id: str, limit: int,
                start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """One page of an aggregate's trail, oldest first."""

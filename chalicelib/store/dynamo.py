@@ -30,3 +30,6 @@ def table(logical: str) -> str:
 
 def reset() -> None:
     client.cache_clear()
+    from chalicelib.store import ledger
+
+    ledger.reset()
