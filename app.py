@@ -1,15 +1,19 @@
 """Chalice entry point: registers the blueprints and scheduled jobs. No business logic here."""
 
-from chalice import Chalice
+import logging
+
+from chalice import Chalice, Rate
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reviews import bp as reviews_bp
+from chalicelib.jobs import ledger_sweep
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
+log = logging.getLogger("lending.jobs")
 
 app.register_blueprint(auth.auth_bp)
 for blueprint in (health.bp, tenants.bp, audit.bp, ledger.bp, products.bp, pricing.bp):
@@ -18,3 +22,8 @@ app.register_blueprint(applications_bp)
 app.register_blueprint(reviews_bp)
 app.register_blueprint(decision_policies_bp)
 app.register_blueprint(models_bp)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_expired_pendings(_event: object) -> None:
+    log.info("expired pendings voided: %s", ledger_sweep.sweep_all())

@@ -23,8 +23,10 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     if tenants.get_tenant(tenant_id) is not None:
         raise conflict(f"Tenant {tenant_id!r} already exists.")
     pk, sk = tenants.tenant_keys(tenant_id)
+    gsi1pk, gsi1sk = tenants.registry_keys(tenant_id)
     item = TenantItem(pk, sk, tenant_id=tenant_id, name=name, base_currency=base_currency,
-                      status="active", version=1, created_at=now, updated_at=now)
+                      status="active", version=1, created_at=now, updated_at=now,
+                      gsi1pk=gsi1pk, gsi1sk=gsi1sk)
     head = audit.append(uow, tenant=tenant_id, aggregate_type="tenant", aggregate_id=tenant_id,
                         head=None, action="tenant.created", actor=actor, at=now,
                         data={"name": name, "base_currency": base_currency},

@@ -186,3 +186,24 @@ def test_roles_and_tenant_boundary(api, books):
                                      key=other).json["data"]}
     assert "cash:bank-a" not in ids
     assert balance(api, books["admin"], "cash:bank-a")["posted"] == "1000.00"
+
+
+def test_scheduled_sweep_voids_expired_pendings_once(api, books):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.jobs.ledger_sweep import sweep_all
+
+    fund(api, books["operator"])
+    soon = datetime.now(UTC) + timedelta(minutes=1)
+    hold = journal("hold-exp", [("channel-clearing", "debit", "300.00"),
+                                ("cash:bank-a", "credit", "300.00")], pending=True,
+                   expires_at=soon.isoformat())
+    assert api.call("POST", "/v1/ledger/journals", hold, key=books["operator"]).status == 201
+    assert sweep_all() == {}  # not expired yet
+    later = soon + timedelta(minutes=5)
+    assert sweep_all(later) == {"acme": 1}
+    assert sweep_all(later) == {}  # delivered twice: nothing more happens
+    view = api.call("GET", "/v1/ledger/journals/hold-exp", key=books["operator"]).json
+    assert view["pending_status"] == "voided"
+    assert balance(api, books["admin"], "cash:bank-a")["available"] == "1000.00"
+    verify_ok(api, books["operator"])
