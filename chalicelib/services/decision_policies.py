@@ -7,13 +7,17 @@ rather than at the first application), and its challenger, if any, is another ex
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from chalicelib.errors import FieldError, conflict, invalid, not_found
 from chalicelib.lending.decision import DEFAULT_POLICY, SAMPLE_FACTS, PolicyConfig
 from chalicelib.lending.rules import expression_problems
+from chalicelib.scoring import shipped_card
 from chalicelib.store import audit
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor, ChainHead
@@ -27,11 +31,29 @@ def _json(config: PolicyConfig) -> str:
     return json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
+@cache
+def _sample() -> dict[str, Any]:
+    """Dry-run facts, with the shipped model's inputs as sample characteristics."""
+    sample = copy.deepcopy(SAMPLE_FACTS)
+    sample["applicant"]["characteristics"] = {
+        spec.name: spec.categories[0] if spec.type == "categorical"
+        else int(spec.minimum or 0) for spec in shipped_card().inputs}
+    return sample
+
+
+def _rule_problem(expression: str) -> str | None:
+    why = expression_problems(expression, _sample())
+    # A tenant model's own inputs are unknown here; the decision refers if one is missing.
+    if why and why.startswith("unknown field") and "characteristics" in expression:
+        return None
+    return why
+
+
 def check(tenant: str, config: PolicyConfig, own_id: str | None, root: str) -> None:
     """Every problem with a policy the model validation cannot see, at once (422)."""
     errors = []
     for i, rule in enumerate(config.rules):
-        why = expression_problems(rule.expression, SAMPLE_FACTS)
+        why = _rule_problem(rule.expression)
         if why:
             errors.append(FieldError(f"{root}/rules/{i}/expression", why, "rule_invalid"))
     if config.challenger is not None:

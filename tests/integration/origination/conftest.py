@@ -25,7 +25,7 @@ GOOD = {"checking_account": "no_account", "credit_history": "critical_or_credit_
         "other_installment_plans": "none", "housing": "own"}  # scores ~610 (A)
 MID = {**GOOD, "checking_account": "overdrawn", "savings": "below_100",
        "credit_history": "current_repaid_duly", "property": "none_or_unknown",
-       "other_debtors": "none"}  # ~511 (D): referred by the default bands
+       "other_debtors": "none"}  # ~511 (D) at 2,000: referred by the default bands
 BAD = {"checking_account": "overdrawn", "credit_history": "no_credits_or_all_repaid",
        "savings": "below_100", "employment_since": "unemployed",
        "other_debtors": "co_applicant", "property": "none_or_unknown",
