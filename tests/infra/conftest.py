@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 LOADED_AT = time.time()
-MANIFEST = Path(__file__).resolve().parents[2] / "build" / "test-artifact" / "dev" / "manifest.json"
+MANIFEST = Path(__file__).resolve().parents[2] / "build" / "test-artifact" / "last-manifest.json"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -33,7 +34,9 @@ from infra import package
 pytestmark = pytest.mark.xdist_group("artifact")
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "build" / "test-artifact"
+# One directory per test process: engineers may run the suite concurrently in one tree.
+OUT = ROOT / "build" / "test-artifact" / f"run-{os.getpid()}"
+LAST_MANIFEST = ROOT / "build" / "test-artifact" / "last-manifest.json"
 STAGE = "dev"
 MAX_GLIBC = package.TARGET.max_glibc
 # Amazon Linux 2023 ships GCC 11's libstdc++ (GLIBCXX_3.4.29, CXXABI_1.3.13); wheels may not
@@ -48,6 +51,7 @@ DEV_ONLY = ("sklearn", "pandas", "moto", "pytest", "skl2onnx", "onnx", "chalice/
 def artifact() -> Iterator[dict[str, Any]]:
     """Builds into build/test-artifact (never touching `make package`'s build/package)."""
     manifest = package.build(STAGE, OUT)
+    LAST_MANIFEST.write_text(json.dumps(manifest))
     stage_dir = OUT / STAGE
     extracted = OUT / "extracted"
     zips = {"task": stage_dir / "deployment.zip", "opt": stage_dir / "layer.zip"}
@@ -60,6 +64,7 @@ def artifact() -> Iterator[dict[str, Any]]:
         "task": extracted / "task",
         "layer": extracted / "opt" / "python",
     }
+    shutil.rmtree(OUT, ignore_errors=True)
 
 
 def _names(archive: Path) -> set[str]:
@@ -109,6 +114,20 @@ def test_every_dependency_is_shipped_and_nothing_dev_only(artifact):
     layer_names = _names(artifact["zips"]["opt"])
     for dev in DEV_ONLY:
         assert not any(n.startswith(f"python/{dev}/") for n in layer_names), dev
+
+
+def test_every_shipped_distribution_is_pinned(artifact):
+    """A rebuild ships the same wheels: top-level pins in requirements.txt, the rest in
+    infra/lambda-constraints.txt (a new transitive dependency must be pinned there)."""
+    pins: dict[str, str] = {}
+    for path in (ROOT / "requirements.txt", ROOT / "infra" / "lambda-constraints.txt"):
+        for line in path.read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if "==" in line:
+                name, version = line.split("==")
+                pins[re.sub(r"[-_.]+", "-", name.lower())] = version
+    for name, version in artifact["manifest"]["distributions"].items():
+        assert pins.get(name) == version, f"pin {name}=={version} in infra/lambda-constraints.txt"
 
 
 def _so_files(archive: Path) -> Iterator[tuple[str, bytes]]:

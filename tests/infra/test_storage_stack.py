@@ -21,7 +21,7 @@ from moto import mock_aws
 from infra import iam
 from infra.tables import TEMPLATE, load_template, table_definitions
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:::UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
 PREFIX = "cfn-"
 BUCKET = "cfn-documents"
