@@ -209,7 +209,7 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = F
         resources["Api5xxAlarm"] = _alarm(
             f"{stage}: API answered 5xx", "5XXError", "AWS/ApiGateway", api_dims, 5)
         resources["ApiLatencyAlarm"] = _alarm(
-            f"{stage}: API p99 latency over 5 s", "Latency", "AWS/ApiGateway", api_dims, 5000,
+            f"{stage}: API max latency over 5 s", "Latency", "AWS/ApiGateway", api_dims, 5000,
             statistic="Maximum")
         t.setdefault("Outputs", {})["TenantUsagePlanId"] = {"Value": {"Ref": "TenantUsagePlan"}}
 
