@@ -285,3 +285,21 @@ def test_every_id_taking_endpoint_is_a_404_for_another_tenant(api, acme, product
     assert api.call("GET", "/v1/reviews", key=g["reviewer"]).json["data"] == []
     assert api.call("GET", "/v1/models", key=g["admin"]).json["data"] == []
     assert api.call("GET", "/v1/decision-policies", key=g["admin"]).json["data"] == []
+
+
+def test_a_lapsed_offer_is_expired_and_cannot_be_accepted(api, acme, product, aws):
+    app_id = submit(api, acme["partner"], application(product["id"])).json["id"]
+    live = submit(api, acme["partner"], application(product["id"], serial="777")).json["id"]
+    aws["dynamodb"].update_item(
+        TableName="test-main",
+        Key={"pk": {"S": f"acme#application#{app_id}"}, "sk": {"S": "application"}},
+        UpdateExpression="SET offer_valid_until = :t",
+        ExpressionAttributeValues={":t": {"S": "2020-01-01T00:00:00.000000+0000"}})
+    assert api.call("GET", f"/v1/applications/{app_id}",
+                    key=acme["partner"]).json["status"] == "expired"
+    r = api.call("POST", f"/v1/applications/{app_id}/accept", key=acme["partner"])
+    assert r.status == 409 and r.json["type"].endswith("offer-expired")
+    expired = api.call("GET", "/v1/applications?status=expired", key=acme["partner"]).json
+    approved = api.call("GET", "/v1/applications?status=approved", key=acme["partner"]).json
+    assert [a["id"] for a in expired["data"]] == [app_id]
+    assert [a["id"] for a in approved["data"]] == [live]
