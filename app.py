@@ -9,7 +9,8 @@ from chalicelib.api.applications import bp as applications_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reviews import bp as reviews_bp
-from chalicelib.jobs import ledger_sweep
+from chalicelib.api.webhooks import bp as webhooks_bp
+from chalicelib.jobs import ledger_sweep, webhook_delivery
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
@@ -22,8 +23,14 @@ app.register_blueprint(applications_bp)
 app.register_blueprint(reviews_bp)
 app.register_blueprint(decision_policies_bp)
 app.register_blueprint(models_bp)
+app.register_blueprint(webhooks_bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep_expired_pendings(_event: object) -> None:
     log.info("expired pendings voided: %s", ledger_sweep.sweep_all())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def deliver_webhooks(_event: object) -> None:
+    log.info("webhooks: %s", webhook_delivery.run_once())

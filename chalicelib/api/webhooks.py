@@ -1,0 +1,160 @@
+"""Partner webhooks: endpoints (admin), their deliveries and the dead-letter list."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api import pagination
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.services import webhooks
+from chalicelib.store import outbox as store
+
+bp = Blueprint(__name__)
+ADMIN = {"admin"}
+READERS = {"admin", "operator"}
+EventType = Literal["application.decided", "contract.signed", "loan.disbursed",
+                    "repayment.received", "installment.overdue", "loan.closed"]
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=8, max_length=2048, description=(
+        "https URL that receives POSTs. Private, loopback and link-local addresses are refused "
+        "(checked again at every delivery) except on the local and test stages "
+        "(LENDING_STAGE=local|test), which also accept http."))
+    event_types: list[EventType] = Field(min_length=1, max_length=6)
+    description: str = Field(default="", max_length=200)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    status: Literal["active", "deleted"]
+    created_at: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str | None = Field(description=(
+        "Standard Webhooks signing secret (whsec_...), shown once: store it now. Null on an "
+        "idempotent replay, because the response stored for replays never holds it."))
+
+
+class WebhookPage(BaseModel):
+    next_cursor: str | None
+    data: list[WebhookOut]
+
+
+class AttemptOut(BaseModel):
+    at: str
+    status: int | None = Field(description="HTTP status, null when no response came back.")
+    error: str | None
+    ms: int
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(description="`<webhook id>.<event id>`; the event id is the webhook-id "
+                                "header of every attempt.")
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "dead", "cancelled"]
+    attempts: int
+    replays: int
+    created_at: str
+    next_attempt_at: str | None
+    last_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: str | None
+    dead_at: str | None
+    history: list[AttemptOut] = Field(description="The most recent attempts, oldest first.")
+
+
+class DeliveryPage(BaseModel):
+    next_cursor: str | None
+    data: list[DeliveryOut]
+
+
+def _webhook(e: webhooks.Endpoint) -> dict[str, Any]:
+    return {"id": e.webhook_id, "url": e.url, "event_types": list(e.event_types),
+            "description": e.description, "status": e.status, "created_at": e.created_at}
+
+
+def delivery_out(item: dict[str, Any]) -> DeliveryOut:
+    s, n = store.s, store.n
+    return DeliveryOut(
+        id=webhooks.delivery_id(s(item, "webhook_id") or "", s(item, "event_id") or ""),
+        webhook_id=s(item, "webhook_id") or "", event_id=s(item, "event_id") or "",
+        event_type=s(item, "event_type") or "", status=s(item, "status") or "pending",
+        attempts=n(item, "attempts") or 0, replays=n(item, "replays") or 0,
+        created_at=s(item, "created_at") or "", next_attempt_at=s(item, "next_attempt_at"),
+        last_attempt_at=s(item, "last_attempt_at"), last_status=n(item, "last_status"),
+        last_error=s(item, "last_error") or None, delivered_at=s(item, "delivered_at"),
+        dead_at=s(item, "dead_at"),
+        history=[AttemptOut(**a) for a in json.loads(s(item, "history") or "[]")])
+
+
+@endpoint(bp, "POST", "/v1/webhooks", summary="Register a webhook endpoint", tag="Webhooks",
+          roles=ADMIN, body=WebhookCreate, idempotent=True,
+          responses={201: (WebhookCreated, "Registered; the secret is shown this once")})
+def create_webhook(ctx: Context, body: WebhookCreate) -> Reply:
+    e, secret = webhooks.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.url,
+                                list(body.event_types), body.description)
+    return Reply(WebhookCreated(**_webhook(e), secret=secret), 201,
+                 {"Location": f"/v1/webhooks/{e.webhook_id}"},
+                 stored_body=WebhookCreated(**_webhook(e), secret=None))
+
+
+@endpoint(bp, "GET", "/v1/webhooks", summary="List webhook endpoints", tag="Webhooks",
+          roles=READERS, query=PageQuery, responses={200: (WebhookPage, "Active endpoints")})
+def list_webhooks(ctx: Context, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "webhooks", {})
+    items, last = store.query_page(store.webhooks_index_pk(ctx.tenant), index=True,
+                                   limit=query.limit, start=pagination.decode(query.cursor, scope))
+    data = [WebhookOut(**_webhook(webhooks._endpoint(i))) for i in items]
+    return Reply(WebhookPage(next_cursor=pagination.encode(scope, last), data=data))
+
+
+@endpoint(bp, "DELETE", "/v1/webhooks/{webhook_id}", summary="Delete a webhook endpoint",
+          tag="Webhooks", roles=ADMIN,
+          responses={204: (None, "Deleted; its undelivered deliveries are cancelled")})
+def delete_webhook(ctx: Context, webhook_id: str) -> Reply:
+    webhooks.delete(ctx.uow, ctx.tenant, ctx.actor, ctx.now, webhook_id)
+    return Reply(None, 204)
+
+
+@endpoint(bp, "GET", "/v1/webhooks/{webhook_id}/deliveries", summary="An endpoint's deliveries",
+          tag="Webhooks", roles=READERS, query=PageQuery,
+          responses={200: (DeliveryPage, "Deliveries, newest first")})
+def list_deliveries(ctx: Context, webhook_id: str, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "deliveries", {"w": webhook_id})
+    items, last = webhooks.deliveries(ctx.tenant, webhook_id, query.limit,
+                                      pagination.decode(query.cursor, scope))
+    return Reply(DeliveryPage(next_cursor=pagination.encode(scope, last),
+                              data=[delivery_out(i) for i in items]))
+
+
+@endpoint(bp, "GET", "/v1/webhooks/dead-letters", summary="Dead-lettered deliveries",
+          tag="Webhooks", roles=READERS, query=PageQuery,
+          responses={200: (DeliveryPage, "Deliveries that exhausted their attempts, newest "
+                                         "first")})
+def list_dead_letters(ctx: Context, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "dead-letters", {})
+    items, last = webhooks.dead_letters(ctx.tenant, query.limit,
+                                        pagination.decode(query.cursor, scope))
+    return Reply(DeliveryPage(next_cursor=pagination.encode(scope, last),
+                              data=[delivery_out(i) for i in items]))
+
+
+@endpoint(bp, "POST", "/v1/webhooks/dead-letters/{delivery_id}/replay",
+          summary="Replay a dead letter", tag="Webhooks", roles=READERS, idempotent=True,
+          responses={200: (DeliveryOut, "Queued again, due now, same webhook-id")})
+def replay_dead_letter(ctx: Context, delivery_id: str) -> Reply:
+    item = webhooks.replay(ctx.uow, ctx.tenant, ctx.actor, ctx.now, delivery_id)
+    return Reply(delivery_out(item))

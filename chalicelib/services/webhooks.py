@@ -1,0 +1,199 @@
+"""Webhook endpoints a tenant registers, their deliveries, and the dead-letter list.
+
+The secret is generated here, shown once, and stored sealed with the tenant's KMS data key
+(Standard Webhooks signs with a shared HMAC key, so the platform must be able to read it back;
+a hash would not do). Deleting an endpoint takes it out of the active list; its undelivered
+deliveries are cancelled by the worker when it next meets them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.lending import webhooks as rules
+from chalicelib.services import personal_data
+from chalicelib.store import audit
+from chalicelib.store import outbox as store
+from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.uow import UnitOfWork, put
+
+MAX_ENDPOINTS = 20  # per tenant: one event fans out to at most this many deliveries (one tx)
+LOCAL_STAGES = frozenset({"local", "test"})
+
+
+def private_urls_allowed() -> bool:
+    """Private and loopback URLs (and plain http) only on local/test stages (LENDING_STAGE)."""
+    return settings().stage in LOCAL_STAGES
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    webhook_id: str
+    url: str
+    event_types: tuple[str, ...]
+    description: str
+    status: str
+    created_at: str
+    version: int
+    audit_seq: int
+    audit_head: str
+    sealed_secret: str
+
+    def secret(self, tenant: str) -> str:
+        return str(personal_data.unseal(tenant, "webhook", self.webhook_id,
+                                        self.sealed_secret)["secret"])
+
+
+def _endpoint(item: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        webhook_id=store.s(item, "webhook_id") or "", url=store.s(item, "url") or "",
+        event_types=tuple(json.loads(store.s(item, "event_types") or "[]")),
+        description=store.s(item, "description") or "", status=store.s(item, "status") or "",
+        created_at=store.s(item, "created_at") or "", version=store.n(item, "version") or 0,
+        audit_seq=store.n(item, "audit_seq") or 0, audit_head=store.s(item, "audit_head") or "",
+        sealed_secret=store.s(item, "secret_enc") or "")
+
+
+def _item(tenant: str, e: Endpoint) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": store.webhook_pk(tenant, e.webhook_id)}, "sk": {"S": store.WEBHOOK_SK},
+        "tenant": {"S": tenant}, "webhook_id": {"S": e.webhook_id}, "url": {"S": e.url},
+        "event_types": {"S": json.dumps(list(e.event_types))},
+        "description": {"S": e.description}, "status": {"S": e.status},
+        "created_at": {"S": e.created_at}, "version": {"N": str(e.version)},
+        "audit_seq": {"N": str(e.audit_seq)}, "audit_head": {"S": e.audit_head},
+        "secret_enc": {"S": e.sealed_secret},
+    }
+    if e.status == "active":
+        item["gsi1pk"] = {"S": store.webhooks_index_pk(tenant)}
+        item["gsi1sk"] = {"S": f"{e.created_at}#{e.webhook_id}"}
+    return item
+
+
+def _head_ref(tenant: str, webhook_id: str) -> dict[str, str]:
+    return {"table": "main", "pk": store.webhook_pk(tenant, webhook_id), "sk": store.WEBHOOK_SK}
+
+
+def check_url(url: str) -> None:
+    problem = rules.url_problem(url, allow_private=private_urls_allowed())
+    if problem:
+        raise DomainError("validation-error", "The webhook URL is refused.",
+                          [FieldError("/body/url", problem, "url_refused")])
+
+
+def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, url: str,
+           event_types: list[str], description: str) -> tuple[Endpoint, str]:
+    """Returns the endpoint and its secret (the only time the secret is returned)."""
+    check_url(url)
+    if len(list_active(tenant)) >= MAX_ENDPOINTS:
+        raise conflict(f"A tenant may register at most {MAX_ENDPOINTS} webhook endpoints.")
+    webhook_id = f"wh_{secrets.token_hex(8)}"
+    secret = rules.new_secret()
+    sealed = personal_data.seal(tenant, "webhook", webhook_id, {"secret": secret})
+    types = tuple(sorted(set(event_types)))
+    head = audit.append(uow, tenant=tenant, aggregate_type="webhook", aggregate_id=webhook_id,
+                        head=None, action="webhook.created", actor=actor, at=now,
+                        data={"url_host": _host(url), "event_types": list(types)},
+                        head_ref=_head_ref(tenant, webhook_id))
+    endpoint = Endpoint(webhook_id, url, types, description, "active", store.iso(now), 1,
+                        head.seq, head.hash, sealed)
+    uow.add(put("main", _item(tenant, endpoint), "attribute_not_exists(pk)"),
+            on_fail=lambda _r: conflict("Webhook id collision; retry."))
+    return endpoint, secret
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""
+
+
+def get(tenant: str, webhook_id: str, *, include_deleted: bool = False) -> Endpoint:
+    item = store.get(store.webhook_pk(tenant, webhook_id), store.WEBHOOK_SK)
+    if item is None or (store.s(item, "status") != "active" and not include_deleted):
+        raise not_found("Webhook")
+    return _endpoint(item)
+
+
+def list_active(tenant: str) -> list[Endpoint]:
+    """Every active endpoint (a tenant has at most MAX_ENDPOINTS; the index is eventually
+    consistent, so each is re-read before use)."""
+    items = store.query_all(store.webhooks_index_pk(tenant), index=True, cap=MAX_ENDPOINTS * 2)
+    return [_endpoint(i) for i in items]
+
+
+def delete(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, webhook_id: str) -> None:
+    e = get(tenant, webhook_id)
+    head = audit.append(uow, tenant=tenant, aggregate_type="webhook", aggregate_id=webhook_id,
+                        head=ChainHead(e.audit_seq, e.audit_head), action="webhook.deleted",
+                        actor=actor, at=now, data={}, head_ref=_head_ref(tenant, webhook_id))
+    gone = Endpoint(e.webhook_id, e.url, e.event_types, e.description, "deleted", e.created_at,
+                    e.version + 1, head.seq, head.hash, e.sealed_secret)
+    uow.add(put("main", _item(tenant, gone), "#v = :v", names={"#v": "version"},
+                values={":v": {"N": str(e.version)}}),
+            on_fail=lambda _r: conflict("The webhook changed concurrently; retry."))
+
+
+# ---- deliveries ----------------------------------------------------------------------------
+
+def delivery_id(webhook_id: str, event_id: str) -> str:
+    return f"{webhook_id}.{event_id}"
+
+
+def split_delivery_id(value: str) -> tuple[str, str]:
+    webhook_id, _, event_id = value.partition(".")
+    if not webhook_id.startswith("wh_") or not event_id.startswith("evt_"):
+        raise not_found("Delivery")
+    return webhook_id, event_id
+
+
+def deliveries(tenant: str, webhook_id: str, limit: int, start: dict[str, Any] | None,
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    get(tenant, webhook_id, include_deleted=True)
+    return store.query_page(store.webhook_pk(tenant, webhook_id), index=False,
+                            prefix=store.DELIVERY_PREFIX, limit=limit, start=start,
+                            newest_first=True)
+
+
+def dead_letters(tenant: str, limit: int, start: dict[str, Any] | None,
+                 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    return store.query_page(store.dead_index_pk(tenant), index=True, limit=limit, start=start,
+                            newest_first=True)
+
+
+def replay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+           dead_letter_id: str) -> dict[str, Any]:
+    """Puts a dead delivery back in the queue, due now, with a fresh attempt budget. The
+    webhook-id stays the event id, so a receiver that did get an earlier attempt can dedupe."""
+    webhook_id, event_id = split_delivery_id(dead_letter_id)
+    get(tenant, webhook_id)  # a deleted endpoint's dead letters are not replayed
+    item = store.get(store.webhook_pk(tenant, webhook_id), store.delivery_sk(event_id))
+    if item is None:
+        raise not_found("Dead letter")
+    if store.s(item, "status") != "dead":
+        raise conflict(f"Only dead deliveries are replayed; this one is "
+                       f"{store.s(item, 'status')}.", status=store.s(item, "status"))
+    version = store.n(item, "version") or 0
+    item.update({
+        "status": {"S": "pending"}, "attempts": {"N": "0"}, "version": {"N": str(version + 1)},
+        "next_attempt_at": {"S": store.iso(now)},
+        "gsi1pk": {"S": store.due_index_pk(store.shard(event_id))},
+        "gsi1sk": {"S": store.due_sk(now, tenant, webhook_id, event_id)},
+        "replays": {"N": str((store.n(item, "replays") or 0) + 1)},
+    })
+    item.pop("dead_at", None)
+    uow.add(put("main", item, "#v = :v", names={"#v": "version"},
+                values={":v": {"N": str(version)}}),
+            on_fail=lambda _r: conflict("The delivery changed concurrently; retry."))
+    aggregate = delivery_id(webhook_id, event_id)
+    audit.append(uow, tenant=tenant, aggregate_type="webhook_delivery", aggregate_id=aggregate,
+                 head=audit.latest_head(tenant, "webhook_delivery", aggregate),
+                 action="webhook.dead_letter_replayed", actor=actor, at=now,
+                 data={"webhook_id": webhook_id, "event_id": event_id})
+    return item
