@@ -453,6 +453,10 @@ def accept(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                               "status": PENDING_CONTRACT},
                         head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
     loan.audit_seq, loan.audit_head = head.seq, head.hash
+    from chalicelib.services import contracts  # issue 6: accepting an offer makes the contract
+
+    loan.contract_id = contracts.create_for_loan(uow, tenant, actor, now, loan,
+                                                 applicant_of(tenant, item)).contract_id
     uow.add(put_aggregate(loan, None), on_fail=lambda _r: conflict("Loan id collision; retry."))
     uow.add(put("main", BorrowerLinkItem(
         store.borrower_pk(tenant, item.borrower_ref), f"loan#{loan_id}", kind="loan",

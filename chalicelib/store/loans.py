@@ -21,6 +21,9 @@ from chalicelib.store.models import Aggregate
 
 LOAN_SK = "loan"
 PENDING_CONTRACT = "pending_contract"
+PENDING_DISBURSEMENT = "pending_disbursement"  # contract signed (issue 6)
+DISBURSING = "disbursing"  # a payout is in flight at a channel (issue 6)
+ACTIVE = "active"  # paid out; the schedule runs from the disbursement date (issue 6)
 
 
 class LoanItem(Aggregate):
@@ -39,6 +42,10 @@ class LoanItem(Aggregate):
     borrower_ref = UnicodeAttribute()  # blind index of the borrower's national ID
     accepted_at = UTCDateTimeAttribute()
     accepted_by = UnicodeAttribute()  # API key id
+    # Contracts and disbursement (issue 6): additive, null until those steps happen.
+    contract_id = UnicodeAttribute(null=True)
+    disbursement_id = UnicodeAttribute(null=True)  # the one in flight or settled
+    disbursed_at = UTCDateTimeAttribute(null=True)
 
 
 def loan_pk(tenant: str, loan_id: str) -> str:

@@ -1,0 +1,41 @@
+"""Moves a loan between the states contracts and disbursement own, with its audit record.
+
+pending_contract --sign--> pending_disbursement --payout submitted--> disbursing
+disbursing --settled--> active;  disbursing --all channels failed--> pending_disbursement
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.errors import conflict, not_found
+from chalicelib.store import audit
+from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.loans import LoanItem, get_loan, list_sk
+from chalicelib.store.uow import UnitOfWork, put_aggregate
+
+
+def load(tenant: str, loan_id: str) -> LoanItem:
+    loan = get_loan(tenant, loan_id)
+    if loan is None:
+        raise not_found("Loan")
+    return loan
+
+
+def move(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan: LoanItem,
+         status: str | None, action: str, data: dict[str, Any]) -> LoanItem:
+    """Adds the loan's next version (status and any attributes already set on `loan`)."""
+    expected = loan.version
+    loan.version, loan.updated_at = expected + 1, now
+    if status is not None:
+        loan.status = status
+        loan.gsi1sk = list_sk(status, loan.created_at.isoformat(), loan.loan_id)
+    head = audit.append(uow, tenant=tenant, aggregate_type="loan", aggregate_id=loan.loan_id,
+                        head=ChainHead(loan.audit_seq, loan.audit_head), action=action,
+                        actor=actor, at=now, data={"status": loan.status, **data},
+                        head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
+    loan.audit_seq, loan.audit_head = head.seq, head.hash
+    uow.add(put_aggregate(loan, expected),
+            on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
+    return loan
