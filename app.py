@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
+from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reviews import bp as reviews_bp
@@ -23,6 +24,7 @@ app.register_blueprint(applications_bp)
 app.register_blueprint(reviews_bp)
 app.register_blueprint(decision_policies_bp)
 app.register_blueprint(models_bp)
+app.register_blueprint(contracts_bp)
 app.register_blueprint(webhooks_bp)
 
 
