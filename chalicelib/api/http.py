@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
@@ -144,6 +145,8 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
         response = _problem(from_lending(error), _request_path(request, spec), request_id)
     except DomainError as error:
         response = _problem(error, _request_path(request, spec), request_id)
+    except (BotoCoreError, ClientError) as error:
+        response = _problem(_dependency_problem(error), _request_path(request, spec), request_id)
     except Exception:
         log.exception("unhandled error", extra={"request_id": request_id})
         response = _problem(DomainError("internal-error", "An unexpected error occurred."),
@@ -314,6 +317,23 @@ def _rendered(reply: Reply) -> tuple[int, str, dict[str, str]]:
     data = reply.body.model_dump(mode="json") if isinstance(reply.body, BaseModel) else reply.body
     headers["Content-Type"] = "application/json"
     return reply.status, json.dumps(data, ensure_ascii=False, separators=(",", ":")), headers
+
+
+TRANSIENT = {"ThrottlingException", "ProvisionedThroughputExceededException",
+             "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+             "TransactionInProgressException", "LimitExceededException"}
+
+
+def _dependency_problem(error: BotoCoreError | ClientError) -> DomainError:
+    """AWS faults the SDK's retries did not absorb: the outcome may be unknown (a timeout after
+    the write), so the answer is "retry with the same Idempotency-Key", which is always safe."""
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    if isinstance(error, BotoCoreError) or code in TRANSIENT:
+        log.warning("dependency fault: %s", code or type(error).__name__)
+        return DomainError("service-unavailable", "A storage dependency did not answer in time; "
+                           "retry the request with the same Idempotency-Key.")
+    log.error("unexpected AWS error: %s", code)
+    return DomainError("internal-error", "An unexpected error occurred.")
 
 
 def _problem(error: DomainError, instance: str, request_id: str) -> Response:

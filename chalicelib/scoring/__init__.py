@@ -9,19 +9,32 @@ when the first model is), and nothing here imports pandas or scikit-learn.
     problems = validate_model(model_bytes, card) # [] → store seal_card(card, model_bytes)
 """
 
-from chalicelib.scoring.card import ModelCard, card_problems, parse_card
-from chalicelib.scoring.errors import (
-    CardError,
-    FeatureValidationError,
-    FieldError,
-    ModelIntegrityError,
-    ModelLoadError,
-)
-from chalicelib.scoring.reasons import Reason
-from chalicelib.scoring.registry import REGISTRY, ModelRegistry, default_scorer, shipped_card
-from chalicelib.scoring.runtime import Scorer, ScoreResult, sha256_hex, verify_sha256
-from chalicelib.scoring.scale import DEFAULT_GRADES, DEFAULT_SCALE, GradeScale, ScoreScale
-from chalicelib.scoring.validation import seal_card, validate_model
+import importlib
+from typing import Any
+
+# Names resolve on first use (PEP 562) so importing the package, e.g. for the grade bands on the
+# API's cold path, does not load numpy: only scoring itself pays for it.
+_HOMES = {
+    "ModelCard": "card", "card_problems": "card", "parse_card": "card",
+    "CardError": "errors", "FeatureValidationError": "errors", "FieldError": "errors",
+    "ModelIntegrityError": "errors", "ModelLoadError": "errors",
+    "Reason": "reasons",
+    "REGISTRY": "registry", "ModelRegistry": "registry", "default_scorer": "registry",
+    "shipped_card": "registry",
+    "Scorer": "runtime", "ScoreResult": "runtime", "sha256_hex": "runtime",
+    "verify_sha256": "runtime",
+    "DEFAULT_GRADES": "scale", "DEFAULT_SCALE": "scale", "GradeScale": "scale",
+    "ScoreScale": "scale",
+    "seal_card": "validation", "validate_model": "validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "DEFAULT_GRADES",
