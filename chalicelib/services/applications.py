@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import DomainError, FieldError, conflict, invalid, not_found
 from chalicelib.lending import application_states as states
@@ -29,7 +29,8 @@ from chalicelib.lending.identity import age_on, mask_id
 from chalicelib.lending.money import format_amount, to_decimal
 from chalicelib.lending.product import ProductConfig
 from chalicelib.lending.quote import quote as price
-from chalicelib.scoring import FeatureValidationError, ModelCard, ScoreResult
+from chalicelib.scoring.card import ModelCard
+from chalicelib.scoring.errors import FeatureValidationError
 from chalicelib.services import decision_policies, personal_data, scoring_models
 from chalicelib.services.products import terms_of
 from chalicelib.store import audit
@@ -40,6 +41,9 @@ from chalicelib.store.loans import list_pk as loans_list_pk
 from chalicelib.store.loans import list_sk as loans_list_sk
 from chalicelib.store.origination import ApplicationItem, BorrowerLinkItem
 from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+
+if TYPE_CHECKING:  # numpy-backed; the cold path must not import it
+    from chalicelib.scoring.runtime import ScoreResult
 
 log = logging.getLogger("lending.applications")
 CLOSED_LOAN = frozenset({"closed", "written_off", "cancelled"})

@@ -14,10 +14,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from chalicelib import scoring
 from chalicelib.errors import FieldError, conflict, invalid, not_found
 from chalicelib.lending.decision import DEFAULT_POLICY, SAMPLE_FACTS, PolicyConfig
 from chalicelib.lending.rules import expression_problems
-from chalicelib.scoring import shipped_card
 from chalicelib.store import audit
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor, ChainHead
@@ -37,7 +37,7 @@ def _sample() -> dict[str, Any]:
     sample = copy.deepcopy(SAMPLE_FACTS)
     sample["applicant"]["characteristics"] = {
         spec.name: spec.categories[0] if spec.type == "categorical"
-        else int(spec.minimum or 0) for spec in shipped_card().inputs}
+        else int(spec.minimum or 0) for spec in scoring.shipped_card().inputs}
     return sample
 
 

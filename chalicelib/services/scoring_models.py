@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
+from chalicelib import scoring  # resolved at call time: numpy loads only when scoring runs
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
-from chalicelib.scoring import REGISTRY, Scorer, default_scorer, seal_card, shipped_card
 from chalicelib.store import audit
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor, ChainHead
@@ -82,7 +82,7 @@ def _store_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, mo
     if problems_found:
         raise DomainError("model-load-error", "The model and its card cannot be used for "
                           "scoring: see `errors`.", problems_found)
-    sealed = seal_card(card, model_bytes)
+    sealed = scoring.seal_card(card, model_bytes)
     sha = sealed["onnx"]["sha256"]
     prefix = _prefix(tenant, model_id, number)
     model_key, card_key = f"{prefix}/{sha}.onnx", f"{prefix}/{sha}.card.json"
@@ -190,14 +190,14 @@ def _sealed_card(tenant: str, version: ModelVersionItem) -> dict[str, Any]:
 
 
 def scorer_for(tenant: str, model_id: str | None,
-               wanted: str | None = None) -> tuple[Scorer, ModelRef]:
+               wanted: str | None = None) -> tuple[scoring.Scorer, ModelRef]:
     """The scorer for a tenant's model (its active version unless `wanted`), or the shipped
     model when `model_id` is None or "shipped". Another tenant's model id is a 404."""
     if model_id in (None, SHIPPED_ID):
-        card = shipped_card()
+        card = scoring.shipped_card()
         if wanted is not None and wanted != card.version:
             raise not_found("Model version")
-        return default_scorer(), ModelRef(SHIPPED_ID, card.version, card.model_id,
+        return scoring.default_scorer(), ModelRef(SHIPPED_ID, card.version, card.model_id,
                                           card.version, card.sha256 or "")
     item = existing(tenant, model_id)
     if wanted is not None and not wanted.isdigit():
@@ -218,6 +218,6 @@ def scorer_for(tenant: str, model_id: str | None,
         data: bytes = obj["Body"].read()
         return data
 
-    scorer = REGISTRY.get(card, fetch)  # verifies the SHA-256 against the sealed card
+    scorer = scoring.REGISTRY.get(card, fetch)  # verifies the SHA-256 against the sealed card
     return scorer, ModelRef(model_id, str(number), version.card_model_id, version.card_version,
                             version.sha256)
