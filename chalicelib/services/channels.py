@@ -1,0 +1,178 @@
+"""Disbursement channels as tenant configuration: create (with its prefunded cash account),
+change limits and enablement, fund, and read with balance, today's usage and breaker state."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chalicelib.channels import breaker, protocol, webhooks
+from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
+from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.store import audit
+from chalicelib.store import channels as store
+from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.channels import ChannelItem
+from chalicelib.store.ledger import ledger
+from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from ledger.chart import FUNDING, channel_cash, channel_cash_id
+from ledger.model import Balance, JournalRequest, Posting, Side
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+clock: Callable[[], datetime] = _utcnow  # tests move time for the breaker's cool-down
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    name: str
+    type: str
+    currency: str
+    fixed_cost: int
+    proportional_bps: int
+    settlement_seconds: int
+    max_payout: int | None
+    daily_limit: int | None
+    enabled: bool
+    config: dict[str, Any]
+    breaker_threshold: int
+    breaker_cooldown_seconds: int
+
+
+def _audit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ChannelItem,
+           head: ChainHead | None, action: str, data: dict[str, Any]) -> None:
+    new = audit.append(uow, tenant=tenant, aggregate_type="channel", aggregate_id=item.channel_id,
+                       head=head, action=action, actor=actor, at=now, data=data,
+                       head_ref=store.head_ref(item))
+    item.audit_seq, item.audit_head = new.seq, new.hash
+
+
+def _summary(item: ChannelItem) -> dict[str, Any]:
+    return {k: getattr(item, k) for k in (
+        "type", "currency", "fixed_cost", "proportional_bps", "settlement_seconds", "max_payout",
+        "daily_limit", "enabled", "breaker_threshold", "breaker_cooldown_seconds")}
+
+
+def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+           s: ChannelSettings) -> ChannelItem:
+    if s.type not in protocol.types():
+        raise DomainError("validation-error", "Unknown channel type.", [FieldError(
+            "/body/type", f"one of {', '.join(protocol.types())}", "unknown_type")])
+    channel_id = f"ch_{secrets.token_hex(8)}"
+    item = ChannelItem(store.channel_pk(tenant, channel_id), store.CHANNEL_SK,
+                       channel_id=channel_id, name=s.name, type=s.type, currency=s.currency,
+                       fixed_cost=s.fixed_cost, proportional_bps=s.proportional_bps,
+                       settlement_seconds=s.settlement_seconds, max_payout=s.max_payout,
+                       daily_limit=s.daily_limit, enabled=s.enabled,
+                       config=json.dumps(s.config, sort_keys=True),
+                       webhook_secret=webhooks.new_secret(),
+                       breaker_threshold=s.breaker_threshold,
+                       breaker_cooldown_seconds=s.breaker_cooldown_seconds, version=1,
+                       created_at=now, updated_at=now, gsi1pk=store.list_pk(tenant),
+                       gsi1sk=f"{now.isoformat()}#{channel_id}")
+    _audit(uow, tenant, actor, now, item, None, "channel.created", _summary(item))
+    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
+    uow.add(put("main", store.route_item(tenant, channel_id), "attribute_not_exists(pk)"))
+    for part in ledger().prepare_open_accounts(tenant, [channel_cash(channel_id, s.currency)]):
+        uow.add_part(part)
+    return item
+
+
+def get(tenant: str, channel_id: str) -> ChannelItem:
+    item = store.get_channel(tenant, channel_id)
+    if item is None:
+        raise not_found("Channel")
+    return item
+
+
+def update(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
+           changes: dict[str, Any]) -> ChannelItem:
+    item = get(tenant, channel_id)
+    expected = item.version
+    for name, value in changes.items():
+        setattr(item, name, json.dumps(value, sort_keys=True) if name == "config" else value)
+    item.version, item.updated_at = expected + 1, now
+    _audit(uow, tenant, actor, now, item, ChainHead(item.audit_seq, item.audit_head),
+           "channel.updated", {"changed": sorted(changes)})
+    uow.add(put_aggregate(item, expected),
+            on_fail=lambda _r: conflict("The channel changed concurrently; retry."))
+    return item
+
+
+def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
+         amount: int, reference: str) -> str:
+    """Prefunding: debit the channel's cash, credit the tenant's funding (lending capital)."""
+    item = get(tenant, channel_id)
+    journal_id = f"fund:{channel_id}:{reference}"
+    postings = (Posting(channel_cash_id(channel_id), Side.DEBIT, amount, item.currency),
+                Posting(FUNDING, Side.CREDIT, amount, item.currency))
+    uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
+        journal_id, postings, now.date(), f"Prefunding of channel {channel_id}",
+        {"channel_id": channel_id})))
+    _audit(uow, tenant, actor, now, item, ChainHead(item.audit_seq, item.audit_head),
+           "channel.funded", {"amount": amount, "journal_id": journal_id})
+    expected = item.version
+    item.version, item.updated_at = expected + 1, now
+    uow.add(put_aggregate(item, expected),
+            on_fail=lambda _r: conflict("The channel changed concurrently; retry."))
+    return journal_id
+
+
+def balance(tenant: str, channel_id: str) -> Balance:
+    return ledger().balance(tenant, channel_cash_id(channel_id))
+
+
+def breaker_config(item: ChannelItem) -> breaker.Config:
+    return breaker.Config(item.breaker_threshold, item.breaker_cooldown_seconds)
+
+
+def breaker_state(tenant: str, item: ChannelItem) -> breaker.State:
+    return store.get_breaker(tenant, item.channel_id)[0]
+
+
+def used_today(tenant: str, channel_id: str, day: date) -> int:
+    return store.used_on(tenant, channel_id, day)
+
+
+# --- breaker transitions (outside money transactions; version-guarded, retried) ----------
+
+def _transition(tenant: str, item: ChannelItem,
+                step: Callable[[breaker.State], breaker.State | None]) -> bool:
+    for _ in range(5):
+        state, version = store.get_breaker(tenant, item.channel_id)
+        new = step(state)
+        if new is None:
+            return False
+        if new == state or store.save_breaker(tenant, item.channel_id, new, version):
+            return True
+    return False
+
+
+def acquire(tenant: str, item: ChannelItem) -> bool:
+    """May a payout go to this channel now? Open breakers let exactly one probe through."""
+    cfg, now = breaker_config(item), clock()
+
+    def step(state: breaker.State) -> breaker.State | None:
+        if not breaker.allows(state, cfg, now):
+            return None
+        return breaker.start_probe(state, cfg, now) if breaker.needs_probe(state) else state
+
+    state, version = store.get_breaker(tenant, item.channel_id)
+    if not breaker.allows(state, cfg, now):
+        return False
+    if not breaker.needs_probe(state):
+        return True
+    return store.save_breaker(tenant, item.channel_id, step(state) or state, version)
+
+
+def record(tenant: str, item: ChannelItem, success: bool) -> None:
+    cfg, now = breaker_config(item), clock()
+    _transition(tenant, item, lambda s: breaker.on_success(s) if success
+                else breaker.on_failure(s, cfg, now))

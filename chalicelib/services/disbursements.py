@@ -1,0 +1,395 @@
+"""Disbursement: route a signed loan's payout across channels, two-phase in the ledger.
+
+State machine (the disbursement):  processing --settled--> settled
+                                   processing --attempts exhausted / no channel--> failed
+Each attempt:  reserved --submit--> settled | submitted (await callback) | failed (voided)
+               | unknown (timed out and the channel cannot say: await callback/reconciliation)
+
+Every step is one transaction. The request that starts a disbursement commits it (with the loan
+moving to `disbursing`) and then drives the attempts after its commit; a channel's callback
+settles or fails the attempt it names and, on failure, drives the next one. Journals, per
+attempt n of disbursement D:
+  pending  disb:D:n       Dr loan:<id>:principal financed / Cr cash:<channel> payout
+                          / Cr fee-income origination fee (when there is one)
+  post     disb:D:n:post  on the channel's confirmation (the loan becomes active)
+  void     disb:D:n:void  on failure (the next channel is tried)
+The pending leg on the channel's exact cash account (floor 0) reserves prefunded money
+atomically, so concurrent payouts can never overdraw a channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.channels import protocol, router
+from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout
+from chalicelib.channels.router import Candidate, Policy
+from chalicelib.errors import DomainError, conflict, not_found
+from chalicelib.lending.money import parse_amount
+from chalicelib.lending.quote import quote as price
+from chalicelib.services import channels, loan_lifecycle
+from chalicelib.services.products import terms_of
+from chalicelib.store import audit
+from chalicelib.store import channels as channel_store
+from chalicelib.store import disbursements as store
+from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.channels import ChannelItem
+from chalicelib.store.disbursements import DisbursementItem
+from chalicelib.store.ledger import ledger
+from chalicelib.store.loans import ACTIVE, DISBURSING, PENDING_DISBURSEMENT, LoanItem
+from chalicelib.store.uow import UnitOfWork, put_aggregate
+from ledger.chart import FEE_INCOME, channel_cash_id, loan_account_id
+from ledger.errors import LedgerError
+from ledger.model import JournalRequest, Posting, Side
+
+log = logging.getLogger("lending.disbursements")
+PENDING_TTL = timedelta(days=7)
+IN_FLIGHT = ("reserved", "submitted", "unknown")
+MAX_STEPS = 12
+
+
+class Stop(Exception):
+    """Another request moved the disbursement on: this driver stops."""
+
+
+# --- start -------------------------------------------------------------------------------
+
+def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+          loan_id: str) -> tuple[DisbursementItem, bool]:
+    """Creates the loan's disbursement (or returns the one in flight or settled)."""
+    loan = loan_lifecycle.load(tenant, loan_id)
+    if loan.disbursement_id and loan.status in (DISBURSING, ACTIVE):
+        existing = store.get(tenant, loan.disbursement_id)
+        if existing is not None:
+            return existing, False
+    if loan.status != PENDING_DISBURSEMENT:
+        raise conflict("Only a loan whose contract is signed can be disbursed.",
+                       loan_status=loan.status)
+    schedule = json.loads(loan.schedule)
+    cur = loan.currency
+    policy = store.get_policy(tenant, loan.product_id) or Policy()
+    disbursement_id = f"dsb_{secrets.token_hex(8)}"
+    item = DisbursementItem(
+        store.pk(tenant, disbursement_id), store.SK, disbursement_id=disbursement_id,
+        loan_id=loan_id, status=store.PROCESSING, currency=cur,
+        financed=parse_amount(schedule["financed"], cur),
+        payout=parse_amount(schedule["payout"], cur),
+        fee=parse_amount(schedule["origination_fee"], cur),
+        policy=json.dumps(store.policy_json(policy), sort_keys=True), attempts="[]",
+        skipped="{}", version=1, created_at=now, updated_at=now)
+    head = audit.append(uow, tenant=tenant, aggregate_type="disbursement",
+                        aggregate_id=disbursement_id, head=None, action="disbursement.created",
+                        actor=actor, at=now, data={"loan_id": loan_id, "payout": item.payout,
+                                                    "financed": item.financed, "fee": item.fee},
+                        head_ref=channel_store.head_ref(item))
+    item.audit_seq, item.audit_head = head.seq, head.hash
+    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
+    loan.disbursement_id = disbursement_id
+    loan_lifecycle.move(uow, tenant, actor, now, loan, DISBURSING, "loan.disbursement_started",
+                        {"disbursement_id": disbursement_id})
+    uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    return item, True
+
+
+def get(tenant: str, disbursement_id: str) -> DisbursementItem:
+    item = store.get(tenant, disbursement_id)
+    if item is None:
+        raise not_found("Disbursement")
+    return item
+
+
+# --- the driver --------------------------------------------------------------------------
+
+def drive_safely(tenant: str, disbursement_id: str, actor: Actor) -> None:
+    """Runs after a commit: it must never raise (the request already succeeded)."""
+    try:
+        drive(tenant, disbursement_id, actor)
+    except Exception:
+        log.exception("disbursement %s/%s: driver stopped", tenant, disbursement_id)
+
+
+def drive(tenant: str, disbursement_id: str, actor: Actor) -> None:
+    """Tries channels until one settles or accepts, the attempts run out, or none is left."""
+    for _ in range(MAX_STEPS):
+        item = get(tenant, disbursement_id)
+        if item.status != store.PROCESSING:
+            return
+        attempts = item.attempt_list()
+        if attempts and attempts[-1]["status"] in IN_FLIGHT:
+            return  # a channel holds it: its callback (or reconciliation) decides
+        policy = store.policy_of(json.loads(item.policy))
+        if len(attempts) >= policy.max_attempts:
+            _fail(tenant, actor, item, f"{len(attempts)} attempts failed")
+            return
+        try:
+            reserved = _reserve_next(tenant, actor, item, policy)
+        except Stop:
+            return
+        if reserved is None:
+            return
+        channel, attempt = reserved
+        if not _submit(tenant, actor, item, channel, attempt):
+            return
+
+
+def _candidates(tenant: str, items: list[ChannelItem], day: Any) -> list[Candidate]:
+    now = channels.clock()
+    out = []
+    for ch in items:
+        state = channels.breaker_state(tenant, ch)
+        available = channels.balance(tenant, ch.channel_id).available
+        out.append(Candidate(
+            ch.channel_id, ch.currency, ch.enabled, ch.fixed_cost, ch.proportional_bps,
+            ch.settlement_seconds, ch.max_payout, ch.daily_limit,
+            channels.used_today(tenant, ch.channel_id, day) if ch.daily_limit else 0,
+            available, channels.breaker.allows(state, channels.breaker_config(ch), now)))
+    return out
+
+
+def _eligible_channels(tenant: str, loan: LoanItem) -> list[ChannelItem]:
+    _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
+    items = channel_store.all_channels(tenant)
+    named = terms.references.channel_ids
+    return [c for c in items if c.channel_id in named] if named else items
+
+
+def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
+                  policy: Policy) -> tuple[ChannelItem, dict[str, Any]] | None:
+    loan = loan_lifecycle.load(tenant, item.loan_id)
+    now = channels.clock()
+    day = now.date()
+    items = {c.channel_id: c for c in _eligible_channels(tenant, loan)}
+    tried = {a["channel_id"] for a in item.attempt_list()}
+    ranked, skipped = router.rank(_candidates(tenant, list(items.values()), day), item.payout,
+                                  item.currency, policy, tried)
+    for candidate in ranked:
+        channel = items[candidate.channel_id]
+        if not channels.acquire(tenant, channel):
+            skipped[channel.channel_id] = "breaker_open"
+            continue
+        try:
+            return channel, _reserve(tenant, actor, item, channel, candidate, skipped, now)
+        except (DomainError, LedgerError) as exc:
+            if isinstance(exc, DomainError) and exc.kind == "conflict":
+                raise Stop from None
+            skipped[channel.channel_id] = getattr(exc, "kind", None) or type(exc).__name__
+            item = get(tenant, item.disbursement_id)
+    _fail(tenant, actor, item, "no eligible channel", skipped)
+    return None
+
+
+def _journal_id(item: DisbursementItem, n: int) -> str:
+    return f"disb:{item.disbursement_id}:{n}"
+
+
+def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
+          action: str, data: dict[str, Any]) -> None:
+    expected = item.version
+    item.version, item.updated_at = expected + 1, now
+    head = audit.append(uow, tenant=tenant, aggregate_type="disbursement",
+                        aggregate_id=item.disbursement_id,
+                        head=ChainHead(item.audit_seq, item.audit_head), action=action,
+                        actor=actor, at=now, data=data, head_ref=channel_store.head_ref(item))
+    item.audit_seq, item.audit_head = head.seq, head.hash
+    uow.add(put_aggregate(item, expected),
+            on_fail=lambda _r: conflict("The disbursement changed concurrently."))
+
+
+def _set_attempts(item: DisbursementItem, attempts: list[dict[str, Any]]) -> None:
+    item.attempts = json.dumps(attempts, sort_keys=True, separators=(",", ":"))
+
+
+def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelItem,
+             candidate: Candidate, skipped: dict[str, str], now: datetime) -> dict[str, Any]:
+    attempts = item.attempt_list()
+    n = len(attempts) + 1
+    cur, cid = item.currency, channel.channel_id
+    attempt = {"n": n, "channel_id": cid, "payout_id": f"{item.disbursement_id}.{n}",
+               "journal_id": _journal_id(item, n), "status": "reserved",
+               "day": now.date().isoformat(), "cost": router.cost(candidate, item.payout),
+               "started_at": now.isoformat(), "ended_at": None, "provider_ref": None,
+               "reason": None}
+    postings = [Posting(loan_account_id(item.loan_id, "principal"), Side.DEBIT, item.financed,
+                        cur), Posting(channel_cash_id(cid), Side.CREDIT, item.payout, cur)]
+    if item.fee:
+        postings.append(Posting(FEE_INCOME, Side.CREDIT, item.fee, cur))
+    uow = UnitOfWork()
+    uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
+        attempt["journal_id"], tuple(postings), now.date(),
+        f"Disbursement {item.disbursement_id} via {cid}",
+        {"loan_id": item.loan_id, "disbursement_id": item.disbursement_id, "channel_id": cid},
+        pending=True, expires_at=now + PENDING_TTL)))
+    uow.add(channel_store.reserve_usage(tenant, cid, now.date(), item.payout,
+                                        channel.daily_limit, now),
+            on_fail=lambda _r: DomainError("channel-daily-limit", "Daily limit reached."))
+    attempts.append(attempt)
+    _set_attempts(item, attempts)
+    item.skipped = json.dumps(skipped, sort_keys=True)
+    _save(uow, tenant, actor, now, item, "disbursement.attempt_reserved",
+          {"n": n, "channel_id": cid, "journal_id": attempt["journal_id"]})
+    uow.commit()
+    return attempt
+
+
+def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelItem,
+            attempt: dict[str, Any]) -> bool:
+    """Sends the payout; returns True when the driver should try the next channel."""
+    payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
+                    item.currency)
+    adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
+    try:
+        outcome = adapter.submit(payout)
+    except Exception as exc:  # an adapter's crash is an unanswered request
+        outcome = Outcome(OutcomeKind.TIMEOUT, None, f"{type(exc).__name__}: {exc}"[:200])
+    if outcome.kind is OutcomeKind.TIMEOUT:
+        channels.record(tenant, channel, success=False)
+        try:
+            status = adapter.status(payout)
+        except Exception:
+            status = Outcome(OutcomeKind.UNKNOWN)
+        if status.kind is OutcomeKind.NOT_FOUND:
+            outcome = Outcome(OutcomeKind.FAILED, None, outcome.reason or "timeout")
+            return _resolve(tenant, actor, item.disbursement_id, attempt["n"], outcome,
+                            breaker_recorded=True)
+        outcome = status if status.kind is not OutcomeKind.UNKNOWN else Outcome(
+            OutcomeKind.UNKNOWN, None, "timed out; outcome unknown")
+    return _resolve(tenant, actor, item.disbursement_id, attempt["n"], outcome,
+                    breaker_recorded=outcome.kind is OutcomeKind.UNKNOWN)
+
+
+def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: Outcome, *,
+             breaker_recorded: bool = False, uow: UnitOfWork | None = None) -> bool:
+    """Applies a channel's answer to attempt n. Returns True if the next channel should be
+    tried. With `uow` the caller commits (a callback); otherwise this commits."""
+    item = get(tenant, disbursement_id)
+    attempts = item.attempt_list()
+    attempt = attempts[n - 1]
+    if attempt["status"] not in IN_FLIGHT or item.status != store.PROCESSING:
+        return False  # already decided: a repeated answer changes nothing
+    now = channels.clock()
+    own = uow is None
+    uow = uow or UnitOfWork()
+    channel = channels.get(tenant, attempt["channel_id"])
+    attempt["provider_ref"] = outcome.provider_ref or attempt["provider_ref"]
+    retry = False
+    if outcome.kind is OutcomeKind.SETTLED:
+        _settle(uow, tenant, actor, now, item, attempts, attempt)
+    elif outcome.kind is OutcomeKind.FAILED:
+        _void(uow, tenant, actor, now, item, attempts, attempt, outcome.reason)
+        retry = True
+    else:  # accepted (await the callback) or unknown (await the callback / reconciliation)
+        attempt["status"] = "submitted" if outcome.kind is OutcomeKind.ACCEPTED else "unknown"
+        attempt["reason"] = outcome.reason or None
+        _set_attempts(item, attempts)
+        _save(uow, tenant, actor, now, item, f"disbursement.attempt_{attempt['status']}",
+              {"n": n, "channel_id": channel.channel_id})
+    if not breaker_recorded and outcome.kind in (OutcomeKind.SETTLED, OutcomeKind.FAILED):
+        success = outcome.kind is OutcomeKind.SETTLED
+        uow.after_commit.append(lambda: channels.record(tenant, channel, success))
+    if own:
+        try:
+            uow.commit()
+        except DomainError as exc:
+            if exc.kind == "conflict":
+                return False  # another request resolved it first
+            raise
+    return retry
+
+
+def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
+            attempts: list[dict[str, Any]], attempt: dict[str, Any]) -> None:
+    journal = attempt["journal_id"]
+    uow.add_part(ledger().prepare_post_pending(
+        tenant, f"{journal}:post", journal, effective_date=now.date(),
+        description=f"Disbursement {item.disbursement_id} settled",
+        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
+    attempt.update(status="settled", ended_at=now.isoformat())
+    _set_attempts(item, attempts)
+    item.status, item.settled_at = store.SETTLED, now
+    _save(uow, tenant, actor, now, item, "disbursement.settled",
+          {"n": attempt["n"], "channel_id": attempt["channel_id"]})
+    loan = loan_lifecycle.load(tenant, item.loan_id)
+    loan.disbursed_at = now
+    _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
+    fresh = price(terms, loan.principal, loan.term, loan.grade, now.date())
+    if fresh.schedule is not None:  # the schedule runs from the actual disbursement date
+        loan.schedule = json.dumps(fresh.schedule.as_json(), separators=(",", ":"))
+    loan_lifecycle.move(uow, tenant, actor, now, loan, ACTIVE, "loan.disbursed",
+                        {"disbursement_id": item.disbursement_id,
+                         "channel_id": attempt["channel_id"],
+                         "disbursed_on": now.date().isoformat()})
+
+
+def _void(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
+          attempts: list[dict[str, Any]], attempt: dict[str, Any], reason: str) -> None:
+    journal = attempt["journal_id"]
+    uow.add_part(ledger().prepare_void_pending(
+        tenant, f"{journal}:void", journal, effective_date=now.date(),
+        description=f"Disbursement {item.disbursement_id} failed at {attempt['channel_id']}",
+        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
+    uow.add(channel_store.release_usage(tenant, attempt["channel_id"],
+                                        datetime.fromisoformat(attempt["day"]).date(),
+                                        item.payout))
+    attempt.update(status="failed", ended_at=now.isoformat(), reason=reason or "failed")
+    _set_attempts(item, attempts)
+    _save(uow, tenant, actor, now, item, "disbursement.attempt_failed",
+          {"n": attempt["n"], "channel_id": attempt["channel_id"]})
+
+
+def _fail(tenant: str, actor: Actor, item: DisbursementItem, reason: str,
+          skipped: dict[str, str] | None = None) -> None:
+    """No channel could pay: the disbursement fails, the loan may be disbursed again."""
+    now = channels.clock()
+    uow = UnitOfWork()
+    item.status, item.failure = store.FAILED, reason
+    if skipped is not None:
+        item.skipped = json.dumps(skipped, sort_keys=True)
+    _save(uow, tenant, actor, now, item, "disbursement.failed", {"reason": reason})
+    loan = loan_lifecycle.load(tenant, item.loan_id)
+    loan_lifecycle.move(uow, tenant, actor, now, loan, PENDING_DISBURSEMENT,
+                        "loan.disbursement_failed",
+                        {"disbursement_id": item.disbursement_id, "reason": reason})
+    try:
+        uow.commit()
+    except DomainError as exc:
+        if exc.kind != "conflict":
+            raise
+
+
+# --- callbacks ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallbackResult:
+    outcome: str  # processed | duplicate | ignored
+    disbursement_id: str | None
+
+
+def callback(uow: UnitOfWork, tenant: str, channel: ChannelItem, msg_id: str, now: datetime,
+             event: str, payout_id: str, provider_ref: str | None, reason: str | None,
+             request_id: str) -> CallbackResult:
+    """Applies a verified callback once: the webhook id is recorded in the same transaction."""
+    cid = channel.channel_id
+    if channel_store.seen(tenant, cid, msg_id):
+        return CallbackResult("duplicate", None)
+    disbursement_id, _, number = payout_id.rpartition(".")
+    item = store.get(tenant, disbursement_id) if number.isdigit() else None
+    attempts = item.attempt_list() if item else []
+    n = int(number) if number.isdigit() else 0
+    if item is None or not 1 <= n <= len(attempts) or attempts[n - 1]["channel_id"] != cid:
+        raise not_found("Payout")
+    actor = Actor(f"channel:{cid}", "channel", request_id)
+    uow.add(channel_store.seen_item(tenant, cid, msg_id, now),
+            on_fail=lambda _r: conflict("This callback is being processed; retry."))
+    kind = OutcomeKind.SETTLED if event == "payout.settled" else OutcomeKind.FAILED
+    retry = _resolve(tenant, actor, disbursement_id, n, Outcome(kind, provider_ref,
+                                                                reason or ""), uow=uow)
+    decided = len(uow.parts) > 1
+    if retry:
+        uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    return CallbackResult("processed" if decided else "ignored", disbursement_id)
+

@@ -1,0 +1,193 @@
+"""Where channels, their breakers, daily usage counters and callback routing live.
+
+- channel `<t>#channel#<id>` / `channel` (aggregate; listed under gsi1pk `<t>#channels`)
+- breaker `<t>#breaker#<id>` / `breaker` (versioned state; outside money transactions)
+- usage `<t>#chusage#<id>#<yyyy-mm-dd>` / `usage`: `used` minor units, raised in the same
+  transaction as the payout's pending journal under `used + amount <= limit`, lowered on void
+- route `_platform#chroute#<id>` / `route`: channel id → tenant, for unauthenticated callbacks
+  (channel ids are random and global; the route only says where to look for the secret)
+- seen callback `<t>#chcb#<id>#<webhook id>` / `cb`: put once, in the callback's transaction
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.channels import breaker
+from chalicelib.store import dynamo
+from chalicelib.store.attributes import IntAttribute
+from chalicelib.store.keys import PLATFORM, key
+from chalicelib.store.models import Aggregate, MainItem
+from chalicelib.store.uow import put
+
+CHANNEL_SK = "channel"
+USAGE_TTL_DAYS = 40
+
+
+class ChannelItem(Aggregate):
+    channel_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    type = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    fixed_cost = IntAttribute()
+    proportional_bps = IntAttribute()
+    settlement_seconds = IntAttribute()
+    max_payout = IntAttribute(null=True)
+    daily_limit = IntAttribute(null=True)
+    enabled = BooleanAttribute()
+    config = UnicodeAttribute()  # JSON: the adapter's settings (sandbox behaviour)
+    webhook_secret = UnicodeAttribute()  # whsec_...; shown once at creation
+    breaker_threshold = IntAttribute()
+    breaker_cooldown_seconds = IntAttribute()
+
+
+class BreakerItem(MainItem):
+    state = UnicodeAttribute()
+    failures = IntAttribute()
+    opened_at = UTCDateTimeAttribute(null=True)
+    probe_until = UTCDateTimeAttribute(null=True)
+    version = IntAttribute()
+
+
+def channel_pk(tenant: str, channel_id: str) -> str:
+    return key(tenant, "channel", channel_id)
+
+
+def list_pk(tenant: str) -> str:
+    return key(tenant, "channels")
+
+
+def route_item(tenant: str, channel_id: str) -> dict[str, Any]:
+    return {"pk": {"S": key(PLATFORM, "chroute", channel_id)}, "sk": {"S": "route"},
+            "tenant": {"S": tenant}}
+
+
+def tenant_of_channel(channel_id: str) -> str | None:
+    item = dynamo.client().get_item(
+        TableName=dynamo.table("main"), ConsistentRead=True,
+        Key={"pk": {"S": key(PLATFORM, "chroute", channel_id)}, "sk": {"S": "route"}},
+    ).get("Item")
+    return item["tenant"]["S"] if item else None
+
+
+def get_channel(tenant: str, channel_id: str) -> ChannelItem | None:
+    try:
+        return ChannelItem.get(channel_pk(tenant, channel_id), CHANNEL_SK, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def list_channels(tenant: str, limit: int = 100, start: dict[str, Any] | None = None
+                  ) -> tuple[list[ChannelItem], dict[str, Any] | None]:
+    kwargs: dict[str, Any] = {"TableName": dynamo.table("main"), "IndexName": "gsi1",
+                              "KeyConditionExpression": "gsi1pk = :p",
+                              "ExpressionAttributeValues": {":p": {"S": list_pk(tenant)}},
+                              "Limit": limit}
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    page = dynamo.client().query(**kwargs)
+    return ([ChannelItem.from_raw_data(i) for i in page.get("Items", [])],
+            page.get("LastEvaluatedKey"))
+
+
+def all_channels(tenant: str) -> list[ChannelItem]:
+    items, start = [], None
+    while True:
+        page, start = list_channels(tenant, 100, start)
+        items.extend(page)
+        if not start:
+            return items
+
+
+# --- breaker -----------------------------------------------------------------------------
+
+def breaker_keys(tenant: str, channel_id: str) -> tuple[str, str]:
+    return key(tenant, "breaker", channel_id), "breaker"
+
+
+def get_breaker(tenant: str, channel_id: str) -> tuple[breaker.State, int]:
+    try:
+        item = BreakerItem.get(*breaker_keys(tenant, channel_id), consistent_read=True)
+    except DoesNotExist:
+        return breaker.State(), 0
+    return breaker.State(item.state, item.failures, item.opened_at, item.probe_until), item.version
+
+
+def save_breaker(tenant: str, channel_id: str, state: breaker.State, expected: int) -> bool:
+    """Conditional on the version read; False when another request changed it first."""
+    pk, sk = breaker_keys(tenant, channel_id)
+    item = BreakerItem(pk, sk, state=state.state, failures=state.failures,
+                       opened_at=state.opened_at, probe_until=state.probe_until,
+                       version=expected + 1)
+    condition = "attribute_not_exists(pk)" if expected == 0 else "version = :v"
+    kwargs: dict[str, Any] = {"TableName": dynamo.table("main"), "Item": item.serialize(),
+                              "ConditionExpression": condition}
+    if expected:
+        kwargs["ExpressionAttributeValues"] = {":v": {"N": str(expected)}}
+    try:
+        dynamo.client().put_item(**kwargs)
+    except dynamo.client().exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+# --- daily usage -------------------------------------------------------------------------
+
+def usage_keys(tenant: str, channel_id: str, day: date) -> dict[str, Any]:
+    return {"pk": {"S": key(tenant, "chusage", channel_id, day.isoformat())},
+            "sk": {"S": "usage"}}
+
+
+def used_on(tenant: str, channel_id: str, day: date) -> int:
+    item = dynamo.client().get_item(TableName=dynamo.table("main"), ConsistentRead=True,
+                                    Key=usage_keys(tenant, channel_id, day)).get("Item")
+    return int(item["used"]["N"]) if item else 0
+
+
+def reserve_usage(tenant: str, channel_id: str, day: date, amount: int, limit: int | None,
+                  now: datetime) -> dict[str, Any]:
+    """A TransactItems Update raising today's usage, refused past the daily limit."""
+    update: dict[str, Any] = {
+        "TableName": dynamo.table("main"), "Key": usage_keys(tenant, channel_id, day),
+        "UpdateExpression": "ADD used :a SET expires_at = if_not_exists(expires_at, :ttl)",
+        "ExpressionAttributeValues": {":a": {"N": str(amount)}, ":ttl": {
+            "N": str(int(now.timestamp()) + USAGE_TTL_DAYS * 86400)}},
+    }
+    if limit is not None:
+        update["ConditionExpression"] = "attribute_not_exists(used) OR used <= :room"
+        update["ExpressionAttributeValues"][":room"] = {"N": str(limit - amount)}
+        update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Update": update}
+
+
+def release_usage(tenant: str, channel_id: str, day: date, amount: int) -> dict[str, Any]:
+    return {"Update": {
+        "TableName": dynamo.table("main"), "Key": usage_keys(tenant, channel_id, day),
+        "UpdateExpression": "ADD used :a",
+        "ExpressionAttributeValues": {":a": {"N": str(-amount)}}}}
+
+
+# --- callbacks ---------------------------------------------------------------------------
+
+def seen_keys(tenant: str, channel_id: str, msg_id: str) -> dict[str, Any]:
+    return {"pk": {"S": key(tenant, "chcb", channel_id, msg_id)}, "sk": {"S": "cb"}}
+
+
+def seen(tenant: str, channel_id: str, msg_id: str) -> bool:
+    return "Item" in dynamo.client().get_item(TableName=dynamo.table("main"),
+                                              ConsistentRead=True,
+                                              Key=seen_keys(tenant, channel_id, msg_id))
+
+
+def seen_item(tenant: str, channel_id: str, msg_id: str, now: datetime) -> dict[str, Any]:
+    item = {**seen_keys(tenant, channel_id, msg_id), "at": {"S": now.isoformat()},
+            "expires_at": {"N": str(int(now.timestamp()) + USAGE_TTL_DAYS * 86400)}}
+    return put("main", item, "attribute_not_exists(pk)")
+
+
+def head_ref(item: Any) -> dict[str, str]:
+    return {"table": "main", "pk": item.pk, "sk": item.sk}
