@@ -6,8 +6,10 @@ from chalice import Chalice, Rate
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
+from chalicelib.api.channels import bp as channels_bp
 from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
+from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
@@ -25,6 +27,8 @@ app.register_blueprint(reviews_bp)
 app.register_blueprint(decision_policies_bp)
 app.register_blueprint(models_bp)
 app.register_blueprint(contracts_bp)
+app.register_blueprint(channels_bp)
+app.register_blueprint(disbursements_bp)
 app.register_blueprint(webhooks_bp)
 
 
