@@ -2,7 +2,7 @@
 
 import logging
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
@@ -11,9 +11,10 @@ from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
+from chalicelib.api.reconciliation import bp as reconciliation_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
-from chalicelib.jobs import ledger_sweep, webhook_delivery
+from chalicelib.jobs import ledger_sweep, nightly_checks, webhook_delivery
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
@@ -30,6 +31,7 @@ app.register_blueprint(contracts_bp)
 app.register_blueprint(channels_bp)
 app.register_blueprint(disbursements_bp)
 app.register_blueprint(webhooks_bp)
+app.register_blueprint(reconciliation_bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -40,3 +42,8 @@ def sweep_expired_pendings(_event: object) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def deliver_webhooks(_event: object) -> None:
     log.info("webhooks: %s", webhook_delivery.run_once())
+
+
+@app.schedule(Cron(30, 1, "*", "*", "?", "*"))
+def nightly_reconciliation(_event: object) -> None:
+    log.info("nightly checks: %s", nightly_checks.run_all())

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from chalicelib.errors import DomainError
 from chalicelib.lending import webhooks as rules
@@ -109,7 +110,7 @@ def test_delivery_is_signed_per_standard_webhooks_and_fans_out_by_subscription(
     assert payload == {"id": event_id, "type": "loan.disbursed",
                        "timestamp": "2026-03-02T09:00:00Z",
                        "data": {"loan_id": "loan_1", "amount": "100.00"}}
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook(closed_only["secret"]).verify(got.body, got.headers)  # another endpoint's key
     assert deliveries(api, admin, closed_only["id"]) == []
     assert deliveries(api, keys["beta"]["admin"], beta["id"]) == []  # other tenant: nothing

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from chalicelib.lending import webhooks as rules
 
@@ -42,9 +43,9 @@ def test_headers_verify_with_the_reference_library_and_fail_on_tampering():
     body = b'{"id":"evt_1","type":"loan.closed","data":{}}'
     headers = rules.signed_headers(secret, "evt_1", int(time.time()), body)
     assert Webhook(secret).verify(body, headers)["id"] == "evt_1"
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body.replace(b"closed", b"opened"), headers)
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook(rules.new_secret()).verify(body, headers)
 
 

@@ -1,0 +1,263 @@
+"""Reconciliation runs and exceptions, audit checkpoints and the nightly verification results."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from chalicelib.api import pagination
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.ledger import JournalId, PostingIn
+from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.services import checkpoints, daily_checks, reconciliation
+from chalicelib.store import outbox as items
+from chalicelib.store import reconciliation as store
+from ledger.model import JournalRequest, Posting, Side
+
+bp = Blueprint(__name__)
+OPERATOR = {"operator"}
+READERS = {"admin", "operator"}
+ChannelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+MAX_INLINE = 1024 * 1024
+
+
+class RunCreate(Strict):
+    channel: ChannelId
+    statement_key: str | None = Field(default=None, max_length=1024, description=(
+        "S3 key of an uploaded statement: `<tenant>/statements/<channel>/<name>.csv`."))
+    csv: str | None = Field(default=None, max_length=MAX_INLINE, description=(
+        "The statement inline, in the same CSV format: header "
+        "`reference,type,amount,currency,value_date`, one movement per line, amounts as "
+        "plain decimals in major units, type payout|collection, ISO dates."))
+    period_start: date | None = Field(default=None, description="Defaults to the earliest "
+                                      "value date (or the date in the file's name).")
+    period_end: date | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RunCreate:
+        if (self.statement_key is None) == (self.csv is None):
+            raise ValueError("give exactly one of statement_key and csv")
+        if (self.period_start is None) != (self.period_end is None):
+            raise ValueError("give both period_start and period_end, or neither")
+        return self
+
+
+class RunOut(BaseModel):
+    id: str
+    channel: str
+    status: Literal["running", "completed"]
+    source: Literal["s3", "inline"]
+    statement: str
+    statement_sha256: str = Field(description="SHA-256 of the exact statement bytes used.")
+    period_start: date
+    period_end: date
+    started_at: str
+    finished_at: str | None
+    lines: int | None
+    movements: int | None = Field(description="Ledger movements read (period ± tolerance).")
+    counts: dict[str, int] = Field(description="Results per class: matched, "
+                                   "missing_in_ledger, missing_in_statement, amount_mismatch, "
+                                   "duplicate.")
+    new_exceptions: int | None
+    known_exceptions: int | None = Field(description="Exceptions already raised by an "
+                                         "earlier run (not raised twice).")
+
+
+class RunPage(BaseModel):
+    next_cursor: str | None
+    data: list[RunOut]
+
+
+class ExceptionOut(BaseModel):
+    id: str
+    kind: Literal["missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate"]
+    channel: str
+    reference: str
+    status: Literal["open", "resolved"]
+    first_run_id: str
+    first_seen: str
+    detail: dict[str, Any] = Field(description="statement_line and/or ledger movement, with "
+                                   "`differences` for mismatches and `side` for duplicates.")
+    resolution: dict[str, Any] | None
+
+
+class ExceptionPage(BaseModel):
+    next_cursor: str | None
+    data: list[ExceptionOut]
+
+
+class ExceptionQuery(PageQuery):
+    status: Literal["open", "resolved"] | None = None
+
+
+class AdjustingJournal(Strict):
+    journal_id: JournalId
+    effective_date: date
+    description: str = Field(default="", max_length=500)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=20, description=(
+        "Put the statement's reference under `channel_reference` so the next run matches."))
+    postings: list[PostingIn] = Field(min_length=2, max_length=58)
+
+
+class ResolveIn(Strict):
+    note: str = Field(min_length=1, max_length=2000)
+    journal: AdjustingJournal | None = Field(default=None, description=(
+        "An adjusting journal posted in the same transaction as the resolution."))
+
+
+class CheckpointOut(BaseModel):
+    covers_from: str = Field(description="Start of the interval (the previous checkpoint's "
+                                         "`through`; the first one starts at the beginning).")
+    through: str = Field(description="End of the interval (exclusive), UTC.")
+    count: int = Field(description="Audit records in the interval.")
+    digest: str
+    prev_hash: str
+    checkpoint_hash: str
+    created_at: str
+
+
+class CheckpointList(BaseModel):
+    data: list[CheckpointOut]
+
+
+class CheckpointVerifyOut(BaseModel):
+    through: str
+    ok: bool
+    expected_count: int
+    found_count: int
+    problems: list[str]
+
+
+class CheckpointVerifyList(BaseModel):
+    ok: bool
+    data: list[CheckpointVerifyOut]
+
+
+class VerificationOut(BaseModel):
+    day: date
+    ok: bool
+    ran_at: str
+    ledger: dict[str, Any] | None = None
+    audit: dict[str, Any] | None = None
+    checkpoints: dict[str, Any] | None = None
+    reconciliation: dict[str, Any] | None = None
+
+
+class VerificationPage(BaseModel):
+    next_cursor: str | None
+    data: list[VerificationOut]
+
+
+class VerifyNow(Strict):
+    day: date = Field(description="The business day (UTC), usually yesterday: the audit trail "
+                      "is checkpointed through its end, or through now - 5 minutes while it "
+                      "lasts.")
+
+
+class LimitQuery(Strict):
+    limit: int = Field(default=7, ge=1, le=100)
+
+
+@endpoint(bp, "POST", "/v1/reconciliation/runs", summary="Reconcile a channel statement now",
+          tag="Reconciliation", roles=OPERATOR, body=RunCreate, idempotent=True,
+          max_body=MAX_INLINE + 4096, errors={404},
+          responses={201: (RunOut, "The completed run; exceptions are listed separately")})
+def create_run(ctx: Context, body: RunCreate) -> Reply:
+    if body.statement_key is not None:
+        source = reconciliation.load_s3(ctx.tenant, body.channel, body.statement_key)
+    else:
+        source = reconciliation.Source("inline", "inline", (body.csv or "").encode())
+    period = (body.period_start, body.period_end) if body.period_start and body.period_end \
+        else None
+    view = reconciliation.run(ctx.tenant, ctx.actor, ctx.now, body.channel, source, period,
+                              ctx.uow)
+    return Reply(RunOut(**view), 201)
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/runs", summary="Reconciliation runs",
+          tag="Reconciliation", roles=READERS, query=PageQuery,
+          responses={200: (RunPage, "Runs, newest first")})
+def list_runs(ctx: Context, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "recon-runs", {})
+    found, last = items.query_page(store.runs_index_pk(ctx.tenant), index=True,
+                                   limit=query.limit, newest_first=True,
+                                   start=pagination.decode(query.cursor, scope))
+    return Reply(RunPage(next_cursor=pagination.encode(scope, last),
+                         data=[RunOut(**reconciliation.run_view(i)) for i in found]))
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/exceptions", summary="Reconciliation exceptions",
+          tag="Reconciliation", roles=READERS, query=ExceptionQuery,
+          responses={200: (ExceptionPage, "Exceptions, newest first within a status")})
+def list_exceptions(ctx: Context, query: ExceptionQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "recon-exceptions", {"status": query.status})
+    found, last = items.query_page(store.exceptions_index_pk(ctx.tenant), index=True,
+                                   prefix=f"{query.status}#" if query.status else None,
+                                   limit=query.limit, newest_first=True,
+                                   start=pagination.decode(query.cursor, scope))
+    return Reply(ExceptionPage(next_cursor=pagination.encode(scope, last),
+                               data=[ExceptionOut(**reconciliation.exception_view(i))
+                                     for i in found]))
+
+
+@endpoint(bp, "POST", "/v1/reconciliation/exceptions/{exception_id}/resolve",
+          summary="Resolve an exception (note, or adjusting journal)", tag="Reconciliation",
+          roles=OPERATOR, body=ResolveIn, idempotent=True,
+          responses={200: (ExceptionOut, "Resolved")})
+def resolve_exception(ctx: Context, exception_id: str, body: ResolveIn) -> Reply:
+    journal = None
+    if body.journal is not None:
+        j = body.journal
+        journal = JournalRequest(
+            j.journal_id, tuple(Posting(p.account_id, Side(p.side), p.amount.minor,
+                                        p.amount.currency) for p in j.postings),
+            j.effective_date, j.description or f"reconciliation {exception_id}",
+            {**j.metadata, "reconciliation_exception": exception_id})
+    item = reconciliation.resolve(ctx.uow, ctx.tenant, ctx.actor, ctx.now, exception_id,
+                                  body.note, journal)
+    return Reply(ExceptionOut(**reconciliation.exception_view(item)))
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/checkpoints", summary="Daily audit checkpoints",
+          tag="Reconciliation", roles=READERS, query=LimitQuery,
+          responses={200: (CheckpointList, "Newest first")})
+def list_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
+    data = [CheckpointOut(covers_from=c["from"], **{k: v for k, v in c.items()
+                                                    if k not in ("hours", "from")})
+            for c in checkpoints.listing(ctx.tenant, query.limit)]
+    return Reply(CheckpointList(data=data))
+
+
+@endpoint(bp, "POST", "/v1/reconciliation/checkpoints/verify",
+          summary="Re-verify recent checkpoints against the audit trail", tag="Reconciliation",
+          roles=READERS, query=LimitQuery,
+          responses={200: (CheckpointVerifyList, "One result per checkpoint, newest first")})
+def verify_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
+    checks = checkpoints.verify_recent(ctx.tenant, query.limit)
+    return Reply(CheckpointVerifyList(ok=all(c.ok for c in checks), data=[
+        CheckpointVerifyOut(through=c.through, ok=c.ok, expected_count=c.expected_count,
+                            found_count=c.found_count, problems=c.problems) for c in checks]))
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/verifications",
+          summary="Nightly verification results", tag="Reconciliation", roles=READERS,
+          query=PageQuery, responses={200: (VerificationPage, "Newest day first")})
+def list_verifications(ctx: Context, query: PageQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "verifications", {})
+    found, last = items.query_page(store.verifications_index_pk(ctx.tenant), index=True,
+                                   limit=query.limit, newest_first=True,
+                                   start=pagination.decode(query.cursor, scope))
+    return Reply(VerificationPage(next_cursor=pagination.encode(scope, last), data=[
+        VerificationOut(**daily_checks.verification_view(i)) for i in found]))
+
+
+@endpoint(bp, "POST", "/v1/reconciliation/verifications",
+          summary="Run the nightly verification now", tag="Reconciliation", roles=OPERATOR,
+          body=VerifyNow, idempotent=True,
+          responses={200: (VerificationOut, "Ledger, audit chains, checkpoint and new "
+                                            "statements, as the nightly job records them")})
+def verify_now(ctx: Context, body: VerifyNow) -> Reply:
+    return Reply(VerificationOut(**daily_checks.run_tenant(ctx.tenant, body.day, ctx.now)))

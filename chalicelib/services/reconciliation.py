@@ -1,0 +1,310 @@
+"""Reconciliation runs: a channel's statement against the ledger, exceptions for operators.
+
+Ledger side: the entries of the channel's prefunded cash account `cash:<channel>` (ledger
+chart). A posted credit there is a payout, a posted debit a collection; pending reservations
+are not money that moved. The reference is the journal's metadata `channel_reference` (or one
+of REFERENCE_KEYS), else that of the pending journal it posts, else `journal:<id>` - an
+unreferenced movement then surfaces as missing in the statement.
+
+A run writes its item first (`running`), then its new exceptions, then completes in the
+request's unit of work: a run cut off midway stays visibly `running`, and its exceptions are
+still true (they are keyed by what they are about, so re-running adds no duplicates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.lending import reconcile, statement
+from chalicelib.lending.money import format_amount
+from chalicelib.lending.reconcile import Kind, Movement, Result, StatementLine
+from chalicelib.services import ledger_ops
+from chalicelib.store import audit, dynamo
+from chalicelib.store import outbox as items
+from chalicelib.store import reconciliation as store
+from chalicelib.store.audit import Actor
+from chalicelib.store.ledger import ledger
+from chalicelib.store.uow import UnitOfWork, put
+from ledger.chart import channel_cash_id
+from ledger.errors import AccountNotFound, JournalNotFound
+from ledger.model import Entry, JournalRequest
+
+REFERENCE_KEYS = ("channel_reference", "channel_ref", "external_reference", "reference")
+TOLERANCE_DAYS = 3  # value dates may lag or lead bookings by this much
+MAX_ENTRIES = 200_000
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "s3" | "inline"
+    name: str  # the S3 key, or "inline"
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+# ---- statements ---------------------------------------------------------------------------
+
+def s3_client() -> Any:
+    import boto3
+
+    from chalicelib.config import settings
+
+    return boto3.client("s3", region_name=settings().region)
+
+
+def statement_prefix(tenant: str, channel: str | None = None) -> str:
+    return f"{tenant}/statements/" + (f"{channel}/" if channel else "")
+
+
+def load_s3(tenant: str, channel: str, s3_key: str) -> Source:
+    from chalicelib.config import settings
+
+    if not s3_key.startswith(statement_prefix(tenant, channel)) or ".." in s3_key:
+        raise DomainError("validation-error", "The statement key is outside this tenant's "
+                          "statements for the channel.",
+                          [FieldError("/body/statement_key",
+                                      f"must start with {statement_prefix(tenant, channel)}")])
+    try:
+        body = s3_client().get_object(Bucket=settings().bucket, Key=s3_key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+            raise not_found("Statement") from exc
+        raise
+    return Source("s3", s3_key, body)
+
+
+def parse(source: Source, pointer: str = "/body") -> list[StatementLine]:
+    try:
+        return statement.parse(source.data)
+    except statement.StatementError as exc:
+        raise DomainError("validation-error", "The statement file is not valid.", [
+            FieldError(f"{pointer}/statement/line/{e.line}" + (f"/{e.column}" if e.column
+                                                                else ""), e.message, "statement")
+            for e in exc.errors]) from exc
+
+
+# ---- ledger side ----------------------------------------------------------------------------
+
+def ledger_movements(tenant: str, channel: str, start: date, end: date) -> list[Movement]:
+    """Posted movements of `cash:<channel>` with effective dates in [start, end]."""
+    account = channel_cash_id(channel)
+    book = ledger()
+    try:
+        book.get_account(tenant, account)
+    except AccountNotFound as exc:
+        raise not_found(f"Channel account {account}") from exc
+    out: list[Movement] = []
+    cursor: dict[str, str] | None = {"after": start.isoformat()}
+    metadata_of: dict[str, dict[str, str]] = {}
+    for _ in range(MAX_ENTRIES // 1000):
+        page = book.statement(tenant, account, limit=1000, cursor=cursor)
+        for entry in page.items:
+            if entry.effective_date > end:
+                return out
+            mv = _movement(tenant, entry, metadata_of)
+            if mv is not None:
+                out.append(mv)
+        if page.cursor is None:
+            return out
+        cursor = page.cursor
+    raise DomainError("conflict", f"More than {MAX_ENTRIES} entries in the window; "
+                      "reconcile a shorter period.")
+
+
+def _movement(tenant: str, entry: Entry, cache: dict[str, dict[str, str]]) -> Movement | None:
+    net = entry.delta.posted_dr - entry.delta.posted_cr
+    if net == 0:
+        return None
+    reference = _reference(tenant, entry.journal_id, cache, depth=2)
+    return Movement(reference or f"journal:{entry.journal_id}",
+                    "collection" if net > 0 else "payout", abs(net), entry.currency,
+                    entry.effective_date, entry.journal_id)
+
+
+def _reference(tenant: str, journal_id: str, cache: dict[str, dict[str, str]],
+               depth: int) -> str | None:
+    if journal_id not in cache:
+        try:
+            view = ledger().get_journal(tenant, journal_id)
+        except JournalNotFound:
+            return None
+        meta = dict(view.journal.metadata)
+        if view.journal.ref:
+            meta["__ref"] = view.journal.ref
+        cache[journal_id] = meta
+    meta = cache[journal_id]
+    for name in REFERENCE_KEYS:
+        if meta.get(name):
+            return meta[name]
+    if depth and meta.get("__ref"):
+        return _reference(tenant, meta["__ref"], cache, depth - 1)
+    return None
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+def default_period(lines: list[StatementLine]) -> tuple[date, date]:
+    if not lines:
+        raise DomainError("validation-error", "An empty statement needs an explicit period.",
+                          [FieldError("/body/period_start", "required for an empty statement")])
+    return min(x.value_date for x in lines), max(x.value_date for x in lines)
+
+
+def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
+        period: tuple[date, date] | None, uow: UnitOfWork,
+        movements_of: Callable[[str, str, date, date], list[Movement]] = ledger_movements,
+        ) -> dict[str, Any]:
+    lines = parse(source)
+    start, end = period or default_period(lines)
+    if start > end:
+        raise DomainError("validation-error", "The period ends before it starts.",
+                          [FieldError("/body/period_end", "on or after period_start")])
+    window = (start - timedelta(days=TOLERANCE_DAYS), end + timedelta(days=TOLERANCE_DAYS))
+    movements = movements_of(tenant, channel, *window)
+    run_id = f"rr_{secrets.token_hex(8)}"
+    started = items.iso(now)
+    base = {
+        "pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.RUN_SK},
+        "gsi1pk": {"S": store.runs_index_pk(tenant)}, "gsi1sk": {"S": f"{started}#{run_id}"},
+        "run_id": {"S": run_id}, "channel": {"S": channel}, "source": {"S": source.kind},
+        "statement": {"S": source.name}, "statement_sha256": {"S": source.sha256},
+        "period_start": {"S": start.isoformat()}, "period_end": {"S": end.isoformat()},
+        "started_at": {"S": started}, "status": {"S": "running"},
+        "started_by": {"S": actor.key_id},
+    }
+    dynamo.client().put_item(TableName=dynamo.table("main"), Item=base)
+    results = reconcile.reconcile(lines, movements, (start, end))
+    new, known = _record_exceptions(tenant, channel, run_id, started, results)
+    tally = reconcile.counts(results)
+    done = {**base, "status": {"S": "completed"}, "finished_at": {"S": items.iso(now)},
+            "counts": {"S": json.dumps(tally, sort_keys=True)},
+            "lines": {"N": str(len(lines))}, "movements": {"N": str(len(movements))},
+            "new_exceptions": {"N": str(new)}, "known_exceptions": {"N": str(known)}}
+    uow.add(put("main", done))
+    audit.append(uow, tenant=tenant, aggregate_type="reconciliation_run", aggregate_id=run_id,
+                 head=None, action="reconciliation.completed", actor=actor, at=now,
+                 data={"channel": channel, "statement_sha256": source.sha256, "counts": tally})
+    return run_view(done)
+
+
+def _exception_id(channel: str, r: Result, occurrence: int) -> str:
+    about = [channel, r.kind.value, r.reference, r.side or "",
+             [r.line.type, r.line.amount, r.line.currency, r.line.value_date.isoformat()]
+             if r.line else None, r.movement.journal_id if r.movement else None, occurrence]
+    return "rex_" + hashlib.sha256(json.dumps(about).encode()).hexdigest()[:24]
+
+
+def _record_exceptions(tenant: str, channel: str, run_id: str, at: str,
+                       results: list[Result]) -> tuple[int, int]:
+    new = known = 0
+    seen: dict[str, int] = {}
+    for r in results:
+        if r.kind is Kind.MATCHED:
+            continue
+        first = _exception_id(channel, r, 0)
+        seen[first] = seen.get(first, -1) + 1
+        exception_id = _exception_id(channel, r, seen[first])
+        item = {
+            "pk": {"S": store.exception_pk(tenant, exception_id)},
+            "sk": {"S": store.EXCEPTION_SK},
+            "gsi1pk": {"S": store.exceptions_index_pk(tenant)},
+            "gsi1sk": {"S": store.exception_sk("open", at, exception_id)},
+            "exception_id": {"S": exception_id}, "kind": {"S": r.kind.value},
+            "channel": {"S": channel}, "reference": {"S": r.reference},
+            "detail": {"S": json.dumps(_detail(r), sort_keys=True)},
+            "status": {"S": "open"}, "first_run_id": {"S": run_id}, "first_seen": {"S": at},
+            "version": {"N": "1"},
+        }
+        try:
+            dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
+                                     ConditionExpression="attribute_not_exists(pk)")
+            new += 1
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            known += 1
+    return new, known
+
+
+def _money(amount: int, currency: str) -> dict[str, str]:
+    return {"amount": format_amount(amount, currency), "currency": currency}
+
+
+def _detail(r: Result) -> dict[str, Any]:
+    out: dict[str, Any] = {"differences": list(r.differences), "side": r.side}
+    if r.line:
+        out["statement_line"] = {"line": r.line.line, "type": r.line.type,
+                                 "value_date": r.line.value_date.isoformat(),
+                                 **_money(r.line.amount, r.line.currency)}
+    if r.movement:
+        out["ledger"] = {"journal_id": r.movement.journal_id, "type": r.movement.type,
+                         "effective_date": r.movement.effective_date.isoformat(),
+                         **_money(r.movement.amount, r.movement.currency)}
+    return out
+
+
+def run_view(item: dict[str, Any]) -> dict[str, Any]:
+    s, n = items.s, items.n
+    return {"id": s(item, "run_id"), "channel": s(item, "channel"), "status": s(item, "status"),
+            "source": s(item, "source"), "statement": s(item, "statement"),
+            "statement_sha256": s(item, "statement_sha256"),
+            "period_start": s(item, "period_start"), "period_end": s(item, "period_end"),
+            "started_at": s(item, "started_at"), "finished_at": s(item, "finished_at"),
+            "lines": n(item, "lines"), "movements": n(item, "movements"),
+            "counts": json.loads(s(item, "counts") or "{}"),
+            "new_exceptions": n(item, "new_exceptions"),
+            "known_exceptions": n(item, "known_exceptions")}
+
+
+def exception_view(item: dict[str, Any]) -> dict[str, Any]:
+    s = items.s
+    return {"id": s(item, "exception_id"), "kind": s(item, "kind"), "channel": s(item, "channel"),
+            "reference": s(item, "reference"), "status": s(item, "status"),
+            "first_run_id": s(item, "first_run_id"), "first_seen": s(item, "first_seen"),
+            "detail": json.loads(s(item, "detail") or "{}"),
+            "resolution": json.loads(s(item, "resolution") or "null")}
+
+
+# ---- resolution ---------------------------------------------------------------------------
+
+def resolve(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, exception_id: str,
+            note: str, journal: JournalRequest | None) -> dict[str, Any]:
+    """Closes an exception with a note, and optionally an adjusting journal posted in the same
+    transaction (the exception, the journal and both audit records commit together)."""
+    item = items.get(store.exception_pk(tenant, exception_id), store.EXCEPTION_SK)
+    if item is None:
+        raise not_found("Reconciliation exception")
+    if items.s(item, "status") == "resolved":
+        raise conflict("The exception is already resolved.", status="resolved")
+    version = items.n(item, "version") or 1
+    journal_id = None
+    if journal is not None:
+        posted, _created = ledger_ops.post_journal(uow, tenant, actor, now, journal)
+        journal_id = posted.journal_id
+    resolution = {"note": note, "journal_id": journal_id, "by": actor.key_id,
+                  "at": items.iso(now)}
+    item.update({"status": {"S": "resolved"}, "version": {"N": str(version + 1)},
+                 "resolution": {"S": json.dumps(resolution, sort_keys=True)},
+                 "gsi1sk": {"S": store.exception_sk("resolved", items.s(item, "first_seen") or "",
+                                                    exception_id)}})
+    uow.add(put("main", item, "#v = :v", names={"#v": "version"},
+                values={":v": {"N": str(version)}}),
+            on_fail=lambda _r: conflict("The exception changed concurrently; retry."))
+    audit.append(uow, tenant=tenant, aggregate_type="reconciliation_exception",
+                 aggregate_id=exception_id,
+                 head=audit.latest_head(tenant, "reconciliation_exception", exception_id),
+                 action="reconciliation.exception_resolved", actor=actor, at=now,
+                 data={"kind": items.s(item, "kind"), "journal_id": journal_id})
+    return item
