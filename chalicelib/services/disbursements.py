@@ -51,6 +51,7 @@ log = logging.getLogger("lending.disbursements")
 PENDING_TTL = timedelta(days=7)
 IN_FLIGHT = ("reserved", "submitted", "unknown")
 MAX_STEPS = 12
+MOVED_ON = "The disbursement changed concurrently."
 
 
 class Stop(Exception):
@@ -172,13 +173,17 @@ def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
         if not channels.acquire(tenant, channel):
             skipped[channel.channel_id] = "breaker_open"
             continue
-        try:
-            return channel, _reserve(tenant, actor, item, channel, candidate, skipped, now)
-        except (DomainError, LedgerError) as exc:
-            if isinstance(exc, DomainError) and exc.kind == "conflict":
-                raise Stop from None
-            skipped[channel.channel_id] = getattr(exc, "kind", None) or type(exc).__name__
-            item = get(tenant, item.disbursement_id)
+        for _ in range(3):  # a transaction conflict on a shared item: read again, retry
+            try:
+                return channel, _reserve(tenant, actor, item, channel, candidate, skipped, now)
+            except (DomainError, LedgerError) as exc:
+                item = get(tenant, item.disbursement_id)
+                if isinstance(exc, DomainError) and exc.kind == "conflict":
+                    if exc.detail == MOVED_ON or item.status != store.PROCESSING:
+                        raise Stop from None
+                    continue
+                skipped[channel.channel_id] = getattr(exc, "kind", None) or type(exc).__name__
+                break
     _fail(tenant, actor, item, "no eligible channel", skipped)
     return None
 
@@ -197,7 +202,7 @@ def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Disbu
                         actor=actor, at=now, data=data, head_ref=channel_store.head_ref(item))
     item.audit_seq, item.audit_head = head.seq, head.hash
     uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The disbursement changed concurrently."))
+            on_fail=lambda _r: conflict(MOVED_ON))
 
 
 def _set_attempts(item: DisbursementItem, attempts: list[dict[str, Any]]) -> None:
