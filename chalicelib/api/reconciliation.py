@@ -20,7 +20,7 @@ from ledger.model import JournalRequest, Posting, Side
 bp = Blueprint(__name__)
 OPERATOR = {"operator"}
 READERS = {"admin", "operator"}
-ChannelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+ChannelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 MAX_INLINE = 1024 * 1024
 
 

@@ -31,7 +31,7 @@ from chalicelib.lending.product import ProductConfig
 from chalicelib.lending.quote import quote as price
 from chalicelib.scoring.card import ModelCard
 from chalicelib.scoring.errors import FeatureValidationError
-from chalicelib.services import decision_policies, personal_data, scoring_models
+from chalicelib.services import decision_policies, outbox, personal_data, scoring_models
 from chalicelib.services.products import terms_of
 from chalicelib.store import audit
 from chalicelib.store import origination as store
@@ -318,6 +318,7 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                         actor=actor, at=now, data=_audit_data(item, record),
                         head_ref=store.head_ref(item))
     item.audit_seq, item.audit_head = head.seq, head.hash
+    outbox.announce_decision(uow, tenant, now, item, record["outcome"])  # issue 7: webhooks
     uow.add(put_aggregate(item, None),
             on_fail=lambda _r: conflict("Application id collision; retry."))
     uow.add(_link(tenant, item))
@@ -419,6 +420,8 @@ def review(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, applicatio
         _move(item, "approved", now, actor)
         item.offer = json.dumps(offer, separators=(",", ":"))
         item.offer_valid_until = datetime.fromisoformat(offer["valid_until"])
+    if item.status in ("approved", "declined"):  # issue 7: the reviewers' final decision
+        outbox.announce_decision(uow, tenant, now, item, item.status.removesuffix("d"))
     _save(uow, tenant, actor, now, item, f"application.reviewed.{verdict}",
           {"status": item.status, "verdict": verdict, "approvals": len(approvals) +
            (verdict == "approve"), "required_approvals": required})

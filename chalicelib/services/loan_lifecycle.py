@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.errors import conflict, not_found
+from chalicelib.services import outbox
 from chalicelib.store import audit
 from chalicelib.store.audit import Actor, ChainHead
 from chalicelib.store.loans import LoanItem, get_loan, list_sk
@@ -36,6 +37,7 @@ def move(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan: LoanIt
                         actor=actor, at=now, data={"status": loan.status, **data},
                         head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
     loan.audit_seq, loan.audit_head = head.seq, head.hash
+    outbox.announce_loan(uow, tenant, action, now, loan, data)  # issue 7: partner events
     uow.add(put_aggregate(loan, expected),
             on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
     return loan

@@ -77,3 +77,46 @@ def emit(uow: UnitOfWork, tenant: str, event_type: str, data: dict[str, Any], *,
 
 def get_event(tenant: str, event_id: str) -> dict[str, Any] | None:
     return store.get(store.event_pk(tenant, event_id), store.EVENT_SK)
+
+
+# ---- adapters for the services that own the business events -------------------------------
+
+LOAN_EVENTS = {  # loan audit action -> partner event
+    "loan.contract_signed": "contract.signed",
+    "loan.disbursed": "loan.disbursed",
+    "loan.closed": "loan.closed",
+}
+LOAN_FIELDS = ("contract_id", "disbursement_id", "channel_id", "disbursed_on", "closed_on")
+
+
+def announce_loan(uow: UnitOfWork, tenant: str, action: str, now: datetime, loan: Any,
+                  data: dict[str, Any]) -> str | None:
+    """Called by loan_lifecycle.move for every transition; emits the partner event that the
+    audit action stands for, if any (same unit of work as the loan's new version)."""
+    event_type = LOAN_EVENTS.get(action)
+    if event_type is None:
+        return None
+    from chalicelib.lending.money import format_amount
+
+    payload: dict[str, Any] = {
+        "loan_id": loan.loan_id, "application_id": loan.application_id,
+        "product_id": loan.product_id, "status": loan.status,
+        "principal": {"amount": format_amount(loan.principal, loan.currency),
+                      "currency": loan.currency},
+        **{k: str(v) for k, v in data.items() if k in LOAN_FIELDS and v is not None},
+    }
+    return emit(uow, tenant, event_type, payload, now=now)
+
+
+def announce_decision(uow: UnitOfWork, tenant: str, now: datetime, application: Any,
+                      outcome: str) -> str:
+    """application.decided: the automated decision (approve/refer/decline) at submission, and
+    the reviewers' final one (approve/decline) after a referral."""
+    from chalicelib.lending.money import format_amount
+
+    return emit(uow, tenant, "application.decided", {
+        "application_id": application.application_id, "product_id": application.product_id,
+        "outcome": outcome, "status": application.status,
+        "amount": {"amount": format_amount(application.amount, application.currency),
+                   "currency": application.currency},
+        "loan_id": application.loan_id}, now=now)

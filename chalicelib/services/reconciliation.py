@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ from ledger.errors import AccountNotFound, JournalNotFound
 from ledger.model import Entry, JournalRequest
 
 REFERENCE_KEYS = ("channel_reference", "channel_ref", "external_reference", "reference")
+# Disbursement attempt n of D reserves in journal `disb:D:n` and the channel knows the payout
+# as `D.n` (channels/protocol.Payout.payout_id), which is what its statement lists.
+DISBURSEMENT_JOURNAL = re.compile(r"disb:([^:]+):(\d+)")
+FUNDING_JOURNAL = re.compile(r"fund:[^:]+:(.+)")  # services/channels.fund
 TOLERANCE_DAYS = 3  # value dates may lag or lead bookings by this much
 MAX_ENTRIES = 200_000
 
@@ -150,7 +155,11 @@ def _reference(tenant: str, journal_id: str, cache: dict[str, dict[str, str]],
             return meta[name]
     if depth and meta.get("__ref"):
         return _reference(tenant, meta["__ref"], cache, depth - 1)
-    return None
+    payout = DISBURSEMENT_JOURNAL.fullmatch(journal_id)
+    if payout and meta.get("disbursement_id") == payout.group(1):
+        return f"{payout.group(1)}.{payout.group(2)}"  # the payout id the channel was sent
+    funding = FUNDING_JOURNAL.fullmatch(journal_id)
+    return funding.group(1) if funding else None  # prefunding: the transfer's reference
 
 
 # ---- runs -------------------------------------------------------------------------------------
