@@ -126,6 +126,9 @@ def main() -> int:
         moto.stop()
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A parent may have left SIGINT ignored (shells do for background jobs, and Python keeps an
+    # inherited "ignore"): install the handler ourselves so Ctrl-C always stops the stack.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         provision(args.moto_port)
         env = app_env(args.moto_port)

@@ -10,6 +10,7 @@ Every failure leaves as an RFC 9457 problem; nothing unexpected leaves as Chalic
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.api import problems
 from chalicelib.api.auth import api_key_authorizer
 from chalicelib.api.ledger_problems import from_ledger
+from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError
 from chalicelib.lending.errors import LendingError
 from chalicelib.store import idempotency
@@ -283,10 +285,8 @@ def _idempotent(request: Any, spec: RouteSpec, handler: Callable[..., Reply], ct
                           [FieldError("/header/Idempotency-Key",
                                       f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")])
     body = kwargs.get("body")
-    fingerprint = hashlib.sha256(json.dumps(
-        [spec.method, ctx.path, body.model_dump(mode="json") if body is not None else None],
-        sort_keys=True, separators=(",", ":"),
-    ).encode()).hexdigest()
+    fingerprint = request_fingerprint(spec.method, ctx.path,
+                                      body.model_dump(mode="json") if body is not None else None)
     outcome = idempotency.begin(ctx.tenant or PLATFORM, key, fingerprint)
     if isinstance(outcome, idempotency.Replay):
         headers = {**outcome.headers, "Idempotent-Replayed": "true"}
@@ -305,6 +305,13 @@ def _idempotent(request: Any, spec: RouteSpec, handler: Callable[..., Reply], ct
         idempotency.release(outcome)
         raise
     return Response(body=rendered, status_code=status, headers=headers)
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """Keyed, because bodies can hold personal data and the record lives for days: a plain hash
+    of a national ID could be reversed by guessing."""
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hmac.new(settings().token_secret, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _rendered(reply: Reply) -> tuple[int, str, dict[str, str]]:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class Stack:
     api_port: int
     moto_port: int
     process: subprocess.Popen[bytes]
+    log: Path
     admin_key: str = ADMIN_KEY
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs: object):
@@ -46,20 +48,31 @@ def start_stack() -> Stack:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LENDING_"))}
     env.update({"PLATFORM_ADMIN_KEY": ADMIN_KEY, "PORT": str(api_port),
                 "MOTO_PORT": str(moto_port)})
-    process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The stack logs a line per request: to a file, never a pipe nobody drains (it would fill
+    # and block the server).
+    log = Path(tempfile.mkstemp(prefix="local-stack-", suffix=".log")[1])
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,
+                                   env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_healthy(api_port, timeout=90)
     except RuntimeError:
         process.kill()
-        output = process.stdout.read().decode() if process.stdout else ""
+        output = log.read_text(errors="replace")
         raise RuntimeError(f"local stack failed to start:\n{output[-4000:]}") from None
-    return Stack(f"http://127.0.0.1:{api_port}", api_port, moto_port, process)
+    return Stack(f"http://127.0.0.1:{api_port}", api_port, moto_port, process, log)
 
 
 def stop_stack(stack: Stack) -> int:
     stack.process.send_signal(signal.SIGINT)
-    return stack.process.wait(timeout=30)
+    try:
+        code = stack.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        raise RuntimeError("the local stack ignored Ctrl-C; its output:\n"
+                           + stack.log.read_text(errors="replace")[-3000:]) from None
+    stack.log.unlink(missing_ok=True)
+    return code
 
 
 @pytest.fixture(scope="session")

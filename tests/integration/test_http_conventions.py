@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from chalicelib.api.http import request_fingerprint
 from chalicelib.store import idempotency
 
 
@@ -34,13 +35,8 @@ def test_same_key_different_request_is_422(api):
 def test_same_key_while_in_flight_is_409(api):
     body = {"tenant_id": "acme", "name": "A"}
     # Another process has claimed the key and is still working on it.
-    import hashlib
-
-    from chalicelib.api.http import ROUTES  # noqa: F401  (app imported by the fixture)
-
-    fingerprint = hashlib.sha256(json.dumps(["POST", "/v1/tenants", {
-        "tenant_id": "acme", "name": "A", "base_currency": "CNY"}], sort_keys=True,
-        separators=(",", ":")).encode()).hexdigest()
+    fingerprint = request_fingerprint("POST", "/v1/tenants", {
+        "tenant_id": "acme", "name": "A", "base_currency": "CNY"})
     claim = idempotency.begin("_platform", "k-3", fingerprint)
     assert isinstance(claim, idempotency.Claim)
     r = api.call("POST", "/v1/tenants", body, key=api.platform_key, idem="k-3")

@@ -203,13 +203,11 @@ def test_process_dying_between_claim_and_commit(api, books, aws):
 
 
 def _fingerprint(body: dict) -> str:
-    import hashlib
-
+    from chalicelib.api.http import request_fingerprint
     from chalicelib.api.ledger import JournalIn
 
     dumped = JournalIn.model_validate(body).model_dump(mode="json")
-    return hashlib.sha256(json.dumps(["POST", "/v1/ledger/journals", dumped], sort_keys=True,
-                                     separators=(",", ":")).encode()).hexdigest()
+    return request_fingerprint("POST", "/v1/ledger/journals", dumped)
 
 
 FAULTS = ["throttle", "conflict", "timeout-before", "timeout-after"]
