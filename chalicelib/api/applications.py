@@ -98,6 +98,7 @@ def loan_out(loan: LoanItem) -> LoanOut:
 @endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "
           "scored and decided at once", tag="Applications", roles=PARTNERS,
           body=ApplicationCreate, idempotent=True, errors={404},
+          precheck=lambda ctx, raw: applications.precheck(ctx.tenant, raw, ctx.now.date()),
           responses={201: (ApplicationOut, "Decided: approved (with an offer), referred to "
                            "review, or declined (with principal reasons)")})
 def submit_application(ctx: Context, body: ApplicationCreate) -> Reply:

@@ -8,6 +8,7 @@ stored; logs name applications by id and borrowers only masked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -25,8 +26,9 @@ from chalicelib.lending.decision import (
     bucket,
     decide,
 )
+from chalicelib.lending.errors import LendingError
 from chalicelib.lending.identity import age_on, mask_id
-from chalicelib.lending.money import format_amount, to_decimal
+from chalicelib.lending.money import format_amount, parse_amount, to_decimal
 from chalicelib.lending.product import ProductConfig
 from chalicelib.lending.quote import quote as price
 from chalicelib.scoring.card import ModelCard
@@ -105,23 +107,9 @@ def _features(card: ModelCard, sub: Submission, age: int,
 def _validate(sub: Submission, terms: ProductConfig, policy: PolicyConfig, card: ModelCard,
               scorer: Any, today: date) -> tuple[int, dict[str, Any]]:
     """Every business problem at once: product ranges, ages, model inputs (422)."""
-    errors: list[FieldError] = []
-    if sub.currency != terms.currency:
-        errors.append(FieldError("/body/amount/currency",
-                                 f"this product lends in {terms.currency}", "currency_mismatch"))
-    else:
-        lo, hi = terms.amount_range_minor()
-        if not lo <= sub.amount <= hi:
-            errors.append(FieldError(
-                "/body/amount", f"must be between {terms.amount.min} and {terms.amount.max} "
-                f"{terms.currency} for this product", "amount_out_of_range"))
-    if not terms.term.min <= sub.term <= terms.term.max:
-        errors.append(FieldError("/body/term", f"must be between {terms.term.min} and "
-                                 f"{terms.term.max} installments for this product",
-                                 "term_out_of_range"))
+    errors = _product_problems(terms, policy, sub.currency, sub.amount, sub.term,
+                               sub.date_of_birth, today)
     age = age_on(sub.date_of_birth, today)
-    errors += [FieldError("/body/" + "/".join(map(str, p.loc)), p.msg, p.type)
-               for p in age_problems(policy, age)]
     features, moved = _features(card, sub, age, terms)
     try:
         scorer.validate(features, CHARACTERISTICS)
@@ -133,6 +121,54 @@ def _validate(sub: Submission, terms: ProductConfig, policy: PolicyConfig, card:
     if errors:
         raise invalid(errors, "The application has problems: see `errors`.")
     return age, features
+
+
+def _product_problems(terms: ProductConfig, policy: PolicyConfig, currency: str | None,
+                      amount: int | None, term: int | None, born: date | None,
+                      today: date) -> list[FieldError]:
+    """The product's and policy's limits, on whichever inputs are known (None: not usable)."""
+    errors: list[FieldError] = []
+    if currency is not None and currency != terms.currency:
+        errors.append(FieldError("/body/amount/currency",
+                                 f"this product lends in {terms.currency}", "currency_mismatch"))
+    elif amount is not None:
+        lo, hi = terms.amount_range_minor()
+        if not lo <= amount <= hi:
+            errors.append(FieldError(
+                "/body/amount", f"must be between {terms.amount.min} and {terms.amount.max} "
+                f"{terms.currency} for this product", "amount_out_of_range"))
+    if term is not None and not terms.term.min <= term <= terms.term.max:
+        errors.append(FieldError("/body/term", f"must be between {terms.term.min} and "
+                                 f"{terms.term.max} installments for this product",
+                                 "term_out_of_range"))
+    if born is not None:
+        errors += [FieldError("/body/" + "/".join(map(str, p.loc)), p.msg, p.type)
+                   for p in age_problems(policy, age_on(born, today))]
+    return errors
+
+
+def precheck(tenant: str, raw: Any, today: date) -> list[FieldError]:
+    """The product's checks on a body that failed its format checks, run on whatever parts are
+    usable, so one 422 lists every problem (check digit and amount range alike) at once."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("product_id"), str):
+        return []
+    try:
+        _, _, terms = terms_of(tenant, raw["product_id"])
+        policy = decision_policies.for_product(tenant, terms.references.decision_policy_id)[2]
+    except (DomainError, LendingError):
+        return []  # no product to check against: the format errors stand alone
+    money = raw.get("amount") if isinstance(raw.get("amount"), dict) else {}
+    currency = money.get("currency") if isinstance(money.get("currency"), str) else None
+    amount = None
+    if currency == terms.currency and isinstance(money.get("amount"), str):
+        with contextlib.suppress(LendingError):
+            amount = parse_amount(money["amount"], currency)
+    term = raw.get("term") if type(raw.get("term")) is int else None
+    applicant = raw.get("applicant") if isinstance(raw.get("applicant"), dict) else {}
+    born = None
+    with contextlib.suppress(TypeError, ValueError):
+        born = date.fromisoformat(applicant.get("date_of_birth"))
+    return _product_problems(terms, policy, currency, amount, term, born, today)
 
 
 def _duplicates(tenant: str, blind: str, now: datetime) -> dict[str, int]:

@@ -303,3 +303,18 @@ def test_a_lapsed_offer_is_expired_and_cannot_be_accepted(api, acme, product, aw
     approved = api.call("GET", "/v1/applications?status=approved", key=acme["partner"]).json
     assert [a["id"] for a in expired["data"]] == [app_id]
     assert [a["id"] for a in approved["data"]] == [live]
+
+
+def test_format_and_product_problems_arrive_in_one_answer(api, acme, product):
+    """A bad check digit does not hide the amount, term and age problems behind it."""
+    young = date(2015, 1, 1)
+    body = application(product["id"], amount="9999999.00", term=999, born=young)
+    good = resident_id(young)
+    body["applicant"]["national_id"]["number"] = good[:17] + ("0" if good[17] != "0" else "1")
+    r = submit(api, acme["partner"], body)
+    assert r.status == 422
+    got = pointers(r)
+    assert got["/body/applicant/national_id/number"] == "check_digit"
+    assert got["/body/amount"] == "amount_out_of_range"
+    assert got["/body/term"] == "term_out_of_range"
+    assert got["/body/applicant/date_of_birth"] == "age_below_min"
