@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+if TYPE_CHECKING:  # fpdf2 and fontTools load numpy and cost ~250 ms: only rendering pays
+    from fpdf import FPDF
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 LATIN, CJK = FONTS / "LatinSans.ttf", FONTS / "CJKSans.ttf"
@@ -33,6 +33,8 @@ class DocumentProblem(Exception):
 @cache
 def covered() -> frozenset[int]:
     """Code points the shipped fonts can draw."""
+    from fontTools.ttLib import TTFont
+
     points: set[int] = set()
     for path in (LATIN, CJK):
         points |= set(TTFont(path).getBestCmap())
@@ -49,6 +51,8 @@ def render_pdf(text: str, title: str) -> bytes:
     if missing:
         raise DocumentProblem("the shipped fonts cannot draw: " + "".join(missing[:20]),
                               "glyph_missing")
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(EPOCH)
     pdf.set_title(title)
@@ -75,6 +79,8 @@ def render_pdf(text: str, title: str) -> bytes:
 
 
 def _line(pdf: FPDF, line: str) -> None:
+    from fpdf.enums import XPos, YPos
+
     if not line:
         pdf.ln(3)
     elif line.startswith("## "):
