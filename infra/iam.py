@@ -159,7 +159,7 @@ def app_policy(stage: str) -> dict[str, Any]:
             "Sid": "LockSignedContracts",
             "Effect": "Allow",
             "Action": ["s3:PutObjectRetention", "s3:GetObjectRetention"],
-            "Resource": f"arn:aws:s3:::{bucket}/contracts/signed/*",
+            "Resource": f"arn:aws:s3:::{bucket}/*/contracts/*/signed/*",
         },
         {
             "Sid": "PersonalDataKey",

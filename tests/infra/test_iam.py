@@ -116,8 +116,12 @@ def test_authorizer_reads_one_table_only():
 def test_signed_contract_lock_and_kms_alias():
     policy = iam.app_policy(STAGE)
     bucket = iam.stage_settings(STAGE)["LENDING_BUCKET"]
-    signed = f"arn:aws:s3:::{bucket}/contracts/signed/t1/c1.pdf"
+    from chalicelib.contracts.storage import document_key, signed_document_key
+
+    signed = f"arn:aws:s3:::{bucket}/{signed_document_key('acme', 'ctr_1')}"
+    unsigned = f"arn:aws:s3:::{bucket}/{document_key('acme', 'ctr_1')}"
     assert decide(policy, "s3:PutObjectRetention", signed) == "Allow"
+    assert decide(policy, "s3:PutObjectRetention", unsigned) == "Implicit"
     assert decide(policy, "s3:PutObjectRetention", f"arn:aws:s3:::{bucket}/models/m") == "Implicit"
     assert decide(policy, "s3:DeleteObject", signed) == "Implicit"
     key = "arn:aws:kms:us-east-1:123456789012:key/1234"

@@ -143,7 +143,15 @@ def test_bucket_versioning_public_access_and_object_lock_declared():
     locked = statements["SignedContractsAreWrittenLocked"]
     assert locked["Effect"] == "Deny"
     assert locked["Condition"] == {"StringNotEquals": {"s3:object-lock-mode": "COMPLIANCE"}}
-    assert "contracts/signed/*" in json.dumps(locked["Resource"])
+    # The pattern must cover the keys the code really writes signed contracts under.
+    from fnmatch import fnmatch
+
+    from chalicelib.contracts.storage import document_key, signature_key, signed_document_key
+
+    pattern = locked["Resource"]["Fn::Sub"].split("}/", 1)[1]
+    assert fnmatch(signed_document_key("acme", "ctr_1"), pattern)
+    assert fnmatch(signature_key("acme", "ctr_1", "ab" * 32), pattern)
+    assert not fnmatch(document_key("acme", "ctr_1"), pattern)
     assert statements["DenyInsecureTransport"]["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}}
 
