@@ -9,7 +9,6 @@ checked on the template itself (cfn-lint validates their schema in `make lint`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
