@@ -59,9 +59,11 @@ class RunReport:
 
 def run(now: datetime | None = None, *, transport: Transport | None = None,
         dispatch_limit: int = 500, deliver_limit: int = 100,
-        max_attempts: int = rules.MAX_ATTEMPTS, budget_s: float = 40.0, workers: int = 8,
+        max_attempts: int = rules.MAX_ATTEMPTS, budget_s: float = 20.0, workers: int = 8,
         rng: random.Random | None = None) -> RunReport:
-    """One bounded pass: dispatch pending events, then attempt due deliveries."""
+    """One bounded pass: dispatch pending events, then attempt due deliveries. No new attempt
+    starts after `budget_s` (default 20 s: the stage's Lambda timeout is 29 s and an attempt
+    may take the 5 s transport timeout); what is left stays due for the next minute's run."""
     now = now or datetime.now(UTC)
     report = RunReport()
     dispatch(now, dispatch_limit, report)
