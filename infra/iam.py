@@ -11,8 +11,8 @@ Ledger journals, entries and the audit trail are append-only: Put (the code alwa
 on attribute_not_exists), Get, Query, ConditionCheck, and an explicit Deny of UpdateItem,
 DeleteItem and BatchWriteItem. IAM authorises each action inside TransactWriteItems as its
 single-item twin (Put -> PutItem, Update -> UpdateItem), so the deny holds in transactions too.
-One exception, see JOURNAL_TRANSACTIONAL_UPDATE: the two-phase ledger resolves a pending
-transfer with a conditional Update of its journal-table item inside a transaction.
+The ledger keeps its only mutable items (balances, pending-journal states) in ledger-accounts,
+so the deny on the other three tables has no exception.
 
 `python -m infra.iam` rewrites the files; a test fails if they drift from this module.
 """
@@ -30,11 +30,6 @@ CHALICE_DIR = ROOT / ".chalice"
 MUTABLE_TABLES = ("main", "idempotency")
 BALANCE_TABLES = ("ledger-accounts",)  # balance items take conditional updates; never deleted
 APPEND_ONLY_TABLES = ("ledger-journals", "ledger-entries", "audit")
-# ledger/items.resolve_pending_update updates the pending item (status open -> posted/voided,
-# exactly once, by condition) in the journals table. Until the ledger records that as a
-# conditional Put of a resolution marker (as it does for reversals), the journals table allows
-# UpdateItem only when enclosed in TransactWriteItems; set False once it does.
-JOURNAL_TRANSACTIONAL_UPDATE = True
 
 READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
         "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
@@ -84,7 +79,6 @@ def app_policy(stage: str) -> dict[str, Any]:
     """API handler and scheduled jobs."""
     env = stage_settings(stage)
     prefix, bucket = env["LENDING_TABLE_PREFIX"], env["LENDING_BUCKET"]
-    journals = table_arns(prefix, ("ledger-journals",))
     statements: list[dict[str, Any]] = [
         _logs(),
         {
@@ -106,42 +100,12 @@ def app_policy(stage: str) -> dict[str, Any]:
             "Resource": table_arns(prefix, APPEND_ONLY_TABLES),
         },
         {
-            "Sid": "DenyRewritingEntriesAndAudit",
+            "Sid": "DenyRewritingJournalsEntriesAndAudit",
             "Effect": "Deny",
             "Action": FORBIDDEN_ON_APPEND_ONLY,
-            "Resource": table_arns(prefix, ("ledger-entries", "audit")),
-        },
-        {
-            "Sid": "DenyDeletingJournals",
-            "Effect": "Deny",
-            "Action": ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-            "Resource": journals,
+            "Resource": table_arns(prefix, APPEND_ONLY_TABLES),
         },
     ]
-    if JOURNAL_TRANSACTIONAL_UPDATE:
-        statements += [
-            {
-                "Sid": "ResolvePendingInTransactionOnly",
-                "Effect": "Allow",
-                "Action": ["dynamodb:UpdateItem"],
-                "Resource": journals,
-                "Condition": {
-                    "StringEquals": {"dynamodb:EnclosingOperation": "TransactWriteItems"}
-                },
-            },
-            {
-                "Sid": "DenyJournalUpdatesOutsideTransactions",
-                "Effect": "Deny",
-                "Action": ["dynamodb:UpdateItem"],
-                "Resource": journals,
-                "Condition": {
-                    "StringNotEquals": {"dynamodb:EnclosingOperation": "TransactWriteItems"}
-                },
-            },
-        ]
-    else:
-        statements[-1]["Action"] = FORBIDDEN_ON_APPEND_ONLY
-        statements[-1]["Sid"] = "DenyRewritingJournals"
     statements += [
         {
             "Sid": "Documents",

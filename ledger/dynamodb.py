@@ -365,7 +365,7 @@ class DynamoLedger:
         bound = keys.iso(now)
         voided: list[Journal] = []
         for pk in keys.pending_index_pks(tenant):
-            for item in self._query_all(self.tables.journals, "gsi1", "gsi1pk", pk,
+            for item in self._query_all(self.tables.accounts, "gsi1", "gsi1pk", pk,
                                         sk_lt=bound, key_sk="gsi1sk"):
                 if len(voided) >= limit:
                     return voided
@@ -504,9 +504,13 @@ class DynamoLedger:
     def _find_journal(self, tenant: str, journal_id: str) -> JournalView | None:
         validation.check_tenant(tenant)
         validation.check_journal_id(journal_id)
-        found = list(self._query_all(self.tables.journals, None, "pk",
-                                     keys.journal_pk(tenant, journal_id)))
-        return items.view_from_items(found)
+        pk = keys.journal_pk(tenant, journal_id)
+        found = list(self._query_all(self.tables.journals, None, "pk", pk))
+        state = self.client.get_item(
+            TableName=self.tables.accounts, ConsistentRead=True,
+            Key={"pk": {"S": pk}, "sk": {"S": keys.PENDING_SK}},
+        ).get("Item")
+        return items.view_from_items(found + ([state] if state else []))
 
     def _load_specs(self, tenant: str, account_ids: Iterable[str]) -> dict[str, AccountSpec]:
         out: dict[str, AccountSpec] = {}

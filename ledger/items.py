@@ -5,10 +5,12 @@ ledger-accounts
   <t>#acct#<id>        / bal   exact accounts: status, limits, totals, low/high (one item, so one
                                Update carries the "open" check and the limit condition)
   <t>#acct#<id>#SS     / bal   sharded accounts: shard SS's status and totals (created lazily)
+  <t>#jrnl#<id>        / pending   a pending journal's state (open/posted/voided, resolved_by);
+                               gsi1 <t>#pending#NN / <expires_at>#<id> while open (sweep). It
+                               is the ledger's only mutable item besides balances, so it lives
+                               here and the journals table stays strictly append-only.
 ledger-journals
   <t>#jrnl#<id>        / journal   the immutable journal; gsi1 <t>#journals#NN / <id>
-  <t>#jrnl#<id>        / pending   pending state (open/posted/voided, resolved_by);
-                                   gsi1 <t>#pending#NN / <expires_at>#<id> while open (sweep)
   <t>#jrnl#<id>        / reversed  put once by the reversal (reversed_by)
 ledger-entries
   <t>#entries#<acct>[#SS] / <effective date>#<created at>#<journal id>   one entry per account
@@ -202,7 +204,8 @@ def pending_state_item(tenant: str, j: Journal) -> dict[str, Any]:
 
 
 def view_from_items(items: list[Mapping[str, Any]]) -> JournalView | None:
-    """A journal and its side items (pending state, reversal marker) from one Query of its pk."""
+    """A journal and its side items: the reversal marker (journals table) and the pending state
+    (accounts table), which share the journal's pk."""
     by_sk = {item["sk"]["S"]: item for item in items}
     if keys.JOURNAL_SK not in by_sk:
         return None

@@ -62,7 +62,8 @@ def journal_part(
              JournalPut(journal))
     kind = journal.kind
     if kind is JournalKind.PENDING:
-        part.add(items.put_new(tables.journals, items.pending_state_item(tenant, journal)),
+        # Mutable state lives beside the balances, so the journals table stays append-only.
+        part.add(items.put_new(tables.accounts, items.pending_state_item(tenant, journal)),
                  Silent())
     elif kind in (JournalKind.POST_PENDING, JournalKind.VOID_PENDING):
         assert journal.ref is not None
@@ -70,7 +71,7 @@ def journal_part(
         status = PendingStatus.POSTED if posting else PendingStatus.VOIDED
         part.add(
             items.resolve_pending_update(
-                tables.journals, tenant, journal.ref, status, journal.journal_id,
+                tables.accounts, tenant, journal.ref, status, journal.journal_id,
                 now if posting else None,
             ),
             PendingResolution(journal.ref, pending.expires_at if posting and pending else None),

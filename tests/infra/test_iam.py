@@ -87,8 +87,7 @@ def test_append_only_tables(name):
         assert decide(policy, f"dynamodb:{action}", table(name)) == "Deny"
         assert decide(policy, f"dynamodb:{action}", table(name), IN_TX) == "Deny"
     assert decide(policy, "dynamodb:UpdateItem", table(name)) == "Deny"
-    expected_in_tx = "Allow" if name == "ledger-journals" else "Deny"
-    assert decide(policy, "dynamodb:UpdateItem", table(name), IN_TX) == expected_in_tx
+    assert decide(policy, "dynamodb:UpdateItem", table(name), IN_TX) == "Deny"
 
 
 def test_mutable_and_balance_tables():
