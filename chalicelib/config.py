@@ -23,6 +23,7 @@ class Settings:
     platform_admin_key: str
     api_key_pepper: bytes
     token_secret: bytes
+    usage_plan_id: str | None = None  # API Gateway tenant usage plan (deployed stages only)
 
     def table(self, logical: str) -> str:
         """Physical table name for a logical one ('main', 'audit', 'ledger-journals', ...)."""
@@ -62,6 +63,7 @@ def settings() -> Settings:
         platform_admin_key=_required("PLATFORM_ADMIN_KEY", secrets),
         api_key_pepper=_required("API_KEY_PEPPER", secrets).encode(),
         token_secret=_required("TOKEN_SIGNING_SECRET", secrets).encode(),
+        usage_plan_id=os.environ.get("LENDING_USAGE_PLAN_ID") or None,
     )
 
 

@@ -108,6 +108,14 @@ def app_policy(stage: str) -> dict[str, Any]:
     ]
     statements += [
         {
+            # Onboarding: the tenant's usage plan key (services/usage_keys.py).
+            "Sid": "TenantUsageKeys",
+            "Effect": "Allow",
+            "Action": ["apigateway:GET", "apigateway:POST"],
+            "Resource": ["arn:aws:apigateway:*::/apikeys", "arn:aws:apigateway:*::/apikeys/*",
+                         "arn:aws:apigateway:*::/usageplans/*/keys"],
+        },
+        {
             "Sid": "Documents",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],

@@ -6,12 +6,13 @@ throttle the stage, create usage plans, alarm, or pin IAM ARNs to the account. T
 generically: it keys on resource types, never on a list of routes or jobs, so new routes and
 @app.schedule jobs need no change here (they get their alarms and the app policy automatically).
 
-Per-tenant throttling, honestly: API Gateway usage plans throttle per *API Gateway API key*, not
-per our Bearer key. The template sets apiKeySource AUTHORIZER and a tenant usage plan; for it to
-bite, each tenant needs an API Gateway key in that plan (created at onboarding), the authorizer
-must return it as `usageIdentifierKey` (Chalice's AuthResponse has no such field: auth.py would
-return a dict of its own), and methods must require an API key (`require_usage_keys=True`
-below). Until then, the stage-wide method throttle is what protects the backend.
+Per-tenant throttling: API Gateway usage plans throttle per *API Gateway API key*, not per our
+Bearer key. So the template sets apiKeySource AUTHORIZER and a tenant usage plan, whose id the
+API function receives (LENDING_USAGE_PLAN_ID); onboarding gives each tenant a key in that plan
+(chalicelib/services/usage_keys.py), the authorizer returns it as `usageIdentifierKey`, and every
+method behind the authorizer requires it, except the platform's own (tenant and key
+administration), which no tenant's plan should meter. The stage-wide method throttle stays as the
+backstop.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _gateway_responses() -> dict[str, Any]:
     return out
 
 
-def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = False,
+def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = True,
                 report: list[str] | None = None) -> dict[str, Any]:
     """Returns a new template; `report` collects notes for the packager to print."""
     t = copy.deepcopy(sam)
@@ -212,6 +213,10 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = F
             f"{stage}: API max latency over 5 s", "Latency", "AWS/ApiGateway", api_dims, 5000,
             statistic="Maximum")
         t.setdefault("Outputs", {})["TenantUsagePlanId"] = {"Value": {"Ref": "TenantUsagePlan"}}
+        handler = resources.get("APIHandler", {}).get("Properties")
+        if handler is not None:  # onboarding joins each tenant's key to this plan
+            variables = handler.setdefault("Environment", {}).setdefault("Variables", {})
+            variables["LENDING_USAGE_PLAN_ID"] = {"Ref": "TenantUsagePlan"}
 
     resources["ReconciliationExceptionsAlarm"] = _alarm(
         f"{stage}: reconciliation raised exceptions for people to resolve",
@@ -227,11 +232,22 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = F
 
 
 def _require_api_keys(body: dict[str, Any]) -> None:
-    """Methods behind our authorizer also require the usage key the authorizer returns."""
+    """Tenant methods behind our authorizer also require the usage key the authorizer returns."""
     body["securityDefinitions"]["api_key"] = {"type": "apiKey", "name": "x-api-key",
                                               "in": "header"}
-    for methods in body["paths"].values():
-        for op in methods.values():
-            if isinstance(op, dict) and any("api_key_authorizer" in s
-                                            for s in op.get("security", [])):
+    platform = platform_operations()
+    for path, methods in body["paths"].items():
+        for method, op in methods.items():
+            if (path, method.upper()) in platform or not isinstance(op, dict):
+                continue
+            if any("api_key_authorizer" in s for s in op.get("security", [])):
                 op["security"] = [{**s, "api_key": []} for s in op["security"]]
+
+
+def platform_operations() -> set[tuple[str, str]]:
+    """(path, method) of the routes only the platform admin may call, from the routes' own
+    declarations."""
+    import app  # noqa: F401  (registers the routes)
+    from chalicelib.api.http import ROUTES
+
+    return {(r.path, r.method) for r in ROUTES if r.roles == frozenset({"platform"})}

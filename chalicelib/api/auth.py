@@ -19,6 +19,21 @@ log = logging.getLogger("lending.auth")
 auth_bp = Blueprint(__name__)
 
 
+class UsageAuthResponse(AuthResponse):
+    """Chalice's AuthResponse plus API Gateway's usageIdentifierKey (the tenant's usage plan
+    key), which Chalice does not model; chalice local ignores the extra member."""
+
+    def __init__(self, *args: object, usage_key: str | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.usage_key = usage_key
+
+    def to_dict(self, request: object) -> dict[str, object]:
+        out = super().to_dict(request)  # type: ignore[arg-type]
+        if self.usage_key:
+            out["usageIdentifierKey"] = self.usage_key
+        return out
+
+
 @auth_bp.authorizer(ttl_seconds=0)
 def api_key_authorizer(auth_request: object) -> AuthResponse:
     token = getattr(auth_request, "token", "") or ""
@@ -30,8 +45,9 @@ def api_key_authorizer(auth_request: object) -> AuthResponse:
                             context={"error": "unavailable"})
     if identity is None:
         return AuthResponse(routes=["*"], principal_id="anonymous", context={"error": "invalid"})
-    return AuthResponse(
+    return UsageAuthResponse(
         routes=["*"],
         principal_id=f"{identity.tenant}/{identity.key_id}",
         context={"tenant": identity.tenant, "role": identity.role, "key_id": identity.key_id},
+        usage_key=identity.usage_key,
     )

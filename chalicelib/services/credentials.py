@@ -29,6 +29,7 @@ class Identity:
     tenant: str
     role: str
     key_id: str
+    usage_key: str | None = None  # API Gateway usage plan key: per-tenant throttling
 
 
 def new_key(tenant: str) -> tuple[str, str]:
@@ -47,7 +48,7 @@ def identify(authorization: str) -> Identity | None:
     if scheme.lower() != "bearer" or not token:
         return None
     if hmac.compare_digest(token.encode(), settings().platform_admin_key.encode()):
-        return Identity(PLATFORM, "platform", "platform-admin")
+        return Identity(PLATFORM, "platform", "platform-admin")  # metered by no tenant's plan
     parts = token.split("_", 3)
     if len(parts) != 4 or parts[0] != PREFIX:
         return None
@@ -60,4 +61,4 @@ def identify(authorization: str) -> Identity | None:
         return None
     if item.status != "active" or not hmac.compare_digest(item.secret_hash, key_hash(token)):
         return None
-    return Identity(tenant, item.role, key_id)
+    return Identity(tenant, item.role, key_id, item.usage_key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
-from chalicelib.services import credentials
+from chalicelib.services import credentials, usage_keys
 from chalicelib.store import audit, tenants
 from chalicelib.store.audit import Actor, ChainHead
 from chalicelib.store.keys import is_valid_tenant_id
@@ -26,7 +26,8 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     gsi1pk, gsi1sk = tenants.registry_keys(tenant_id)
     item = TenantItem(pk, sk, tenant_id=tenant_id, name=name, base_currency=base_currency,
                       status="active", version=1, created_at=now, updated_at=now,
-                      gsi1pk=gsi1pk, gsi1sk=gsi1sk)
+                      gsi1pk=gsi1pk, gsi1sk=gsi1sk,
+                      usage_key=usage_keys.provision(tenant_id))
     head = audit.append(uow, tenant=tenant_id, aggregate_type="tenant", aggregate_id=tenant_id,
                         head=None, action="tenant.created", actor=actor, at=now,
                         data={"name": name, "base_currency": base_currency},
@@ -54,7 +55,8 @@ def issue_key(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str, r
     pk, sk = tenants.api_key_keys(tenant_id, key_id)
     item = ApiKeyItem(pk, sk, tenant_id=tenant_id, key_id=key_id, name=name, role=role,
                       secret_hash=credentials.key_hash(full_key), status="active",
-                      created_by=actor.key_id, version=1, created_at=now, updated_at=now)
+                      created_by=actor.key_id, version=1, created_at=now, updated_at=now,
+                      usage_key=tenant.usage_key)
     head = audit.append(uow, tenant=tenant_id, aggregate_type="api_key", aggregate_id=key_id,
                         head=None, action="api_key.issued", actor=actor, at=now,
                         data={"role": role, "name": name}, head_ref=tenants.head_ref(pk, sk))

@@ -42,6 +42,7 @@ class TenantItem(Aggregate):
     name = UnicodeAttribute()
     base_currency = UnicodeAttribute()
     status = UnicodeAttribute()
+    usage_key = UnicodeAttribute(null=True)  # API Gateway usage plan key (throttling, metering)
 
 
 class ApiKeyItem(Aggregate):
@@ -54,6 +55,7 @@ class ApiKeyItem(Aggregate):
     created_by = UnicodeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
     labels = MapAttribute(null=True)
+    usage_key = UnicodeAttribute(null=True)  # the tenant's, copied so auth needs one read
 
 
 class ProductItem(Aggregate):

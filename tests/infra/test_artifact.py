@@ -310,3 +310,19 @@ def test_build_fails_on_chalice_warnings(monkeypatch, tmp_path):
     monkeypatch.setattr(package, "_run", lambda *a, **k: "Creating deployment package.\n" + said)
     with pytest.raises(package.BuildError, match="Could not install dependencies"):
         package.chalice_package(tmp_path, tmp_path / "out", "dev")
+
+
+def test_template_meters_each_tenant_through_its_usage_key(artifact):
+    resources = artifact["template"]["Resources"]
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    assert resources["TenantUsagePlan"]["Type"] == "AWS::ApiGateway::UsagePlan"
+    env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert env["LENDING_USAGE_PLAN_ID"] == {"Ref": "TenantUsagePlan"}
+    ops = body["paths"]
+    tenant_op = ops["/v1/ledger/accounts"]["get"]["security"]
+    platform_op = ops["/v1/tenants"]["post"]["security"]
+    assert any("api_key" in s for s in tenant_op), "tenant calls must carry the usage key"
+    assert not any("api_key" in s for s in platform_op), "the platform is in no tenant's plan"
+    assert "security" not in ops["/v1/health"]["get"] or not any(
+        "api_key" in s for s in ops["/v1/health"]["get"].get("security", []))

@@ -153,3 +153,15 @@ def test_policy_allows_everything_the_product_code_does(tmp_path):
         if decide(policy, f"dynamodb:{action}", table(name), context) != "Allow":
             refused.append((action, name, enclosing))
     assert refused == []
+
+
+def test_onboarding_may_manage_usage_keys_only():
+    policy = iam.app_policy(STAGE)
+    keys = "arn:aws:apigateway:us-east-1::/apikeys"
+    plan_keys = "arn:aws:apigateway:us-east-1::/usageplans/abc123/keys"
+    for action, resource in (("apigateway:POST", keys), ("apigateway:GET", keys),
+                             ("apigateway:POST", plan_keys)):
+        assert decide(policy, action, resource) == "Allow"
+    assert decide(policy, "apigateway:DELETE", keys + "/k1") == "Implicit"
+    assert decide(policy, "apigateway:PATCH", "arn:aws:apigateway:us-east-1::/usageplans/abc123") \
+        == "Implicit"
