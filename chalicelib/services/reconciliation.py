@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib import metrics
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import reconcile, statement
 from chalicelib.lending.money import format_amount
@@ -202,6 +203,8 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
             "lines": {"N": str(len(lines))}, "movements": {"N": str(len(movements))},
             "new_exceptions": {"N": str(new)}, "known_exceptions": {"N": str(known)}}
     uow.add(put("main", done))
+    # The alarm on exceptions people must resolve (infra's ReconciliationExceptionsAlarm).
+    uow.after_commit.append(lambda: metrics.count("ReconciliationExceptions", new))
     audit.append(uow, tenant=tenant, aggregate_type="reconciliation_run", aggregate_id=run_id,
                  head=None, action="reconciliation.completed", actor=actor, at=now,
                  data={"channel": channel, "statement_sha256": source.sha256, "counts": tally})

@@ -5,6 +5,7 @@ checkpoints that catch edits, isolation and roles."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.store import dynamo
@@ -54,7 +55,7 @@ def exceptions(api, key, status=None):
     return r.json["data"]
 
 
-def test_a_statement_with_each_kind_of_discrepancy_is_classified_exactly(api, keys):
+def test_a_statement_with_each_kind_of_discrepancy_is_classified_exactly(api, keys, capsys):
     k = books(api, keys)
     op = k["operator"]
     payout(api, op, "PAY-1", "1500.00")                     # matched
@@ -94,6 +95,12 @@ def test_a_statement_with_each_kind_of_discrepancy_is_classified_exactly(api, ke
     assert mismatch["detail"]["ledger"]["amount"] == "800.00"
     assert mismatch["detail"]["differences"] == ["amount"]
 
+    emitted = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert [m["ReconciliationExceptions"] for m in emitted] == [4]  # what the alarm watches
+    from infra.sam_template import METRIC_NAMESPACE, RECONCILIATION_METRIC
+
+    assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == METRIC_NAMESPACE
+    assert RECONCILIATION_METRIC in emitted[0]
     again = run(api, op, csv)  # the same statement again: same results, no new exceptions
     assert again.json["counts"] == r.json["counts"]
     assert (again.json["new_exceptions"], again.json["known_exceptions"]) == (0, 4)
