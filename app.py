@@ -13,6 +13,7 @@ from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reconciliation import bp as reconciliation_bp
 from chalicelib.api.reports import bp as reports_bp
+from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
 from chalicelib.jobs import ledger_sweep, nightly_checks, webhook_delivery
@@ -34,6 +35,7 @@ app.register_blueprint(disbursements_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
 app.register_blueprint(reports_bp)
+app.register_blueprint(repayments_bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

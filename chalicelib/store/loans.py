@@ -24,6 +24,11 @@ PENDING_CONTRACT = "pending_contract"
 PENDING_DISBURSEMENT = "pending_disbursement"  # contract signed (issue 6)
 DISBURSING = "disbursing"  # a payout is in flight at a channel (issue 6)
 ACTIVE = "active"  # paid out; the schedule runs from the disbursement date (issue 6)
+# Servicing (issue 7): set by repayments and close of business from the days past due.
+DELINQUENT = "delinquent"
+DEFAULTED = "defaulted"
+CLOSED = "closed"  # everything repaid; every loan account at zero
+WRITTEN_OFF = "written_off"  # by an operator
 
 
 class LoanItem(Aggregate):

@@ -1,0 +1,347 @@
+"""A loan's servicing state, derived purely from its schedule and its dated events.
+
+The truth is a fold: start from the disbursement schedule, then for each business day d after
+the disbursement apply the day's events (repayments, refunds) in arrival order, then the close
+of business of d; events dated after the last processed day follow, in order. Every command
+either applies one step of that fold to the stored state (the common case) or, when an event
+lands in the past (a back-dated payment, a reversal), folds again from the start, so both
+paths give the same state by construction. The ledger is then moved by the difference of two
+states' `Totals` (services/servicing.py), so balances always equal what the state owes.
+
+Interest: each installment's interest (its segments, see accrual.py) is recognised as it
+accrues each day, or when paid if paid earlier; the receivable never goes negative.
+Fees: an installment fee is recognised on its due date (or when paid early); a late fee is
+charged on the first day past due per installment still owing. Penalties: the loan's overdue
+principal × days accumulates, and the penalty recognised is that sum × rate / (100 × year days)
+rounded half-up cumulatively; each day's increase is charged to the oldest overdue installment.
+Repayments allocate by the product's rules over what is owed on their date: past-due and due
+installments in full, installments not yet due only the interest earned to date and their
+principal. Principal paid ahead is a prepayment: the installments not yet due are reshaped
+(reduce_term takes it off the last installments; reduce_installment spreads it pro rata) and
+their interest recomputed on the new balance from the payment date.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .accrual import Segment, accrued, period_interest
+from .allocation import DEFAULT_ALLOCATION, AllocationResult, AllocationRule, InstallmentState
+from .allocation import allocate as allocate_rules
+from .daycount import DayCount
+from .delinquency import DEFAULT_SETTINGS, DelinquencySettings, status_for
+from .errors import LendingError
+from .money import Rounding, round_minor
+
+COMPONENTS = ("principal", "interest", "fee", "penalty")
+CLOSED, WRITTEN_OFF = "closed", "written_off"
+REDUCE_TERM, REDUCE_INSTALLMENT = "reduce_term", "reduce_installment"
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What servicing needs from the product and the tenant."""
+
+    annual_rate_percent: Decimal
+    day_count: DayCount = DayCount.THIRTY_360
+    rounding: Rounding = Rounding.HALF_UP
+    late_fee: int = 0
+    penalty_rate_percent: Decimal = Decimal(0)
+    prepayment: str = REDUCE_TERM
+    allocation: tuple[AllocationRule, ...] = DEFAULT_ALLOCATION
+    delinquency: DelinquencySettings = DEFAULT_SETTINGS
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    kind: str  # repayment | refund
+    on: date
+    amount: int
+    seq: int
+    reversed: bool = False
+
+
+@dataclass
+class Inst:
+    n: int
+    start: date
+    due: date
+    principal: int
+    fee: int
+    segs: list[Segment]
+    late_fee: int = 0
+    penalty: int = 0
+    paid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0))
+
+    def interest_total(self) -> int:
+        return sum(s[2] for s in self.segs)
+
+    def owed(self, on: date, dc: DayCount) -> dict[str, int]:
+        """What a payment on `on` may settle on this installment, per component."""
+        fee = self.late_fee + (self.fee if self.due <= on else 0)
+        return {"principal": self.principal - self.paid["principal"],
+                "interest": max(accrued(self.segs, on, dc) - self.paid["interest"], 0),
+                "fee": max(fee - self.paid["fee"], 0),
+                "penalty": self.penalty - self.paid["penalty"]}
+
+    def arrears(self, on: date, dc: DayCount) -> int:
+        o = self.owed(on, dc)
+        return o["principal"] + o["interest"] + o["fee"]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Cumulative ledger-relevant figures; a journal is the difference of two of these."""
+
+    charged: dict[str, int]  # recognised income per component (principal: the financed sum)
+    paid: dict[str, int]
+    written_off: dict[str, int]
+    credit_in: int
+    refunded: int
+
+    def receivable(self, component: str) -> int:
+        return (self.charged[component] - self.paid[component]
+                - self.written_off[component])
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something COB tells the borrower about (reminder before due, overdue after a miss)."""
+
+    kind: str  # installment.due_soon | installment.overdue
+    installment: int
+    due: date
+    owed: int
+
+
+@dataclass
+class LoanState:
+    financed: int
+    disbursed_on: date
+    through: date
+    installments: list[Inst]
+    prepaid_principal: int = 0
+    credit_in: int = 0
+    refunded: int = 0
+    penalty_units: int = 0
+    penalty_total: int = 0
+    stopped_on: date | None = None
+    status: str = "active"
+    dpd: int = 0
+    written_off: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0))
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def credit(self) -> int:
+        return self.credit_in - self.refunded
+
+    def recognised_until(self) -> date:
+        return self.through if self.stopped_on is None else min(self.through, self.stopped_on)
+
+    def totals(self, dc: DayCount) -> Totals:
+        c = self.recognised_until()
+        insts = self.installments
+        charged = {
+            "principal": self.financed,
+            "interest": sum(max(accrued(i.segs, c, dc), i.paid["interest"]) for i in insts),
+            "fee": sum(max(i.late_fee + (i.fee if i.due <= c else 0), i.paid["fee"])
+                       for i in insts),
+            "penalty": sum(i.penalty for i in insts),
+        }
+        paid = {k: sum(i.paid[k] for i in insts) for k in COMPONENTS}
+        paid["principal"] += self.prepaid_principal
+        return Totals(charged, paid, dict(self.written_off), self.credit_in, self.refunded)
+
+    def outstanding_principal(self) -> int:
+        return sum(i.principal - i.paid["principal"] for i in self.installments)
+
+    def payoff(self, on: date, dc: DayCount) -> dict[str, int]:
+        """Everything owed to close on `on`: principal, interest earned to then, fees, penalties."""
+        out = dict.fromkeys(COMPONENTS, 0)
+        if self.status in (CLOSED, WRITTEN_OFF):
+            return out
+        for i in self.installments:
+            for k, v in i.owed(on, dc).items():
+                out[k] += v
+        return out
+
+    def dpd_on(self, day: date, dc: DayCount) -> int:
+        for i in sorted(self.installments, key=lambda x: (x.due, x.n)):
+            if i.due < day and i.arrears(day, dc) > 0:
+                return (day - i.due).days
+        return 0
+
+    def last_event_day(self, events: Iterable[Event]) -> date | None:
+        days = [e.on for e in events if not e.reversed]
+        return max(days) if days else None
+
+
+# --- steps of the fold -------------------------------------------------------------------
+
+def initial(financed: int, disbursed_on: date, rows: list[dict[str, Any]]) -> LoanState:
+    """From the disbursement schedule: rows of (number, due_date, principal, interest, fee)."""
+    insts, start = [], disbursed_on
+    for r in rows:
+        insts.append(Inst(r["number"], start, r["due_date"], r["principal"], r["fee"],
+                          [(start, r["due_date"], r["interest"])]))
+        start = r["due_date"]
+    if sum(i.principal for i in insts) != financed:
+        raise LendingError.single("schedule", "the schedule's principal does not sum to the "
+                                  "loan", "schedule_inconsistent")
+    return LoanState(financed, disbursed_on, disbursed_on, insts)
+
+
+def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult:
+    """Allocates a payment by the rules; principal ahead of schedule reshapes the rest."""
+    if s.status == WRITTEN_OFF:
+        raise LendingError.single("loan", "a written-off loan takes no repayments",
+                                  "loan_written_off")
+    dc = p.day_count
+    states = [InstallmentState(i.n, i.due, **i.owed(on, dc)) for i in s.installments]
+    result = allocate_rules(amount, states, p.allocation, on)
+    by_n = {i.n: i for i in s.installments}
+    prepaid = False
+    for a in result.allocations:
+        inst = by_n[a.number]
+        for k in COMPONENTS:
+            inst.paid[k] += getattr(a, k)
+        prepaid = prepaid or (inst.due > on and a.principal > 0)
+    s.credit_in += result.overpayment
+    if prepaid:
+        _reshape(s, on, p)
+    if s.status != CLOSED and s.outstanding_principal() == 0 and not any(s.payoff(on, dc).values()):
+        s.status, s.stopped_on, s.dpd = CLOSED, on, 0
+    return result
+
+
+def apply_refund(s: LoanState, amount: int) -> None:
+    if amount <= 0 or amount > s.credit:
+        raise LendingError.single("amount", f"the refund exceeds the credit balance ({s.credit})",
+                                  "refund_exceeds_credit", credit=s.credit)
+    s.refunded += amount
+
+
+def _reshape(s: LoanState, on: date, p: Policy) -> None:
+    ahead = [i for i in s.installments if i.due > on]
+    if not ahead:
+        return
+    remaining = sum(i.principal - i.paid["principal"] for i in ahead)
+    scheduled = [i.principal for i in ahead]
+    for i in ahead:
+        s.prepaid_principal += i.paid["principal"]
+        i.paid["principal"] = 0
+    new: list[int] = []
+    if p.prepayment == REDUCE_INSTALLMENT and remaining:
+        total = sum(scheduled)
+        new = [remaining * x // total for x in scheduled[:-1]]
+        new.append(remaining - sum(new))
+    else:
+        left = remaining
+        for x in scheduled:
+            take = min(x, left)
+            new.append(take)
+            left -= take
+    balance = remaining
+    for k, (inst, principal) in enumerate(zip(ahead, new, strict=True)):
+        inst.principal = principal
+        if k == 0 and inst.start < on:
+            earned = accrued(inst.segs, on, p.day_count)
+            inst.segs = [(inst.start, on, earned),
+                         (on, inst.due, _interest(balance, on, inst.due, p))]
+        else:
+            inst.segs = [(inst.start, inst.due, _interest(balance, inst.start, inst.due, p))]
+        balance -= principal
+    s.installments = [i for i in s.installments if not _empty(i, on)]
+
+
+def _empty(i: Inst, on: date) -> bool:
+    return (i.due > on and i.principal == 0 and i.interest_total() == 0 and i.late_fee == 0
+            and i.penalty == 0 and not any(i.paid.values()))
+
+
+def _interest(balance: int, start: date, end: date, p: Policy) -> int:
+    return period_interest(balance, p.annual_rate_percent, start, end, p.day_count, p.rounding)
+
+
+def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:
+    """Close of business for `day` (the day after `s.through`)."""
+    if day != s.through + ONE_DAY:
+        raise ValueError(f"close of business must run day by day: {s.through} then {day}")
+    s.through = day
+    if s.stopped_on is not None:
+        return []
+    dc, notices = p.day_count, []
+    for i in s.installments:
+        if i.due == day - ONE_DAY and i.arrears(day, dc) > 0:
+            i.late_fee += p.late_fee
+            notices.append(Notice("installment.overdue", i.n, i.due, i.arrears(day, dc)))
+    overdue = [i for i in sorted(s.installments, key=lambda x: (x.due, x.n)) if i.due < day]
+    principal = sum(i.principal - i.paid["principal"] for i in overdue)
+    if principal > 0 and p.penalty_rate_percent > 0:
+        s.penalty_units += principal
+        total = round_minor(Decimal(s.penalty_units) * p.penalty_rate_percent
+                            / (Decimal(100) * dc.year_days), Rounding.HALF_UP)
+        oldest = next(i for i in overdue if i.principal - i.paid["principal"] > 0)
+        oldest.penalty += total - s.penalty_total
+        s.penalty_total = total
+    s.dpd = s.dpd_on(day, dc)
+    s.status = status_for(s.dpd, p.delinquency.default_after_days)
+    ahead = p.delinquency.reminder_days_before
+    for i in s.installments:
+        if ahead and i.due == day + timedelta(days=ahead) and i.arrears(i.due, dc) > 0:
+            notices.append(Notice("installment.due_soon", i.n, i.due, i.arrears(i.due, dc)))
+    return notices
+
+
+def write_off(s: LoanState, dc: DayCount) -> dict[str, int]:
+    """Stops the loan; what was still receivable is written off (returned per component)."""
+    t = s.totals(dc)
+    amounts = {k: t.receivable(k) for k in COMPONENTS}
+    s.written_off = {k: s.written_off[k] + v for k, v in amounts.items()}
+    s.status, s.stopped_on = WRITTEN_OFF, s.recognised_until()
+    return amounts
+
+
+# --- the fold ----------------------------------------------------------------------------
+
+def apply_event(s: LoanState, e: Event, p: Policy) -> AllocationResult | None:
+    if e.kind == "repayment":
+        return apply_repayment(s, e.amount, e.on, p)
+    apply_refund(s, e.amount)
+    return None
+
+
+def ordered(events: Iterable[Event]) -> list[Event]:
+    return sorted((e for e in events if not e.reversed), key=lambda e: (e.on, e.seq))
+
+
+def derive(base: LoanState, events: Iterable[Event], through: date, p: Policy) -> LoanState:
+    """The state after every (non-reversed) event and each close of business up to `through`."""
+    s = copy.deepcopy(base)
+    pending = ordered(events)
+    k = 0
+    while k < len(pending) and pending[k].on <= s.through:
+        apply_event(s, pending[k], p)
+        k += 1
+    while s.through < through:
+        day = s.through + ONE_DAY
+        while k < len(pending) and pending[k].on <= day:
+            apply_event(s, pending[k], p)
+            k += 1
+        close_day(s, day, p)
+    for e in pending[k:]:
+        apply_event(s, e, p)
+    return s
+
+
+def can_step(events: Iterable[Event], after: date) -> bool:
+    """May the stored state take the next step directly (no applied event lies after `after`)?"""
+    return all(e.on <= after for e in events if not e.reversed)

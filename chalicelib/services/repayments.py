@@ -1,0 +1,246 @@
+"""Repayments, refunds, reversals, payoff quotes and write-off: one transaction each.
+
+A command loads the loan's servicing state, applies its step of the fold (or folds again from
+the schedule when it lands in the past: a back-dated payment, a reversal), and adds to the
+request's unit of work: the journal of the totals' difference, the servicing state (version-
+guarded), the loan's audit record (and status when it moved), the repayment item and the
+partner event. Journal ids: `rpy:<id>` (repayment), `rpy:<id>:rev` (the ledger's reversal of
+it), `rpy:<id>:rederive` (later payments re-allocated), `rfd:<id>` (refund), `wo:<loan>`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.lending import loan_state as ls
+from chalicelib.lending.errors import LendingError
+from chalicelib.lending.money import money_json
+from chalicelib.services import outbox, servicing
+from chalicelib.store import servicing as store
+from chalicelib.store.audit import Actor
+from chalicelib.store.ledger import ledger
+from chalicelib.store.uow import UnitOfWork, put
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _next_seq(events: list[ls.Event]) -> int:
+    return max((e.seq for e in events), default=0) + 1
+
+
+def _advance(loaded: servicing.Loaded, events: list[ls.Event], new: ls.Event) -> ls.LoanState:
+    """The state with `new` applied: one step when it is the latest, else a fold."""
+    s = loaded.state
+    if new.on > s.through and ls.can_step(loaded.events, new.on):
+        nxt = copy.deepcopy(s)
+        ls.apply_event(nxt, new, loaded.policy)
+        return nxt
+    return ls.derive(loaded.base, events, s.through, loaded.policy)
+
+
+def _as_conflict(exc: LendingError) -> DomainError:
+    return conflict(exc.problems[0].msg, code=exc.problems[0].type)
+
+
+def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: str,
+          amount: int, currency: str, paid_at: datetime, channel: str,
+          reference: str) -> dict[str, Any]:
+    loaded = servicing.load(tenant, loan_id)
+    loan = loaded.loan
+    on = paid_at.date()
+    _check_money(currency, loan.currency, amount)
+    if paid_at > now + CLOCK_SKEW or on < loaded.base.disbursed_on:
+        raise DomainError("validation-error", "paid_at must lie between the disbursement and "
+                          "now.", [FieldError("/body/paid_at", "outside the loan's life")])
+    rid = f"rpy_{secrets.token_hex(8)}"
+    event = ls.Event(rid, "repayment", on, amount, _next_seq(loaded.events))
+    events = [*loaded.events, event]
+    try:
+        state = _advance(loaded, events, event)
+    except LendingError as exc:
+        raise _as_conflict(exc) from None
+    old = servicing.flat(loaded.state.totals(loaded.policy.day_count))
+    d = servicing.diff(servicing.flat(state.totals(loaded.policy.day_count)), old)
+    journal = f"rpy:{rid}"
+    servicing.add_journal(uow, tenant, journal, loan, on, d, f"Repayment {rid} ({reference})",
+                          {"repayment_id": rid, "channel": channel, "reference": reference})
+    item = _repayment_item(tenant, rid, loan_id, amount, loan.currency, paid_at, channel,
+                           reference, journal, d, now)
+    uow.add(put("main", item, "attribute_not_exists(pk)"))
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, events,
+                            "loan.repayment_received",
+                            {"repayment_id": rid, "amount": amount, "paid_on": on.isoformat()})
+    outbox.emit(uow, tenant, "repayment.received", {
+        "loan_id": loan_id, "repayment_id": rid, "amount": money_json(amount, loan.currency),
+        "paid_at": paid_at.isoformat(), "channel": channel, "reference": reference,
+        "loan_status": state.status}, now=now)
+    return store_view(item)
+
+
+def _check_money(currency: str, loan_currency: str, amount: int) -> None:
+    if currency != loan_currency:
+        raise DomainError("validation-error", "The amount must be in the loan's currency.",
+                          [FieldError("/body/amount/currency", f"expected {loan_currency}")])
+    if amount <= 0:
+        raise DomainError("validation-error", "The amount must be positive.",
+                          [FieldError("/body/amount/amount", "must be greater than zero")])
+
+
+def _repayment_item(tenant: str, rid: str, loan_id: str, amount: int, currency: str,
+                    paid_at: datetime, channel: str, reference: str, journal: str,
+                    d: dict[str, int], now: datetime) -> dict[str, Any]:
+    return {"pk": {"S": store.repayment_pk(tenant, rid)}, "sk": {"S": store.REPAYMENT_SK},
+            "gsi1pk": {"S": store.repayments_index_pk(tenant, loan_id)},
+            "gsi1sk": {"S": f"{now.isoformat()}#{rid}"},
+            "repayment_id": {"S": rid}, "loan_id": {"S": loan_id},
+            "amount": {"N": str(amount)}, "currency": {"S": currency},
+            "paid_at": {"S": paid_at.isoformat()}, "channel": {"S": channel},
+            "reference": {"S": reference}, "journal_id": {"S": journal},
+            "effect": {"S": json.dumps(d, sort_keys=True)}, "status": {"S": "posted"},
+            "created_at": {"S": now.isoformat()}}
+
+
+def store_view(item: dict[str, Any]) -> dict[str, Any]:
+    effect = json.loads(item["effect"]["S"])
+    return {"id": item["repayment_id"]["S"], "loan_id": item["loan_id"]["S"],
+            "amount": int(item["amount"]["N"]), "currency": item["currency"]["S"],
+            "paid_at": item["paid_at"]["S"], "channel": item["channel"]["S"],
+            "reference": item["reference"]["S"], "journal_id": item["journal_id"]["S"],
+            "status": item["status"]["S"],
+            "allocated": {c: effect[f"paid.{c}"] for c in ls.COMPONENTS},
+            "overpayment": effect["credit_in"],
+            "reversed_at": item.get("reversed_at", {}).get("S"),
+            "created_at": item["created_at"]["S"]}
+
+
+def get(tenant: str, repayment_id: str) -> dict[str, Any]:
+    item = store.get_repayment(tenant, repayment_id)
+    if item is None:
+        raise not_found("Repayment")
+    return item
+
+
+# --- reversal ----------------------------------------------------------------------------
+
+def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment_id: str,
+            reason: str) -> dict[str, Any]:
+    """Reverses the repayment's journal and re-derives every later allocation, so the loan
+    ends exactly as if the payment had never been received."""
+    item = get(tenant, repayment_id)
+    if item["status"]["S"] == "reversed":
+        raise conflict("The repayment is already reversed.")
+    loaded = servicing.load(tenant, item["loan_id"]["S"])
+    if loaded.state.status == ls.WRITTEN_OFF:
+        raise conflict("A written-off loan's repayments cannot be reversed.")
+    events = [replace(e, reversed=True) if e.id == repayment_id else e for e in loaded.events]
+    try:
+        state = ls.derive(loaded.base, events, loaded.state.through, loaded.policy)
+    except LendingError as exc:
+        raise _as_conflict(exc) from None
+    dc = loaded.policy.day_count
+    own = json.loads(item["effect"]["S"])
+    after_reversal = servicing.diff(servicing.flat(loaded.state.totals(dc)), own)
+    rederive = servicing.diff(servicing.flat(state.totals(dc)), after_reversal)
+    journal = item["journal_id"]["S"]
+    today = now.date()
+    uow.add_part(ledger().prepare_reversal(
+        tenant, f"{journal}:rev", journal, effective_date=today,
+        description=f"Reversal of repayment {repayment_id}: {reason}"[:200],
+        metadata={"loan_id": loaded.loan.loan_id, "repayment_id": repayment_id}))
+    servicing.add_journal(uow, tenant, f"{journal}:rederive", loaded.loan, today, rederive,
+                          f"Re-allocation after reversing {repayment_id}",
+                          {"repayment_id": repayment_id})
+    item["status"] = {"S": "reversed"}
+    item["reversed_at"] = {"S": now.isoformat()}
+    item["reversal_reason"] = {"S": reason}
+    uow.add(put("main", item, "#s = :s", names={"#s": "status"}, values={":s": {"S": "posted"}}),
+            on_fail=lambda _r: conflict("The repayment is already reversed."))
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, events,
+                            "loan.repayment_reversed",
+                            {"repayment_id": repayment_id, "reason": reason})
+    return store_view(item)
+
+
+# --- refunds, quotes, write-off ----------------------------------------------------------
+
+def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: str,
+           amount: int, currency: str, channel: str, reference: str) -> dict[str, Any]:
+    loaded = servicing.load(tenant, loan_id)
+    _check_money(currency, loaded.loan.currency, amount)
+    fid = f"rfd_{secrets.token_hex(8)}"
+    event = ls.Event(fid, "refund", max(now.date(), loaded.state.through + ls.ONE_DAY), amount,
+                     _next_seq(loaded.events))
+    events = [*loaded.events, event]
+    try:
+        state = _advance(loaded, events, event)
+    except LendingError as exc:
+        raise DomainError("validation-error", exc.problems[0].msg,
+                          [FieldError("/body/amount", exc.problems[0].msg,
+                                      exc.problems[0].type)]) from None
+    dc = loaded.policy.day_count
+    d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
+    servicing.add_journal(uow, tenant, f"rfd:{fid}", loaded.loan, event.on, d,
+                          f"Refund {fid} ({reference})",
+                          {"refund_id": fid, "channel": channel, "reference": reference})
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, events, "loan.refunded",
+                            {"refund_id": fid, "amount": amount})
+    return {"id": fid, "loan_id": loan_id, "amount": amount, "currency": loaded.loan.currency,
+            "channel": channel, "reference": reference, "journal_id": f"rfd:{fid}",
+            "credit_remaining": state.credit}
+
+
+def payoff_quote(tenant: str, loan_id: str, on: date | None, today: date) -> dict[str, Any]:
+    loaded = servicing.load(tenant, loan_id)
+    s = loaded.state
+    on = on or max(today, s.through + ls.ONE_DAY)
+    if on <= s.through:
+        raise DomainError("validation-error", "The date must be after the last close of "
+                          f"business ({s.through.isoformat()}).",
+                          [FieldError("/query/date", "on or before the last closed day")])
+    if not ls.can_step(loaded.events, on):
+        s = ls.derive(loaded.base, loaded.events, s.through, loaded.policy)
+    parts = s.payoff(on, loaded.policy.day_count)
+    total = max(sum(parts.values()) - s.credit, 0)
+    return {"loan_id": loan_id, "date": on, "currency": loaded.loan.currency,
+            "components": parts, "credit": s.credit, "total": total,
+            "status": loaded.loan.status}
+
+
+def write_off(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: str,
+              reason: str) -> dict[str, Any]:
+    loaded = servicing.load(tenant, loan_id)
+    if loaded.state.status in (ls.CLOSED, ls.WRITTEN_OFF):
+        raise conflict(f"A {loaded.state.status} loan cannot be written off.")
+    state = copy.deepcopy(loaded.state)
+    dc = loaded.policy.day_count
+    amounts = ls.write_off(state, dc)
+    d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
+    servicing.add_journal(uow, tenant, f"wo:{loan_id}", loaded.loan, now.date(), d,
+                          f"Write-off of loan {loan_id}: {reason}"[:200], {})
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, loaded.events, None,
+                            {"reason": reason, "amounts": amounts})
+    return {"loan_id": loan_id, "status": state.status, "currency": loaded.loan.currency,
+            "written_off": amounts, "journal_id": f"wo:{loan_id}"}
+
+
+def loan_servicing(tenant: str, loan_id: str) -> dict[str, Any]:
+    """What GET /v1/loans/{id}/servicing shows: state figures and the current schedule."""
+    loaded = servicing.load(tenant, loan_id)
+    s, dc = loaded.state, loaded.policy.day_count
+    t = s.totals(dc)
+    from chalicelib.lending.delinquency import bucket
+
+    return {"loan_id": loan_id, "status": s.status, "through": s.through, "dpd": s.dpd,
+            "bucket": bucket(s.dpd, loaded.policy.delinquency.ranges),
+            "currency": loaded.loan.currency, "credit": s.credit,
+            "outstanding": {c: t.receivable(c) for c in ls.COMPONENTS},
+            "installments": [{
+                "number": i.n, "due_date": i.due, "principal": i.principal,
+                "interest": i.interest_total(), "fee": i.fee + i.late_fee, "penalty": i.penalty,
+                "paid": dict(i.paid)} for i in s.installments]}

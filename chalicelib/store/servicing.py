@@ -1,0 +1,103 @@
+"""Where servicing keeps its items in the main table (raw items, no pynamodb).
+
+- servicing state: pk `t#loan#<id>`, sk `servicing`: the loan's derived state (JSON), its event
+  list (JSON), `through` (the last business day closed: the per-loan COB marker) and `version`.
+  A separate item from the loan, with no index keys, so a daily COB write never rewrites the
+  loans index (gsi1 projects ALL; one tenant's loans share one index partition).
+- repayment: pk `t#repayment#<id>`, sk `repayment`; gsi1pk `t#loan#<id>#repayments`,
+  gsi1sk `<created>#<id>` (a loan's repayments, in order).
+- delinquency settings: pk `t#settings`, sk `delinquency`.
+- COB run: pk `t#cob-run#<id>`, sk `run`; gsi1pk `t#cob-runs#<date>`, gsi1sk `<attempt>`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.store import dynamo
+from chalicelib.store.keys import key
+from chalicelib.store.loans import loan_pk
+
+SERVICING_SK = "servicing"
+REPAYMENT_SK = "repayment"
+RUN_SK = "run"
+
+
+def _get(pk: str, sk: str) -> dict[str, Any] | None:
+    out = dynamo.client().get_item(TableName=dynamo.table("main"),
+                                   Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+    return out.get("Item")
+
+
+def get_servicing(tenant: str, loan_id: str) -> dict[str, Any] | None:
+    return _get(loan_pk(tenant, loan_id), SERVICING_SK)
+
+
+def servicing_item(tenant: str, loan_id: str, state: dict[str, Any], events: list[Any],
+                   version: int, status: str) -> dict[str, Any]:
+    return {"pk": {"S": loan_pk(tenant, loan_id)}, "sk": {"S": SERVICING_SK},
+            "loan_id": {"S": loan_id}, "state": {"S": json.dumps(state, separators=(",", ":"))},
+            "events": {"S": json.dumps(events, separators=(",", ":"))},
+            "through": {"S": state["through"]}, "status": {"S": status},
+            "version": {"N": str(version)}}
+
+
+def repayment_pk(tenant: str, repayment_id: str) -> str:
+    return key(tenant, "repayment", repayment_id)
+
+
+def repayments_index_pk(tenant: str, loan_id: str) -> str:
+    return key(tenant, "loan", loan_id, "repayments")
+
+
+def get_repayment(tenant: str, repayment_id: str) -> dict[str, Any] | None:
+    return _get(repayment_pk(tenant, repayment_id), REPAYMENT_SK)
+
+
+def list_repayments(tenant: str, loan_id: str, limit: int,
+                    start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Any]:
+    kw: dict[str, Any] = {"TableName": dynamo.table("main"), "IndexName": "gsi1",
+                          "KeyConditionExpression": "gsi1pk = :p",
+                          "ExpressionAttributeValues": {":p": {"S": repayments_index_pk(
+                              tenant, loan_id)}}, "Limit": limit}
+    if start:
+        kw["ExclusiveStartKey"] = start
+    out = dynamo.client().query(**kw)
+    return out.get("Items", []), out.get("LastEvaluatedKey")
+
+
+def settings_pk(tenant: str) -> str:
+    return key(tenant, "settings")
+
+
+def get_delinquency(tenant: str) -> dict[str, Any] | None:
+    item = _get(settings_pk(tenant), "delinquency")
+    return json.loads(item["body"]["S"]) if item else None
+
+
+def delinquency_item(tenant: str, body: dict[str, Any], version: int) -> dict[str, Any]:
+    return {"pk": {"S": settings_pk(tenant)}, "sk": {"S": "delinquency"},
+            "body": {"S": json.dumps(body, sort_keys=True)}, "version": {"N": str(version)}}
+
+
+def run_pk(tenant: str, run_id: str) -> str:
+    return key(tenant, "cob-run", run_id)
+
+
+def runs_index_pk(tenant: str, business_date: str) -> str:
+    return key(tenant, "cob-runs", business_date)
+
+
+def get_run(tenant: str, run_id: str) -> dict[str, Any] | None:
+    return _get(run_pk(tenant, run_id), RUN_SK)
+
+
+def latest_run(tenant: str, business_date: str) -> dict[str, Any] | None:
+    out = dynamo.client().query(
+        TableName=dynamo.table("main"), IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": runs_index_pk(tenant, business_date)}},
+        ScanIndexForward=False, Limit=1)
+    items = out.get("Items", [])
+    return get_run(tenant, items[0]["run_id"]["S"]) if items else None

@@ -1,0 +1,119 @@
+"""Repayments through the API: allocation, partial, early, over-payments, refunds, payoff."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalicelib.services import servicing
+from chalicelib.store.ledger import ledger
+from tests.integration.servicing_core.loans import active_loan, balances, money, status
+
+
+def pay(api: Any, key: str, loan_id: str, amount: str, on: str, **kw: Any) -> Any:
+    body = {"amount": money(amount), "paid_at": f"{on}T10:00:00+00:00", "channel": "alipay",
+            "external_reference": f"ext-{on}-{amount}"}
+    return api.call("POST", f"/v1/loans/{loan_id}/repayments", body, key=key, **kw)
+
+
+def outstanding(tenant: str, loan_id: str) -> dict[str, int]:
+    loaded = servicing.load(tenant, loan_id)
+    t = loaded.state.totals(loaded.policy.day_count)
+    return {c: t.receivable(c) for c in ("principal", "interest", "fee", "penalty")}
+
+
+def consistent(tenant: str, loan_id: str) -> None:
+    assert outstanding(tenant, loan_id) == balances(tenant, loan_id)
+    report = ledger().verify(tenant)
+    assert report.ok, report.discrepancies
+
+
+def test_partial_then_early_then_over_payment_and_refund(api: Any, acme: dict[str, str],
+                                                         product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    sched = servicing.load("acme", loan_id).state.installments
+    r = pay(api, acme["partner"], loan_id, "100.00", "2024-02-29")  # partial, on the due date
+    assert r.status == 201, r.json
+    assert r.json["allocated"]["interest"]["amount"] == "100.00"  # interest before principal
+    consistent("acme", loan_id)
+    early = pay(api, acme["partner"], loan_id, "6000.00", "2024-03-10")
+    assert early.status == 201 and early.json["allocated"]["principal"]["amount"] != "0.00"
+    consistent("acme", loan_id)
+    assert len(servicing.load("acme", loan_id).state.installments) < len(sched)  # reduce_term
+    quote = api.call("GET", f"/v1/loans/{loan_id}/payoff-quote?date=2024-03-20",
+                     key=acme["partner"])
+    assert quote.status == 200, quote.json
+    over = pay(api, acme["partner"], loan_id, str(_plus(quote.json["total"]["amount"], "12.34")),
+               "2024-03-20")
+    assert over.status == 201 and over.json["overpayment"]["amount"] == "12.34"
+    assert status("acme", loan_id) == "closed"
+    assert balances("acme", loan_id) == dict.fromkeys(balances("acme", loan_id), 0)
+    consistent("acme", loan_id)
+    too_much = api.call("POST", f"/v1/loans/{loan_id}/refunds",
+                        {"amount": money("20.00"), "channel": "alipay",
+                         "external_reference": "rf-1"}, key=acme["operator"])
+    assert too_much.status == 422
+    refund = api.call("POST", f"/v1/loans/{loan_id}/refunds",
+                      {"amount": money("12.34"), "channel": "alipay",
+                       "external_reference": "rf-1"}, key=acme["operator"])
+    assert refund.status == 201 and refund.json["credit_remaining"]["amount"] == "0.00"
+    consistent("acme", loan_id)
+    listed = api.call("GET", f"/v1/loans/{loan_id}/repayments", key=acme["reviewer"])
+    assert [x["amount"]["amount"] for x in listed.json["data"]] == ["100.00", "6000.00",
+                                                                   over.json["amount"]["amount"]]
+
+
+def _plus(a: str, b: str) -> str:
+    from decimal import Decimal
+
+    return str(Decimal(a) + Decimal(b))
+
+
+def test_payoff_quote_closes_at_exactly_zero(api: Any, acme: dict[str, str],
+                                             product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    q = api.call("GET", f"/v1/loans/{loan_id}/payoff-quote?date=2024-02-15",
+                 key=acme["partner"]).json
+    r = pay(api, acme["partner"], loan_id, q["total"]["amount"], "2024-02-15")
+    assert r.status == 201 and r.json["overpayment"]["amount"] == "0.00"
+    assert status("acme", loan_id) == "closed"
+    assert set(balances("acme", loan_id).values()) == {0}
+    consistent("acme", loan_id)
+
+
+def test_custom_allocation_order_principal_first(api: Any, acme: dict[str, str]) -> None:
+    from tests.integration.contracts.helpers import make_product
+
+    rules = [{"due_class": d, "component": c}
+             for d in ("past_due", "due", "in_advance")
+             for c in ("principal", "interest", "fee", "penalty")]
+    pid = make_product(api, acme["admin"], allocation=rules)["id"]
+    loan_id = active_loan("acme", pid, date(2024, 1, 31))
+    r = pay(api, acme["partner"], loan_id, "100.00", "2024-02-29")
+    assert r.json["allocated"]["principal"]["amount"] == "100.00"
+    assert r.json["allocated"]["interest"]["amount"] == "0.00"
+    consistent("acme", loan_id)
+
+
+def test_cross_tenant_404_and_roles_403(api: Any, acme: dict[str, str], beta: dict[str, str],
+                                        product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    r = pay(api, acme["partner"], loan_id, "10.00", "2024-02-01")
+    rid = r.json["id"]
+    body_pay = {"amount": money("1.00"), "paid_at": "2024-02-02T00:00:00+00:00",
+                "channel": "x", "external_reference": "y"}
+    body_ref = {"amount": money("1.00"), "channel": "x", "external_reference": "y"}
+    calls = [("POST", f"/v1/loans/{loan_id}/repayments", body_pay, "reviewer"),
+             ("GET", f"/v1/loans/{loan_id}/repayments", None, None),
+             ("GET", f"/v1/repayments/{rid}", None, None),
+             ("POST", f"/v1/repayments/{rid}/reverse", {"reason": "x"}, "reviewer"),
+             ("POST", f"/v1/loans/{loan_id}/refunds", body_ref, "partner"),
+             ("GET", f"/v1/loans/{loan_id}/payoff-quote", None, None),
+             ("POST", f"/v1/loans/{loan_id}/write-off", {"reason": "x"}, "partner"),
+             ("GET", f"/v1/loans/{loan_id}/servicing", None, None)]
+    for method, path, body, forbidden in calls:
+        other = api.call(method, path, body, key=beta["admin"])
+        assert other.status == 404, (path, other.json)
+        if forbidden:
+            denied = api.call(method, path, body, key=acme[forbidden])
+            assert denied.status == 403, (path, denied.json)
