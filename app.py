@@ -7,16 +7,17 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
 from chalicelib.api.channels import bp as channels_bp
+from chalicelib.api.cob import bp as cob_bp
 from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
 from chalicelib.api.reconciliation import bp as reconciliation_bp
-from chalicelib.api.reports import bp as reports_bp
 from chalicelib.api.repayments import bp as repayments_bp
+from chalicelib.api.reports import bp as reports_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
-from chalicelib.jobs import ledger_sweep, nightly_checks, webhook_delivery
+from chalicelib.jobs import cob, ledger_sweep, nightly_checks, webhook_delivery
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
@@ -36,6 +37,7 @@ app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
 app.register_blueprint(reports_bp)
 app.register_blueprint(repayments_bp)
+app.register_blueprint(cob_bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -51,3 +53,13 @@ def deliver_webhooks(_event: object) -> None:
 @app.schedule(Cron(30, 1, "*", "*", "?", "*"))
 def nightly_reconciliation(_event: object) -> None:
     log.info("nightly checks: %s", nightly_checks.run_all())
+
+
+@app.schedule(Cron(5, 0, "*", "*", "?", "*"))
+def close_of_business(_event: object) -> None:
+    log.info("close of business: %s", cob.run_all())
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def resume_close_of_business(_event: object) -> None:
+    log.info("close of business (resume): %s", cob.run_all(resume_only=True))

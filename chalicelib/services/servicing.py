@@ -84,15 +84,22 @@ def base_state(loan: LoanItem) -> LoanState:
 
 
 def load(tenant: str, loan_id: str, settings: DelinquencySettings | None = None,
-         loan: LoanItem | None = None, item: dict[str, Any] | None = None) -> Loaded:
+         loan: LoanItem | None = None, item: dict[str, Any] | None = None,
+         products: dict[tuple[str, int], ProductConfig] | None = None) -> Loaded:
+    """`loan`, `item` (the servicing item, {} when known to be absent) and the `products`
+    cache let a COB page skip reads it has already made."""
     loan = loan or loan_lifecycle.load(tenant, loan_id)
     if loan.status not in SERVICED:
         raise conflict("Only a disbursed loan is serviced.", loan_status=loan.status)
-    _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
+    cache = products if products is not None else {}
+    ref = (loan.product_id, loan.product_version)
+    if ref not in cache:
+        cache[ref] = terms_of(tenant, loan.product_id, loan.product_version)[2]
+    terms = cache[ref]
     policy = policy_of(terms, loan, settings or delinquency_settings(tenant))
     base = base_state(loan)
     item = item if item is not None else store.get_servicing(tenant, loan_id)
-    if item is None:
+    if not item:
         return Loaded(loan, policy, base, copy.deepcopy(base), [], None)
     return Loaded(loan, policy, base, state_from(json.loads(item["state"]["S"])),
                   [event_from(e) for e in json.loads(item["events"]["S"])],

@@ -76,9 +76,11 @@ def get_delinquency(tenant: str) -> dict[str, Any] | None:
     return json.loads(item["body"]["S"]) if item else None
 
 
-def delinquency_item(tenant: str, body: dict[str, Any], version: int) -> dict[str, Any]:
-    return {"pk": {"S": settings_pk(tenant)}, "sk": {"S": "delinquency"},
+def delinquency_put(tenant: str, body: dict[str, Any], version: int) -> dict[str, Any]:
+    """A TransactItems Put of the tenant's delinquency settings (last writer wins)."""
+    item = {"pk": {"S": settings_pk(tenant)}, "sk": {"S": "delinquency"},
             "body": {"S": json.dumps(body, sort_keys=True)}, "version": {"N": str(version)}}
+    return {"Put": {"TableName": dynamo.table("main"), "Item": item}}
 
 
 def run_pk(tenant: str, run_id: str) -> str:

@@ -1,0 +1,74 @@
+"""Close of business for operators: trigger a business date, watch its progress; and the
+tenant's delinquency ranges."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.schemas import Strict
+from chalicelib.lending.delinquency import DelinquencySettings
+from chalicelib.services import cob, servicing
+from chalicelib.store import servicing as store
+
+bp = Blueprint(__name__)
+OPERATORS = {"admin", "operator"}
+READERS = {"admin", "operator", "reviewer", "partner"}
+REQUEST_BUDGET_S = 20.0  # under API Gateway's 29 s; the schedule finishes a longer run
+
+
+class RunBody(Strict):
+    business_date: date
+
+
+class RunOut(BaseModel):
+    id: str
+    business_date: date
+    attempt: int
+    status: str = Field(description="running | completed")
+    trigger: str
+    processed: int = Field(description="Loans looked at so far (recorded after each page).")
+    stepped: int = Field(description="Loans whose days were closed by this run.")
+    skipped: int = Field(description="Loans already closed through the date, or not open.")
+    conflicts: int
+    pages: int
+    started_at: str
+    updated_at: str
+    completed_at: str | None
+
+
+@endpoint(bp, "POST", "/v1/cob/runs", summary="Run (or resume) close of business for a "
+          "business date", tag="Close of business", roles=OPERATORS, body=RunBody,
+          idempotent=True, responses={202: (RunOut, "Started or resumed; see its progress")})
+def post_run(ctx: Context, body: RunBody) -> Reply:
+    item = cob.start(ctx.tenant, body.business_date, ctx.now, f"operator:{ctx.key_id}")
+    item = cob.run(ctx.tenant, item["run_id"]["S"], ctx.now,
+                   deadline=time.monotonic() + REQUEST_BUDGET_S)
+    view = cob.view(item)
+    return Reply(RunOut(**view), 202, {"Location": f"/v1/cob/runs/{view['id']}"})
+
+
+@endpoint(bp, "GET", "/v1/cob/runs/{run_id}", summary="A close-of-business run's progress",
+          tag="Close of business", roles=READERS, responses={200: (RunOut, "The run")})
+def get_run(ctx: Context, run_id: str) -> Reply:
+    return Reply(RunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
+
+
+@endpoint(bp, "PUT", "/v1/settings/delinquency", summary="Set the tenant's delinquency ranges "
+          "and default threshold", tag="Close of business", roles={"admin"},
+          body=DelinquencySettings,
+          responses={200: (DelinquencySettings, "The settings in force")})
+def put_delinquency(ctx: Context, body: DelinquencySettings) -> Reply:
+    ctx.uow.add(store.delinquency_put(ctx.tenant, body.model_dump(mode="json"), 1))
+    return Reply(body)
+
+
+@endpoint(bp, "GET", "/v1/settings/delinquency", summary="The tenant's delinquency ranges",
+          tag="Close of business", roles=READERS,
+          responses={200: (DelinquencySettings, "The settings in force")})
+def get_delinquency(ctx: Context) -> Reply:
+    return Reply(servicing.delinquency_settings(ctx.tenant))
