@@ -4,8 +4,8 @@ A command loads the loan's servicing state, applies its step of the fold (or fol
 the schedule when it lands in the past: a back-dated payment, a reversal), and adds to the
 request's unit of work: the journal of the totals' difference, the servicing state (version-
 guarded), the loan's audit record (and status when it moved), the repayment item and the
-partner event. Journal ids: `rpy:<id>` (repayment), `rpy:<id>:rev` (the ledger's reversal of
-it), `rpy:<id>:rederive` (later payments re-allocated), `rfd:<id>` (refund), `wo:<loan>`.
+partner event. Journal ids: `rpy:<id>` (repayment), `rpy:<id>:rev` (the payment's mirror
+netted with the re-allocation of every later payment), `rfd:<id>` (refund), `wo:<loan>`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from chalicelib.lending.money import money_json
 from chalicelib.services import outbox, servicing
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
-from chalicelib.store.ledger import ledger
 from chalicelib.store.uow import UnitOfWork, put
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -144,18 +143,14 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment
     except LendingError as exc:
         raise _as_conflict(exc) from None
     dc = loaded.policy.day_count
-    own = json.loads(item["effect"]["S"])
-    after_reversal = servicing.diff(servicing.flat(loaded.state.totals(dc)), own)
-    rederive = servicing.diff(servicing.flat(state.totals(dc)), after_reversal)
+    # One journal: the mirror of the payment's own journal netted per account with the
+    # re-allocation of every later payment (a transaction may not touch a balance item twice,
+    # so the two cannot be separate journals in the same commit).
+    d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
     journal = item["journal_id"]["S"]
-    today = now.date()
-    uow.add_part(ledger().prepare_reversal(
-        tenant, f"{journal}:rev", journal, effective_date=today,
-        description=f"Reversal of repayment {repayment_id}: {reason}"[:200],
-        metadata={"loan_id": loaded.loan.loan_id, "repayment_id": repayment_id}))
-    servicing.add_journal(uow, tenant, f"{journal}:rederive", loaded.loan, today, rederive,
-                          f"Re-allocation after reversing {repayment_id}",
-                          {"repayment_id": repayment_id})
+    servicing.add_journal(uow, tenant, f"{journal}:rev", loaded.loan, now.date(), d,
+                          f"Reversal of repayment {repayment_id}: {reason}"[:200],
+                          {"repayment_id": repayment_id, "reverses": journal})
     item["status"] = {"S": "reversed"}
     item["reversed_at"] = {"S": now.isoformat()}
     item["reversal_reason"] = {"S": reason}

@@ -1,0 +1,74 @@
+"""Random repayment sequences with close of business and reversals: at every step the loan's
+outstanding equals its ledger balances and the ledger verifies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.errors import DomainError
+from chalicelib.services import repayments, servicing
+from chalicelib.store.audit import Actor
+from chalicelib.store.ledger import ledger
+from chalicelib.store.uow import UnitOfWork
+from tests.integration.conftest import api  # noqa: F401
+from tests.integration.contracts.helpers import make_product, tenant_keys
+from tests.integration.servicing_core.loans import active_loan, balances
+from tests.integration.servicing_core.test_cob import run_day
+
+ACTOR = Actor("prop", "operator", "r")
+START = date(2024, 1, 31)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+step = st.one_of(
+    st.tuples(st.just("pay"), st.integers(1, 40), st.integers(1, 400_000)),
+    st.tuples(st.just("cob"), st.integers(1, 45), st.just(0)),
+    st.tuples(st.just("reverse"), st.integers(0, 7), st.just(0)),
+    st.tuples(st.just("payoff"), st.integers(1, 20), st.just(0)),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=8))
+def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any]) -> None:  # noqa: F811
+    tenant = f"p{uuid.uuid4().hex[:10]}"
+    keys = tenant_keys(api, tenant)
+    product = make_product(api, keys["admin"], fees={"late": "50.00",
+                                                     "penalty_rate_percent": "24"})["id"]
+    loan_id = active_loan(tenant, product, START)
+    day, paid = START, []
+    for kind, n, amount in steps:
+        loaded = servicing.load(tenant, loan_id)
+        try:
+            uow = UnitOfWork()
+            if kind == "pay" or kind == "payoff":
+                on = max(day, loaded.state.through) + timedelta(days=n)
+                if kind == "payoff":
+                    amount = repayments.payoff_quote(tenant, loan_id, on, on)["total"] or 1
+                at = datetime.combine(on, time(9), UTC)
+                paid.append(repayments.repay(uow, tenant, ACTOR, NOW, loan_id, amount, "CNY",
+                                             at, "ch", "ref")["id"])
+                day = on
+            elif kind == "cob":
+                day = max(day, loaded.state.through) + timedelta(days=n)
+                run_day(tenant, day)
+            elif paid:
+                repayments.reverse(uow, tenant, ACTOR, NOW, paid[n % len(paid)], "bounced")
+            uow.commit()
+        except DomainError as exc:
+            assert exc.kind in ("conflict", "validation-error"), exc
+        loaded = servicing.load(tenant, loan_id)
+        t = loaded.state.totals(loaded.policy.day_count)
+        expected = {c: t.receivable(c) for c in ("principal", "interest", "fee", "penalty")}
+        assert expected == balances(tenant, loan_id)
+        assert all(v >= 0 for v in expected.values())
+        assert (loaded.loan.status == "closed") == (loaded.state.status == "closed")
+        if loaded.state.status == "closed":
+            assert set(expected.values()) == {0}
+    report = ledger().verify(tenant)
+    assert report.ok, report.discrepancies
