@@ -32,9 +32,12 @@ def test_due_payment_on_time_keeps_the_loan_current() -> None:
     first = s.installments[0]
     run_to(s, first.due - D, p)
     ls.apply_repayment(s, first.principal + first.interest_total(), first.due, p)
-    run_to(s, first.due + 40 * D, p)
+    second = s.installments[1].due
+    run_to(s, second, p)
     assert s.installments[0].paid["principal"] == first.principal
-    assert s.dpd == 40 - (s.installments[1].due - first.due).days or s.dpd >= 0
+    assert (s.dpd, s.status) == (0, "active")
+    run_to(s, second + 3 * D, p)
+    assert (s.dpd, s.status) == (3, "delinquent")
 
 
 def test_missed_installment_ages_across_month_end_and_buckets_on_the_right_day() -> None:
