@@ -39,7 +39,7 @@ class Meter:
         self.requests[model.name] += 1
         if model.name == "TransactWriteItems":
             for entry in params["TransactItems"]:
-                (op, body), = entry.items()
+                (_op, body), = entry.items()
                 self.items += 1
                 item = body.get("Item") or {}
                 size = sum(len(k) + len(str(v)) for k, v in item.items()) if item else 300

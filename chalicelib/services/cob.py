@@ -27,6 +27,7 @@ from typing import Any
 from chalicelib.errors import DomainError, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.delinquency import DelinquencySettings
+from chalicelib.lending.money import money_json
 from chalicelib.lending.product import ProductConfig
 from chalicelib.services import outbox, servicing
 from chalicelib.store import dynamo, loans
@@ -56,6 +57,8 @@ def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     """Closes one loan's days through the business date: skipped | stepped | conflict."""
     if loan.status not in OPEN:
         return "skipped"
+    if item and date.fromisoformat(item["through"]["S"]) >= ctx.business_date:
+        return "skipped"  # the marker: already closed through the date, no read beyond it
     loaded = servicing.load(ctx.tenant, loan.loan_id, ctx.settings, loan, item, ctx.products)
     s, day = loaded.state, ctx.business_date
     if s.through >= day or s.stopped_on is not None:
@@ -90,7 +93,7 @@ def _notify(uow: UnitOfWork, ctx: Context, loan: loans.LoanItem, n: ls.Notice) -
     if n.kind == "installment.overdue":
         outbox.emit(uow, ctx.tenant, "installment.overdue", {
             "loan_id": loan.loan_id, "installment": n.installment, "due_date": n.due.isoformat(),
-            "owed": {"amount": str(n.owed), "currency": loan.currency, "unit": "minor"}},
+            "owed": money_json(n.owed, loan.currency)},
             now=ctx.now)
     elif reminder_hook is not None:
         reminder_hook(uow, ctx.tenant, loan.loan_id, n)
