@@ -8,6 +8,11 @@ signing), disbursed on 2024-01-31; that setup is not timed. Timed: one COB run f
 date 2024-02-01 over the whole portfolio (each loan: one day of accrual, one transaction),
 then a second run of the same date (every loan skipped by its marker). The local stack over
 HTTP adds ~2 ms per request on top; the per-loan work is the same.
+
+Measured here (2 cores, in-process moto; 1,000 while a test suite shared the CPU; the reruns
+before the skip-on-marker shortcut): 200 loans 53.7 loans/s; 1,000 loans 18.5 loans/s;
+5,000 loans 26.2 loans/s (191 s); 5x loans -> 3.5x time. Per loan-day: 1 TransactWriteItems,
+6 items, ~14 table WCU (the servicing item is ~2-3 KB), 1 BatchGetItem (ledger specs).
 """
 
 from __future__ import annotations
