@@ -3,9 +3,9 @@ aggregations take (chalicelib/lending/reports.py), and renders CSV.
 
 Loans come from the loans index (gsi1 `<tenant>#loans`); outstanding principal and collections
 come from the ledger as of the report date (the loan's exact accounts `loan:<id>:<component>`),
-so they are true for past dates too. Days past due are read from the loan's `days_past_due`
-attribute, which close of business maintains (issue 7, later part): until it does, every loan
-is current, and for past dates the figure is today's. Reading per loan is O(loans): fine to a
+so they are true for past dates too. Days past due come from the loan's servicing item, which
+close of business writes each business day; for past dates the figure is the latest one.
+Reading per loan is O(loans): fine to a
 few thousand loans per request; beyond that COB should write a daily portfolio snapshot that
 this repository reads instead (same record shape).
 """
@@ -21,6 +21,7 @@ from typing import Any
 from chalicelib.lending.money import format_amount
 from chalicelib.lending.reports import ApplicationRecord, CurrencyBook, LoanRecord, Origination
 from chalicelib.store import outbox as items
+from chalicelib.store import servicing
 from chalicelib.store.keys import key
 from chalicelib.store.ledger import ledger
 from ledger.chart import LOAN_COMPONENTS, loan_account_id
@@ -71,8 +72,14 @@ def loan_records(tenant: str, as_of: date) -> list[LoanRecord]:
             principal=principal, created_on=created.date(), disbursed_on=disbursed_on,
             disbursed_amount=principal if disbursed_on else 0,
             outstanding_principal=outstanding, collected=collected,
-            days_past_due=items.n(item, "days_past_due") or 0))
+            days_past_due=_days_past_due(tenant, loan_id)))
     return out
+
+
+def _days_past_due(tenant: str, loan_id: str) -> int:
+    """As of the loan's last close of business (kept on its servicing item)."""
+    item = servicing.get_servicing(tenant, loan_id) if loan_id else None
+    return int(item["days_past_due"]["N"]) if item and "days_past_due" in item else 0
 
 
 def application_records(tenant: str) -> list[ApplicationRecord]:

@@ -40,6 +40,8 @@ def servicing_item(tenant: str, loan_id: str, state: dict[str, Any], events: lis
             "loan_id": {"S": loan_id}, "state": {"S": json.dumps(state, separators=(",", ":"))},
             "events": {"S": json.dumps(events, separators=(",", ":"))},
             "through": {"S": state["through"]}, "status": {"S": status},
+            # Read by the portfolio report (PAR, NPL) without decoding the whole state.
+            "days_past_due": {"N": str(int(state["dpd"]))},
             "version": {"N": str(version)}}
 
 

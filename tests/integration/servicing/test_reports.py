@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 from chalicelib.store import dynamo
 from chalicelib.store.ledger import ledger
+from chalicelib.store.servicing import SERVICING_SK
 from ledger.chart import loan_account_id, loan_accounts
 from ledger.model import JournalRequest, Posting, Side
 
@@ -26,8 +27,10 @@ def _loan(tenant, loan_id, product, status, principal, disbursed=None, dpd=None)
         book.post(tenant, JournalRequest(f"disb-{loan_id}", (
             Posting(loan_account_id(loan_id, "principal"), Side.DEBIT, principal, "CNY"),
             Posting("funding", Side.CREDIT, principal, "CNY")), date.fromisoformat(disbursed)))
-    if dpd is not None:
-        item["days_past_due"] = {"N": str(dpd)}
+    if dpd is not None:  # where close of business keeps it: the loan's servicing item
+        dynamo.client().put_item(TableName="test-main", Item={
+            "pk": item["pk"], "sk": {"S": SERVICING_SK}, "loan_id": {"S": loan_id},
+            "days_past_due": {"N": str(dpd)}})
     dynamo.client().put_item(TableName="test-main", Item=item)
 
 

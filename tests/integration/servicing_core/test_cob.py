@@ -90,6 +90,10 @@ def test_dpd_31_on_the_right_day_across_february(api: Any, acme: dict[str, str],
     fees = servicing.load("acme", loan_id).state.installments
     assert fees[0].late_fee == 5000 and fees[1].late_fee == 5000 and fees[0].penalty > 0
     assert balances("acme", loan_id)["penalty"] > 0 and ledger().verify("acme").ok
+    # The portfolio report sees what close of business computed: one loan, 31 days late.
+    report = api.call("GET", "/v1/reports/portfolio?as_of=2024-03-02", key=acme["reviewer"])
+    (book,) = report.json["currencies"]
+    assert (book["par1"], book["par30"], book["par90"]) == ("1.0000", "1.0000", "0.0000")
 
 
 def test_custom_ranges_default_and_write_off(api: Any, acme: dict[str, str],
