@@ -18,7 +18,8 @@ bp = Blueprint(__name__)
 ADMIN = {"admin"}
 READERS = {"admin", "operator"}
 EventType = Literal["application.decided", "contract.signed", "loan.disbursed",
-                    "repayment.received", "installment.overdue", "loan.closed"]
+                    "repayment.received", "installment.due_soon", "installment.overdue",
+                    "loan.closed"]
 
 
 class WebhookCreate(Strict):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -40,7 +39,6 @@ PAGE = 100
 RUNNING, COMPLETED = "running", "completed"
 #: Reminders before a due date have no registered partner event type yet: this hook receives
 #: them (the webhook owner can map it to an event type); overdue notices go to the outbox.
-reminder_hook: Callable[[UnitOfWork, str, str, ls.Notice], None] | None = None
 
 
 @dataclass
@@ -90,13 +88,11 @@ def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
 
 
 def _notify(uow: UnitOfWork, ctx: Context, loan: loans.LoanItem, n: ls.Notice) -> None:
-    if n.kind == "installment.overdue":
-        outbox.emit(uow, ctx.tenant, "installment.overdue", {
-            "loan_id": loan.loan_id, "installment": n.installment, "due_date": n.due.isoformat(),
-            "owed": money_json(n.owed, loan.currency)},
-            now=ctx.now)
-    elif reminder_hook is not None:
-        reminder_hook(uow, ctx.tenant, loan.loan_id, n)
+    """Reminders before a due date and notices after a miss, in the step's own transaction."""
+    outbox.emit(uow, ctx.tenant, n.kind, {
+        "loan_id": loan.loan_id, "installment": n.installment, "due_date": n.due.isoformat(),
+        "owed": money_json(n.owed, loan.currency)},
+        now=ctx.now)
 
 
 # --- runs --------------------------------------------------------------------------------

@@ -90,6 +90,14 @@ def test_dpd_31_on_the_right_day_across_february(api: Any, acme: dict[str, str],
     fees = servicing.load("acme", loan_id).state.installments
     assert fees[0].late_fee == 5000 and fees[1].late_fee == 5000 and fees[0].penalty > 0
     assert balances("acme", loan_id)["penalty"] > 0 and ledger().verify("acme").ok
+    # Reminders before the due date and notices after misses went to the outbox.
+    rows = dynamo.client().scan(TableName=dynamo.table("main"))["Items"]
+    events = sorted((json.loads(r["body"]["S"])["data"]["due_date"], r["type"]["S"])
+                    for r in rows if r["sk"]["S"] == "event" and "type" in r
+                    and r["type"]["S"].startswith("installment."))
+    assert ("2024-02-29", "installment.due_soon") in events  # 3 days ahead: on Feb 26
+    assert ("2024-01-31", "installment.overdue") in events
+    assert ("2024-02-29", "installment.overdue") in events
     # The portfolio report sees what close of business computed: one loan, 31 days late.
     report = api.call("GET", "/v1/reports/portfolio?as_of=2024-03-02", key=acme["reviewer"])
     (book,) = report.json["currencies"]
