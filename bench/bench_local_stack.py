@@ -318,7 +318,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="per cell")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 8])
-    parser.add_argument("--no-api", action="store_true", help="only the adapter path")
+    parser.add_argument("--paths", nargs="+", choices=("adapter", "api"),
+                        default=["adapter", "api"], help="which paths to measure")
     ns = parser.parse_args()
 
     import requests
@@ -326,7 +327,8 @@ def main() -> None:
     t_start = time.perf_counter()
     stack = start_stack()
     try:
-        print(f"stack up in {time.perf_counter() - t_start:.1f}s (load {loadavg()})",
+        print(f"stack up in {time.perf_counter() - t_start:.1f}s, pid {stack.process.pid} "
+              f"(load {loadavg()})",
               file=sys.stderr, flush=True)
         api_pid = next(iter(_children(stack.process.pid)), 0)
         pids = {"moto": stack.process.pid, **({"api": api_pid} if api_pid else {})}
@@ -341,7 +343,7 @@ def main() -> None:
 
         cells: list[dict[str, Any]] = []
         run_id = uuid.uuid4().hex[:6]
-        for threads in ns.threads:
+        for threads in ns.threads if "adapter" in ns.paths else []:
             rngs = [random.Random(f"{threads}-{t}") for t in range(threads)]
 
             def via_adapter(tid: int, seq: int, threads: int = threads,
@@ -356,7 +358,7 @@ def main() -> None:
             cells.append(measure("(a) ledger adapter -> moto", threads, ns.seconds,
                                  via_adapter, pids))
             print(f"  .. {cells[-1]}", file=sys.stderr, flush=True)
-        if not ns.no_api:
+        if "api" in ns.paths:
             url = stack.api + "/v1/ledger/journals"
             for threads in ns.threads:
                 rngs = [random.Random(f"api-{threads}-{t}") for t in range(threads)]

@@ -35,14 +35,21 @@ import copy
 import functools
 import hashlib
 import inspect
+import json
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import moto
+import moto.backends
+import moto.core.responses
+from moto.core import serialize as moto_serialize
+from moto.core.serialize import BaseJSONSerializer, ResponseSerializer
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
+    ItemSizeTooLarge,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
@@ -50,8 +57,11 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.dynamodb.parsing.validators import Validator
 from moto.dynamodb.responses import DynamoHandler
 
 EXPECTED_MOTO_VERSION = "5.2.5"
@@ -67,7 +77,37 @@ _EXPECTED_SOURCES: dict[str, str] = {
     "Table.delete_item": "1594f7b07616c8cb",
     "DynamoDBBackend.update_item": "218984588dd689a5",
     "DynamoHandler.call_action": "ce5f57cf83cde340",
+    "Item.__init__": "d9c12b62cb921831",
+    "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
+    "ConditionExpressionParser.parse": "5c9b63c5f49ed5d5",
+    "ConditionExpressionParser._lookup_expression_attribute_value": "a7ac783bd94ea73b",
+    "ConditionExpressionParser._lookup_expression_attribute_name": "891f122f1ef67fb3",
+    "UpdateExpressionParser.make": "2c00ed96d6e191f2",
+    "Validator.__init__": "9489b532dd0fb359",
+    "Table.sorted_items": "216dac1cd6b659d2",
+    "moto.backends.list_of_moto_modules": "4f741a10b06500e8",
+    "moto.core.responses.method_names_from_class": "9dbac89d082b655f",
+    "BaseJSONSerializer._serialize_type_structure": "36873909cd0aeb4d",
+    "ResponseSerializer._serialize_type_structure": "f9b47068f40ce489",
+    "ResponseSerializer._serialize_structure_member": "437fdce43aa5ac84",
+    "ResponseSerializer.get_value": "5ac16904b91c2935",
+    "AttributePicker.__call__": "c15da8ec29c1afa4",
+    "AttributePicker.get_possible_keys": "cb284052c5ea7fe1",
+    "XFormedAttributePicker.get_possible_keys": "f0d20f55f37fd8a1",
+    "ActionResult.execute_result": "6333faa349b58671",
+    "serialize.ExplicitAlias": "50e6df2c5ef1bb8c",
+    "serialize.ShapeNameAlias": "3aac05bf01b44d5c",
+    "serialize.NoAlias": "54b6a9dd71d3de73",
+    "serialize.ShapePrefixAlias": "bc24d299803babd2",
+    "serialize.ClassPrefixAlias": "badfb8d077e500ff",
+    "serialize.ModelAlias": "dc305f0cc88422f9",
 }
+
+# The serializer shortcut (_json_structure) is derived from exactly these alias providers.
+_EXPECTED_ALIAS_PROVIDERS = [
+    "ExplicitAlias", "ShapeNameAlias", "NoAlias", "ShapePrefixAlias", "ClassPrefixAlias",
+    "ModelAlias",
+]
 
 _APPLY_LOCK = threading.Lock()
 _applied = False
@@ -85,6 +125,32 @@ def _source_targets() -> dict[str, Callable[..., Any]]:
         "Table.delete_item": Table.delete_item,
         "DynamoDBBackend.update_item": DynamoDBBackend.update_item,
         "DynamoHandler.call_action": DynamoHandler.call_action,
+        "Item.__init__": Item.__init__,
+        "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
+        "ConditionExpressionParser.parse": ConditionExpressionParser.parse,
+        "ConditionExpressionParser._lookup_expression_attribute_value":
+            ConditionExpressionParser._lookup_expression_attribute_value,
+        "ConditionExpressionParser._lookup_expression_attribute_name":
+            ConditionExpressionParser._lookup_expression_attribute_name,
+        "UpdateExpressionParser.make": UpdateExpressionParser.make,
+        "Validator.__init__": Validator.__init__,
+        "Table.sorted_items": Table.sorted_items,
+        "moto.backends.list_of_moto_modules": moto.backends.list_of_moto_modules,
+        "moto.core.responses.method_names_from_class":
+            moto.core.responses.method_names_from_class,
+        "BaseJSONSerializer._serialize_type_structure":
+            BaseJSONSerializer._serialize_type_structure,
+        "ResponseSerializer._serialize_type_structure":
+            ResponseSerializer._serialize_type_structure,
+        "ResponseSerializer._serialize_structure_member":
+            ResponseSerializer._serialize_structure_member,
+        "ResponseSerializer.get_value": ResponseSerializer.get_value,
+        "AttributePicker.__call__": moto_serialize.AttributePicker.__call__,
+        "AttributePicker.get_possible_keys": moto_serialize.AttributePicker.get_possible_keys,
+        "XFormedAttributePicker.get_possible_keys":
+            moto_serialize.XFormedAttributePicker.get_possible_keys,
+        "ActionResult.execute_result": moto.core.responses.ActionResult.execute_result,
+        **{f"serialize.{cls.__name__}": cls for cls in moto_serialize.DEFAULT_ALIAS_PROVIDERS},
     }
     return {name: _originals.get(name, func) for name, func in current.items()}
 
@@ -100,8 +166,11 @@ def _check_moto() -> None:
             f"infra.moto_patches targets moto {EXPECTED_MOTO_VERSION}, found {moto.__version__}: "
             "re-verify the patch (read moto/dynamodb, run tests/integration/moto) and update it"
         )
+    providers = [cls.__name__ for cls in moto_serialize.DEFAULT_ALIAS_PROVIDERS]
+    if providers != _EXPECTED_ALIAS_PROVIDERS:
+        raise RuntimeError(f"infra.moto_patches: moto's alias providers changed: {providers}")
     for name, func in _source_targets().items():
-        if _fingerprint(func) != _EXPECTED_SOURCES[name]:
+        if _fingerprint(func) != _EXPECTED_SOURCES.get(name):
             raise RuntimeError(
                 f"infra.moto_patches: moto's {name} differs from the verified 5.2.5 source; "
                 "re-verify the patch before using it"
@@ -301,10 +370,22 @@ def _all_items(self: Table) -> list[Item]:
 def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
     """Base-table queries only need the items in ``hash_key``'s bucket: moto's own filter
     (``item.hash_key == hash_key``) keeps exactly that bucket, since buckets are keyed by the
-    same DynamoType equality."""
+    same DynamoType equality. Index queries only need the items whose index hash attributes
+    match (see _gsi_candidates) instead of the whole table sorted by primary key."""
     index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
     original = _originals["Table.query"]
-    if index_name or hash_key is None:
+    if index_name:
+        conditions = kwargs.get("hash_key_conditions")
+        if not conditions or len(args) > 9:
+            return original(self, hash_key, *args, **kwargs)
+        candidates = _gsi_candidates(self, conditions)
+        previous = getattr(_partition_hint, "value", None)
+        _partition_hint.value = (self, candidates)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            _partition_hint.value = previous
+    if hash_key is None:
         return original(self, hash_key, *args, **kwargs)
     if self.range_key_attr is not None:
         bucket = self.items.get(hash_key)
@@ -319,6 +400,215 @@ def _query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) 
     finally:
         _partition_hint.value = previous
 
+
+# --------------------------------------------------------------------------------------------
+# 4. Per-call costs: item construction, expression parsing, request routing
+# --------------------------------------------------------------------------------------------
+
+_ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict limit
+
+
+def _item_init(
+    self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
+) -> None:
+    """moto's Item.__init__ without the O(n^2) size check: LimitedSizeDict re-sums the whole
+    item on every attribute set. Same order, same running total, same ItemSizeTooLarge (the
+    keys of ``attrs`` are unique, so each set adds a new key and the running sum is exactly
+    what moto recomputes), same resulting dict."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    result = LimitedSizeDict()
+    total = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        total += bytesize(key) + typed.size()
+        if total > _ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(result, key, typed)
+    self.attrs = result
+
+
+_CACHE_LIMIT = 4096
+_update_ast_cache: dict[tuple[type, str], Any] = {}
+_condition_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_condition_cache: dict[tuple[Any, ...], tuple[Any, list[str], list[str]]] = {}
+_cache_guard = threading.Lock()
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    with _cache_guard:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+
+
+def _update_expression_make(cls: type, expression_str: str) -> Any:
+    """UpdateExpressionParser.make, memoised by expression text (the AST is purely syntactic:
+    no names or values are resolved). The shared AST is never mutated: its two users only read
+    it (``find_clauses``) or hand it to ``Validator``, whose __init__ deep-copies it (checked by
+    fingerprint). Failures are not cached: a bad expression raises again, the same way."""
+    key = (cls, expression_str)
+    found = _update_ast_cache.get(key)
+    if found is None:
+        found = _originals["UpdateExpressionParser.make"].__func__(cls, expression_str)
+        if isinstance(expression_str, str):
+            _bounded_put(_update_ast_cache, key, found)
+    return found
+
+
+class _Recording(dict[str, Any]):
+    """A names/values mapping that remembers which placeholders the parser looked up."""
+
+    def __init__(self, source: dict[str, Any]) -> None:
+        super().__init__(source)
+        self.used: list[str] = []
+
+    def __getitem__(self, key: str) -> Any:
+        self.used.append(key)
+        return super().__getitem__(key)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _condition_key(expr: str, names: Any, values: Any) -> tuple[Any, ...] | None:
+    """Everything a parse of ``expr`` depends on: the text, and the names and values it looks
+    up (the parser reads nothing else from them). None if not known yet or not cacheable."""
+    refs = _condition_refs.get(expr)
+    if refs is None:
+        return None
+    used_names, used_values = refs
+    try:
+        name_part = None if names is None else tuple((n, names[n]) for n in used_names)
+        value_part = (
+            None if values is None else tuple((v, _canonical(values[v])) for v in used_values)
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # a missing placeholder: let moto's parse raise its own error
+    return (expr, names is None, values is None, name_part, value_part)
+
+
+def _condition_parse(self: ConditionExpressionParser) -> Any:
+    """ConditionExpressionParser.parse, memoised. The result (an Op tree, read-only while
+    evaluating) depends on the expression text and on the names/values it looks up, which are
+    recorded on the first parse of each text; the found-names/values lists moto uses for its
+    "unused placeholder" validation are replayed exactly."""
+    original = _originals["ConditionExpressionParser.parse"]
+    expr = self.condition_expression
+    names, values = self.expression_attribute_names, self.expression_attribute_values
+    if not expr or not isinstance(expr, str):
+        return original(self)
+    key = _condition_key(expr, names, values)
+    if key is not None:
+        hit = _condition_cache.get(key)
+        if hit is not None:
+            op, names_found, values_found = hit
+            self.expr_attr_names_found.extend(names_found)
+            self.expr_attr_values_found.extend(values_found)
+            return op
+    if key is None and expr not in _condition_refs and (
+        isinstance(names, dict | type(None)) and isinstance(values, dict | type(None))
+    ):
+        rec_names = _Recording(names) if names is not None else None
+        rec_values = _Recording(values) if values is not None else None
+        self.expression_attribute_names = rec_names
+        self.expression_attribute_values = rec_values
+        try:
+            op = original(self)
+        finally:
+            self.expression_attribute_names, self.expression_attribute_values = names, values
+        _bounded_put(_condition_refs, expr, (
+            tuple(dict.fromkeys(rec_names.used)) if rec_names is not None else (),
+            tuple(dict.fromkeys(rec_values.used)) if rec_values is not None else (),
+        ))
+        key = _condition_key(expr, names, values)
+    else:
+        op = original(self)
+    if key is not None:
+        _bounded_put(_condition_cache, key,
+                     (op, list(self.expr_attr_names_found), list(self.expr_attr_values_found)))
+    return op
+
+
+_moto_modules: tuple[str, ...] | None = None
+
+
+def _list_of_moto_modules() -> Any:
+    """moto lists its package directory (one stat per entry) twice per HTTP request to route
+    it; the installed package does not change while we run."""
+    global _moto_modules
+    if _moto_modules is None:
+        _moto_modules = tuple(_originals["moto.backends.list_of_moto_modules"]())
+    return iter(_moto_modules)
+
+
+_method_names: dict[type, tuple[str, ...]] = {}
+
+
+def _method_names_from_class(clazz: type) -> list[str]:
+    """moto runs inspect.getmembers on the handler class for every request, to check that the
+    action is a method; handler classes do not gain or lose functions while serving (our own
+    patches are installed before the first request, see apply())."""
+    names = _method_names.get(clazz)
+    if names is None:
+        names = tuple(_originals["moto.core.responses.method_names_from_class"](clazz))
+        _method_names[clazz] = names
+    return list(names)
+
+
+def _json_structure(
+    self: BaseJSONSerializer, serialized: Any, value: Any, shape: Any, key: str
+) -> None:
+    """BaseJSONSerializer._serialize_type_structure with a shortcut for DynamoDB's
+    AttributeValue given as a plain dict (every attribute of every item in a response).
+
+    moto asks its attribute picker for each of the 10 members (S, N, B, SS, NS, BS, M, L,
+    NULL, BOOL), trying up to 8 aliases each. For a plain ``dict`` whose keys are all member
+    names, every alias but the member name itself misses (none is a member name: no dict has
+    ``Meta``; the class-name, shape-name and model aliases of these members are never member
+    names; the snake_case ones are lower case), so the picked value is ``value.get(member)``.
+    The shortcut does exactly that and serialises the present members in member order, as
+    moto does; anything else (other shapes, dict subclasses, unexpected keys, response
+    transformers, renamed members) goes through moto's code.
+    """
+    if (
+        type(value) is dict
+        and getattr(shape, "name", None) == "AttributeValue"
+        and not shape.is_document_type
+        and not getattr(self._value_picker, "response_transformers", None)
+    ):
+        members = shape.members
+        if value.keys() <= members.keys() and all(
+            "name" not in m.serialization for m in members.values()
+        ):
+            wrapper: Any = self.MAP_TYPE() if key else serialized
+            for member_key, member_shape in members.items():
+                member_shape.parent = shape
+                member_value = value.get(member_key)
+                if member_value is not None:
+                    self._serialize(wrapper, member_value, member_shape, member_key)
+            if key:
+                self._default_serialize(serialized, wrapper, shape, key)
+            return
+    _originals["BaseJSONSerializer._serialize_type_structure"](self, serialized, value, shape, key)
+
+
+def _gsi_candidates(table: Table, conditions: list[tuple[str, DynamoType]]) -> list[Item]:
+    """Items that pass moto's own hash-key check (same test, copied from Table.query), in any
+    order: moto then sorts them by index keys *and* table keys, a total order, so the input
+    order does not matter; moto re-applies all its checks to these candidates."""
+    out: list[Item] = []
+    for bucket in table.items.values():
+        for item in bucket.values() if table.range_key_attr is not None else (bucket,):
+            attrs = item.attrs
+            for name, expected in conditions:
+                found = attrs.get(name)
+                if not found or found != expected:
+                    break
+            else:
+                out.append(item)
+    return out
 
 # --------------------------------------------------------------------------------------------
 # 3. One lock per DynamoDB backend around request handling
@@ -365,6 +655,16 @@ def apply() -> None:
         _originals["Table.query"] = Table.query
         _originals["Table.all_items"] = Table.all_items
         _originals["DynamoHandler.call_action"] = DynamoHandler.call_action
+        _originals["Item.__init__"] = Item.__init__
+        _originals["ConditionExpressionParser.parse"] = ConditionExpressionParser.parse
+        _originals["UpdateExpressionParser.make"] = UpdateExpressionParser.make
+        _originals["moto.backends.list_of_moto_modules"] = moto.backends.list_of_moto_modules
+        _originals["moto.core.responses.method_names_from_class"] = (
+            moto.core.responses.method_names_from_class
+        )
+        _originals["BaseJSONSerializer._serialize_type_structure"] = (
+            BaseJSONSerializer._serialize_type_structure
+        )
 
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
         Table.query = _query  # type: ignore[method-assign]
@@ -372,6 +672,12 @@ def apply() -> None:
         DynamoHandler.call_action = _locked_call_action(  # type: ignore[method-assign]
             _originals["DynamoHandler.call_action"]
         )
+        Item.__init__ = _item_init  # type: ignore[method-assign]
+        ConditionExpressionParser.parse = _condition_parse  # type: ignore[method-assign]
+        UpdateExpressionParser.make = classmethod(_update_expression_make)  # type: ignore[method-assign,assignment]
+        moto.backends.list_of_moto_modules = _list_of_moto_modules
+        moto.core.responses.method_names_from_class = _method_names_from_class  # type: ignore[assignment]
+        BaseJSONSerializer._serialize_type_structure = _json_structure  # type: ignore[method-assign]
         _applied = True
 
 
