@@ -119,6 +119,10 @@ def test_randomized_sequences_match_stock_moto() -> None:
         for entry in a["log"]:
             if "tx" not in entry:
                 seen["single"] += 1
+                text = json.dumps(entry)
+                seen["response with every attribute type"] += all(
+                    f'"{t}"' in text for t in ("B", "BS", "SS", "NS", "M", "L", "NULL", "BOOL"))
+                seen["paged query"] += len(entry.get("pages", [])) > 1
             elif "ok" in entry:
                 seen["committed"] += 1
             else:
@@ -139,6 +143,8 @@ def test_randomized_sequences_match_stock_moto() -> None:
         "reason with Item",
         "ConditionCheck",
         "stream records",
+        "response with every attribute type",
+        "paged query",
     ):
         assert seen[what] > 0, (what, seen)
 
