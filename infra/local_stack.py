@@ -8,11 +8,13 @@ SIGTERM) stops everything it started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -117,13 +119,20 @@ def main() -> int:
     api: subprocess.Popen[bytes] | None = None
 
     def stop(*_: object) -> None:
+        """Every step is bounded: a stuck child or server must not keep the stack alive."""
+        print("stopping the API ...", flush=True)
         if api and api.poll() is None:
-            os.killpg(api.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(api.pid, signal.SIGTERM)
             try:
                 api.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(api.pid, signal.SIGKILL)
-        moto.stop()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(api.pid, signal.SIGKILL)
+        print("stopping moto ...", flush=True)
+        stopper = threading.Thread(target=moto.stop, daemon=True)  # its server thread is a daemon
+        stopper.start()
+        stopper.join(timeout=5)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # A parent may have left SIGINT ignored (shells do for background jobs, and Python keeps an
