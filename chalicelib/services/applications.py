@@ -171,10 +171,12 @@ def precheck(tenant: str, raw: Any, today: date) -> list[FieldError]:
     return _product_problems(terms, policy, currency, amount, term, born, today)
 
 
-def _duplicates(tenant: str, blind: str, now: datetime) -> dict[str, int]:
+def _duplicates(tenant: str, blind: str, now: datetime) -> tuple[dict[str, int], int]:
+    """The borrower's counts for the policy, and the fence count the submission must move."""
     counts = {"open_applications": 0, "active_loans": 0, "applications_30d": 0,
               "declined_30d": 0}
-    for link in store.borrower_links(tenant, blind):
+    links, fence = store.borrower_links(tenant, blind)
+    for link in links:
         if link.kind == "loan":
             loan = get_loan(tenant, link.ref_id)  # its status belongs to the loan's own life
             if loan is not None and loan.status not in CLOSED_LOAN:
@@ -185,7 +187,7 @@ def _duplicates(tenant: str, blind: str, now: datetime) -> dict[str, int]:
         if now - link.created_at <= RECENT:
             counts["applications_30d"] += 1
             counts["declined_30d"] += link.status == "declined"
-    return counts
+    return counts, fence
 
 
 def _policy_currency(policy: PolicyConfig, currency: str, policy_id: str) -> None:
@@ -302,7 +304,7 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
 
     application_id = f"app_{secrets.token_hex(8)}"
     blind = personal_data.blind_index(tenant, sub.id_type, sub.id_number)
-    duplicates = _duplicates(tenant, blind, now)
+    duplicates, fence = _duplicates(tenant, blind, now)
     result = scorer.score(features, pointer=CHARACTERISTICS)
     facts = {
         "application": {"product_id": sub.product_id, "product_version": stored.number,
@@ -358,6 +360,8 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     uow.add(put_aggregate(item, None),
             on_fail=lambda _r: conflict("Application id collision; retry."))
     uow.add(_link(tenant, item))
+    uow.add(store.move_fence(tenant, blind, fence), on_fail=lambda _r: conflict(
+        "Another application for the same borrower was submitted at the same time; retry."))
     log.info("application %s %s: product %s, borrower %s, score %s (%s)", application_id,
              item.status, sub.product_id, mask_id(sub.id_number), result.score, result.grade)
     return item

@@ -6,6 +6,7 @@ Main-table layout (every key starts with `<tenant>#`):
 |---|---|---|---|
 | application | `t#application#<id>` | `application` | `t#applications` / `<status>#<at>#<id>` |
 | borrower index entry | `t#borrower#<blind index>` | `application#<id>` or `loan#<id>` | - |
+| borrower fence | `t#borrower#<blind index>` | `#fence` (`n`: submissions seen) | - |
 | decision policy | `t#policy#<id>` | `policy` | `t#policies` / `<status>#<at>#<id>` |
 | policy version | `t#policy#<id>` | `v#000001` | - |
 | tenant model | `t#model#<id>` | `model` | `t#models` / `<at>#<id>` |
@@ -15,6 +16,9 @@ The borrower index is keyed by a keyed blind index (HMAC of the tenant and the n
 national ID, see services/personal_data.py), never by the ID: it lives in the base table's key
 rather than in a GSI key so the duplicate check reads it with a strongly consistent Query (a
 GSI is eventually consistent, and two applications a second apart must see each other).
+Two applications submitted at the same instant would still each miss the other; the fence
+closes that race: every submission moves the borrower's fence from the count it read, so of
+two racing submissions one commits and the other gets a conflict and, retried, sees it.
 """
 
 from __future__ import annotations
@@ -168,9 +172,14 @@ def get_model_version(tenant: str, model_id: str, number: int) -> ModelVersionIt
     return _get(ModelVersionItem, model_pk(tenant, model_id), version_sk(number))
 
 
-def borrower_links(tenant: str, blind: str) -> list[BorrowerLinkItem]:
-    """Every application and loan of one borrower in the tenant (strongly consistent)."""
+FENCE_SK = "#fence"
+
+
+def borrower_links(tenant: str, blind: str) -> tuple[list[BorrowerLinkItem], int]:
+    """Every application and loan of one borrower in the tenant (strongly consistent), and the
+    fence count the submission must move (see the module note)."""
     out: list[BorrowerLinkItem] = []
+    fence = 0
     kwargs: dict[str, Any] = {
         "TableName": dynamo.table("main"), "ConsistentRead": True,
         "KeyConditionExpression": "pk = :p",
@@ -178,10 +187,27 @@ def borrower_links(tenant: str, blind: str) -> list[BorrowerLinkItem]:
     }
     while True:
         page = dynamo.client().query(**kwargs)
-        out += [BorrowerLinkItem.from_raw_data(i) for i in page.get("Items", [])]
+        for raw in page.get("Items", []):
+            if raw["sk"]["S"] == FENCE_SK:
+                fence = int(raw["n"]["N"])
+            else:
+                out.append(BorrowerLinkItem.from_raw_data(raw))
         if "LastEvaluatedKey" not in page or len(out) >= 1000:
-            return out
+            return out, fence
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def move_fence(tenant: str, blind: str, seen: int) -> dict[str, Any]:
+    """The transaction entry that moves the borrower's fence from the count read to the next."""
+    condition = "attribute_not_exists(pk)" if seen == 0 else "#n = :seen"
+    values = {":next": {"N": str(seen + 1)}}
+    if seen:
+        values[":seen"] = {"N": str(seen)}
+    return {"Update": {
+        "TableName": dynamo.table("main"),
+        "Key": {"pk": {"S": borrower_pk(tenant, blind)}, "sk": {"S": FENCE_SK}},
+        "UpdateExpression": "SET #n = :next", "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": values}}
 
 
 def query_list(tenant: str, kind: str, prefix: str | None, limit: int,

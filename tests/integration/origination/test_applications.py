@@ -183,6 +183,26 @@ def test_duplicates_feed_the_rules_within_the_tenant_only(api, acme, product):
     assert there.json["decision"]["facts"]["duplicates"]["applications_30d"] == 0
 
 
+def test_two_simultaneous_applications_of_one_borrower_cannot_both_miss_each_other(
+        api, acme, product, monkeypatch):
+    """The interleaving of a race: the second submission read the borrower's index before the
+    first committed. The fence makes it a 409 that changes nothing; retried, it sees the first."""
+    from chalicelib.store import origination
+
+    first = submit(api, acme["partner"], application(product["id"]))
+    assert first.status == 201
+    real = origination.borrower_links
+    monkeypatch.setattr(origination, "borrower_links", lambda t, b: ([], 0))  # the stale read
+    before = api.call("GET", "/v1/applications", key=acme["operator"]).json["data"]
+    raced = submit(api, acme["partner"], application(product["id"]))
+    assert raced.status == 409 and "same borrower" in raced.json["detail"], raced.json
+    assert api.call("GET", "/v1/applications", key=acme["operator"]).json["data"] == before
+    monkeypatch.setattr(origination, "borrower_links", real)
+    retried = submit(api, acme["partner"], application(product["id"]))
+    assert retried.status == 201
+    assert retried.json["decision"]["facts"]["duplicates"]["open_applications"] == 1
+
+
 def test_listing_by_status_with_pages_and_withdrawal(api, acme, product):
     ids = {}
     for n, (profile, serial) in enumerate(((None, "101"), (BAD, "102"), (MID, "103"),
