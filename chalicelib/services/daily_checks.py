@@ -3,16 +3,19 @@
 For a business day: the ledger proves itself (`verify()`), every audit chain is recomputed,
 the day's audit records are checkpointed and the recent checkpoints re-verified, and channel
 statements uploaded to S3 since the last run are reconciled. Each step is isolated: one
-failing step is recorded as such and the others still run.
+failing step (or statement) is recorded as such and the others still run; statements left
+when the Lambda's budget runs out are `deferred` to the next invocation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from chalicelib.config import settings
@@ -99,14 +102,27 @@ def statement_period(s3_key: str) -> tuple[date, date] | None:
     return start, date.fromisoformat(match.group(2)) if match.group(2) else start
 
 
-def reconcile_new(tenant: str, now: datetime) -> dict[str, Any]:
-    runs, failures = [], []
+def statement_run_id(tenant: str, s3_key: str, etag: str) -> str:
+    """The nightly run of one statement object: the same id on every retry, so a run cut off
+    midway is resumed and completed once instead of started again."""
+    digest = hashlib.sha256(json.dumps([tenant, s3_key, etag]).encode()).hexdigest()
+    return f"rr_{digest[:16]}"
+
+
+def reconcile_new(tenant: str, now: datetime, deadline: float | None = None) -> dict[str, Any]:
+    """Each new statement in its own transaction; past `deadline` (time.monotonic) the rest
+    wait for the next invocation (`deferred`), which finds them unmarked."""
+    runs, failures, deferred = [], [], 0
     for channel, s3_key, etag in new_statements(tenant):
+        if deadline is not None and monotonic() > deadline:
+            deferred += 1
+            continue
         try:
             uow = UnitOfWork()
             source = reconciliation.load_s3(tenant, channel, s3_key)
             view = reconciliation.run(tenant, SYSTEM, now, channel, source,
-                                      statement_period(s3_key), uow)
+                                      statement_period(s3_key), uow,
+                                      run_id=statement_run_id(tenant, s3_key, etag))
             uow.add({"Put": {"TableName": dynamo.table("main"), "Item": {
                 "pk": {"S": store.statement_marker_pk(tenant)}, "sk": {"S": f"{s3_key}#{etag}"},
                 "run_id": {"S": view["id"]}, "at": {"S": items.iso(now)}}}})
@@ -116,27 +132,39 @@ def reconcile_new(tenant: str, now: datetime) -> dict[str, Any]:
         except DomainError as exc:
             failures.append({"statement": s3_key, "error": exc.detail,
                              "errors": [e.__dict__ for e in exc.errors[:SHOWN]]})
-    return {"ok": not failures and all(
+        except Exception as exc:  # one statement's fault must not stop the others
+            log.exception("nightly reconciliation of %s failed", s3_key)
+            failures.append({"statement": s3_key, "error": f"{type(exc).__name__}: {exc}"[:500],
+                             "errors": []})
+    return {"ok": not failures and not deferred and all(
         sum(v for k, v in r["counts"].items() if k != "matched") == 0 for r in runs),
-        "runs": runs, "failures": failures}
+        "runs": runs, "failures": failures, "deferred": deferred}
 
 
-def run_tenant(tenant: str, day: date, now: datetime) -> dict[str, Any]:
+def run_tenant(tenant: str, day: date, now: datetime,
+               deadline: float | None = None) -> dict[str, Any]:
+    """All checks of the day; the item records `complete` = nothing was deferred."""
     results: dict[str, Any] = {}
     _step(results, "ledger", lambda: ledger_check(tenant))
     _step(results, "audit", lambda: audit_check(tenant))
     _step(results, "checkpoints", lambda: checkpoint_check(tenant, day, now))
-    _step(results, "reconciliation", lambda: reconcile_new(tenant, now))
+    _step(results, "reconciliation", lambda: reconcile_new(tenant, now, deadline))
     ok = all(r.get("ok") for r in results.values())
     item = {
         "pk": {"S": store.verification_pk(tenant, day.isoformat())},
         "sk": {"S": store.VERIFICATION_SK},
         "gsi1pk": {"S": store.verifications_index_pk(tenant)}, "gsi1sk": {"S": day.isoformat()},
         "day": {"S": day.isoformat()}, "ok": {"BOOL": ok}, "ran_at": {"S": items.iso(now)},
+        "complete": {"BOOL": not results["reconciliation"].get("deferred")},
         "results": {"S": json.dumps(results, sort_keys=True, default=str)},
     }
     dynamo.client().put_item(TableName=dynamo.table("main"), Item=item)
     return verification_view(item)
+
+
+def stored_verification(tenant: str, day: date) -> dict[str, Any] | None:
+    """The day's verification item, if one was written."""
+    return items.get(store.verification_pk(tenant, day.isoformat()), store.VERIFICATION_SK)
 
 
 def verification_view(item: dict[str, Any]) -> dict[str, Any]:

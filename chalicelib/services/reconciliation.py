@@ -1,14 +1,20 @@
 """Reconciliation runs: a channel's statement against the ledger, exceptions for operators.
 
-Ledger side: the entries of the channel's prefunded cash account `cash:<channel>` (ledger
-chart). A posted credit there is a payout, a posted debit a collection; pending reservations
-are not money that moved. The reference is the journal's metadata `channel_reference` (or one
-of REFERENCE_KEYS), else that of the pending journal it posts, else `journal:<id>` - an
-unreferenced movement then surfaces as missing in the statement.
+Ledger side (`ledger_movements`): the posted entries of the channel's prefunded cash account
+`cash:<channel>` (payouts, prefunding) and of `channel-clearing` whose journal names the
+channel in its metadata (repayments, refunds; a reversal through the repayment it reverses).
+Debits are collections, credits payouts (a refund or a charged-back payment leaves through the
+channel); pending reservations are not money that moved. The reference is the journal's
+metadata `channel_reference` (or one of REFERENCE_KEYS), else that of the journal it posts or
+reverses, else `journal:<id>` - an unreferenced movement then surfaces as missing in the
+statement.
 
-A run writes its item first (`running`), then its new exceptions, then completes in the
-request's unit of work: a run cut off midway stays visibly `running`, and its exceptions are
-still true (they are keyed by what they are about, so re-running adds no duplicates).
+A run is resumable and idempotent: its item is written first (`running`), then its exceptions
+(ids derived from what they are about, conditional puts), then it completes in the caller's
+unit of work, guarded on still being `running`. A run cut off midway stays visibly `running`
+with exceptions that are still true; run again with the same `run_id` (the nightly job derives
+it from the statement's S3 key and ETag) it counts the exceptions its first attempt wrote as
+its own and completes once - never a duplicate exception, never a second completion.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,7 +42,7 @@ from chalicelib.store import reconciliation as store
 from chalicelib.store.audit import Actor
 from chalicelib.store.ledger import ledger
 from chalicelib.store.uow import UnitOfWork, put
-from ledger.chart import channel_cash_id
+from ledger.chart import CHANNEL_CLEARING, channel_cash_id
 from ledger.errors import AccountNotFound, JournalNotFound
 from ledger.model import Entry, JournalRequest
 
@@ -104,28 +110,48 @@ def parse(source: Source, pointer: str = "/body") -> list[StatementLine]:
 # ---- ledger side ----------------------------------------------------------------------------
 
 def ledger_movements(tenant: str, channel: str, start: date, end: date) -> list[Movement]:
-    """Posted movements of `cash:<channel>` with effective dates in [start, end]."""
-    account = channel_cash_id(channel)
-    book = ledger()
-    try:
-        book.get_account(tenant, account)
-    except AccountNotFound as exc:
-        raise not_found(f"Channel account {account}") from exc
+    """Everything that moved through the channel with effective dates in [start, end]: the
+    posted entries of its prefunded cash `cash:<channel>` (payouts, prefunding) and those of
+    `channel-clearing` whose journal names the channel (repayments, refunds, and reversals
+    through the repayment they reverse). A journal on both accounts counts once."""
+    cache: dict[str, dict[str, str]] = {}
     out: list[Movement] = []
+    seen: set[str] = set()
+    has_cash = True
+    try:
+        ledger().get_account(tenant, channel_cash_id(channel))
+    except AccountNotFound:
+        has_cash = False
+    if has_cash:
+        for entry in _entries(tenant, channel_cash_id(channel), start, end):
+            seen.add(entry.journal_id)
+            mv = _movement(tenant, entry, cache)
+            if mv is not None:
+                out.append(mv)
+    for entry in _entries(tenant, CHANNEL_CLEARING, start, end):
+        if entry.journal_id in seen or _channel_of(tenant, entry.journal_id, cache) != channel:
+            continue
+        mv = _movement(tenant, entry, cache)
+        if mv is not None:
+            out.append(mv)
+    if not has_cash and not out:
+        raise not_found(f"Channel account {channel_cash_id(channel)}")
+    return out
+
+
+def _entries(tenant: str, account: str, start: date, end: date) -> Iterator[Entry]:
+    book = ledger()
     cursor: dict[str, str] | None = {"after": start.isoformat()}
-    metadata_of: dict[str, dict[str, str]] = {}
     for _ in range(MAX_ENTRIES // 1000):
         page = book.statement(tenant, account, limit=1000, cursor=cursor)
         for entry in page.items:
             if entry.effective_date > end:
-                return out
-            mv = _movement(tenant, entry, metadata_of)
-            if mv is not None:
-                out.append(mv)
+                return
+            yield entry
         if page.cursor is None:
-            return out
+            return
         cursor = page.cursor
-    raise DomainError("conflict", f"More than {MAX_ENTRIES} entries in the window; "
+    raise DomainError("conflict", f"More than {MAX_ENTRIES} entries of {account} in the window; "
                       "reconcile a shorter period.")
 
 
@@ -139,23 +165,39 @@ def _movement(tenant: str, entry: Entry, cache: dict[str, dict[str, str]]) -> Mo
                     entry.effective_date, entry.journal_id)
 
 
-def _reference(tenant: str, journal_id: str, cache: dict[str, dict[str, str]],
-               depth: int) -> str | None:
+def _metadata(tenant: str, journal_id: str, cache: dict[str, dict[str, str]]) -> dict[str, str]:
     if journal_id not in cache:
         try:
             view = ledger().get_journal(tenant, journal_id)
         except JournalNotFound:
-            return None
+            cache[journal_id] = {}
+            return cache[journal_id]
         meta = dict(view.journal.metadata)
         if view.journal.ref:
             meta["__ref"] = view.journal.ref
         cache[journal_id] = meta
-    meta = cache[journal_id]
+    return cache[journal_id]
+
+
+def _channel_of(tenant: str, journal_id: str, cache: dict[str, dict[str, str]]) -> str | None:
+    """The channel a clearing journal moved money through: its own `channel`, or that of the
+    repayment journal it reverses (a reversal names the payment, not the channel)."""
+    meta = _metadata(tenant, journal_id, cache)
+    if meta.get("channel"):
+        return meta["channel"]
+    origin = meta.get("reverses") or meta.get("__ref")
+    return _metadata(tenant, origin, cache).get("channel") if origin else None
+
+
+def _reference(tenant: str, journal_id: str, cache: dict[str, dict[str, str]],
+               depth: int) -> str | None:
+    meta = _metadata(tenant, journal_id, cache)
     for name in REFERENCE_KEYS:
         if meta.get(name):
             return meta[name]
-    if depth and meta.get("__ref"):
-        return _reference(tenant, meta["__ref"], cache, depth - 1)
+    origin = meta.get("__ref") or meta.get("reverses")
+    if depth and origin:
+        return _reference(tenant, origin, cache, depth - 1)
     payout = DISBURSEMENT_JOURNAL.fullmatch(journal_id)
     if payout and meta.get("disbursement_id") == payout.group(1):
         return f"{payout.group(1)}.{payout.group(2)}"  # the payout id the channel was sent
@@ -175,7 +217,9 @@ def default_period(lines: list[StatementLine]) -> tuple[date, date]:
 def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
         period: tuple[date, date] | None, uow: UnitOfWork,
         movements_of: Callable[[str, str, date, date], list[Movement]] = ledger_movements,
-        ) -> dict[str, Any]:
+        run_id: str | None = None) -> dict[str, Any]:
+    """Reconciles `source`; with `run_id`, resumes that run if it was cut off (or returns it
+    unchanged if it completed)."""
     lines = parse(source)
     start, end = period or default_period(lines)
     if start > end:
@@ -183,8 +227,11 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
                           [FieldError("/body/period_end", "on or after period_start")])
     window = (start - timedelta(days=TOLERANCE_DAYS), end + timedelta(days=TOLERANCE_DAYS))
     movements = movements_of(tenant, channel, *window)
-    run_id = f"rr_{secrets.token_hex(8)}"
-    started = items.iso(now)
+    run_id = run_id or f"rr_{secrets.token_hex(8)}"
+    earlier = items.get(store.run_pk(tenant, run_id), store.RUN_SK)
+    if earlier is not None and items.s(earlier, "status") == "completed":
+        return run_view(earlier)
+    started = items.s(earlier, "started_at") if earlier else items.iso(now)
     base = {
         "pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.RUN_SK},
         "gsi1pk": {"S": store.runs_index_pk(tenant)}, "gsi1sk": {"S": f"{started}#{run_id}"},
@@ -194,7 +241,8 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
         "started_at": {"S": started}, "status": {"S": "running"},
         "started_by": {"S": actor.key_id},
     }
-    dynamo.client().put_item(TableName=dynamo.table("main"), Item=base)
+    if earlier is None:
+        _put_if(base, "attribute_not_exists(pk)", {}, {})  # a concurrent twin: both resume
     results = reconcile.reconcile(lines, movements, (start, end))
     new, known = _record_exceptions(tenant, channel, run_id, started, results)
     tally = reconcile.counts(results)
@@ -202,13 +250,33 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
             "counts": {"S": json.dumps(tally, sort_keys=True)},
             "lines": {"N": str(len(lines))}, "movements": {"N": str(len(movements))},
             "new_exceptions": {"N": str(new)}, "known_exceptions": {"N": str(known)}}
-    uow.add(put("main", done))
+    uow.add(put("main", done, "#s = :running", names={"#s": "status"},
+                values={":running": {"S": "running"}}),
+            on_fail=lambda _r: conflict("The reconciliation run completed concurrently."))
     # The alarm on exceptions people must resolve (infra's ReconciliationExceptionsAlarm).
     uow.after_commit.append(lambda: metrics.count("ReconciliationExceptions", new))
     audit.append(uow, tenant=tenant, aggregate_type="reconciliation_run", aggregate_id=run_id,
                  head=None, action="reconciliation.completed", actor=actor, at=now,
                  data={"channel": channel, "statement_sha256": source.sha256, "counts": tally})
     return run_view(done)
+
+
+def _put_if(item: dict[str, Any], condition: str, names: dict[str, str],
+            values: dict[str, Any]) -> bool:
+    """A conditional put; False when the condition did not hold."""
+    kwargs: dict[str, Any] = {"TableName": dynamo.table("main"), "Item": item,
+                              "ConditionExpression": condition}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    try:
+        dynamo.client().put_item(**kwargs)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False
 
 
 def _exception_id(channel: str, r: Result, occurrence: int) -> str:
@@ -220,6 +288,8 @@ def _exception_id(channel: str, r: Result, occurrence: int) -> str:
 
 def _record_exceptions(tenant: str, channel: str, run_id: str, at: str,
                        results: list[Result]) -> tuple[int, int]:
+    """(new, known): an exception is new to this run if absent, or if an earlier attempt of
+    this same run wrote it (rewritten identically while still open)."""
     new = known = 0
     seen: dict[str, int] = {}
     for r in results:
@@ -239,13 +309,11 @@ def _record_exceptions(tenant: str, channel: str, run_id: str, at: str,
             "status": {"S": "open"}, "first_run_id": {"S": run_id}, "first_seen": {"S": at},
             "version": {"N": "1"},
         }
-        try:
-            dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
-                                     ConditionExpression="attribute_not_exists(pk)")
+        if _put_if(item, "attribute_not_exists(pk) OR (#r = :run AND #s = :open AND #v = :one)",
+                   {"#r": "first_run_id", "#s": "status", "#v": "version"},
+                   {":run": {"S": run_id}, ":open": {"S": "open"}, ":one": {"N": "1"}}):
             new += 1
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+        else:
             known += 1
     return new, known
 

@@ -8,12 +8,14 @@ results live in the main table.
   that meets the same discrepancy again finds it instead of raising it twice.
 - statement marker: pk `t#recon-stmt`, sk `<s3 key>#<etag>`: that object was reconciled.
 - verification: pk `t#verification#<day>`, sk `verification`; gsi1pk `t#verifications`,
-  gsi1sk `<day>`.
+  gsi1sk `<day>`; `complete` false while statements were deferred to the next invocation.
+- nightly day marker: pk `_platform#nightly#<day>`, sk `started`: the nightly job began that
+  day (its resume schedule continues only started days).
 """
 
 from __future__ import annotations
 
-from chalicelib.store.keys import key
+from chalicelib.store.keys import PLATFORM, key
 
 RUN_SK = "run"
 EXCEPTION_SK = "exception"
@@ -50,3 +52,7 @@ def verification_pk(tenant: str, day: str) -> str:
 
 def verifications_index_pk(tenant: str) -> str:
     return key(tenant, "verifications")
+
+
+def nightly_marker_pk(day: str) -> str:
+    return key(PLATFORM, "nightly", day)
