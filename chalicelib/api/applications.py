@@ -86,13 +86,17 @@ def summary(ctx: Context, item: ApplicationItem) -> ApplicationSummary:
         offer_valid_until=item.offer_valid_until, created_at=item.created_at)
 
 
+def loan_fields(loan: LoanItem) -> dict[str, Any]:
+    """What a loan shows from acceptance on (`LoanOut`; `LoanView` adds its later life)."""
+    return {"id": loan.loan_id, "status": loan.status, "application_id": loan.application_id,
+            "product_id": loan.product_id, "product_version": loan.product_version,
+            "principal": money_json(loan.principal, loan.currency), "term": loan.term,
+            "grade": loan.grade, "annual_rate_percent": loan.annual_rate_percent,
+            "apr_percent": loan.apr_percent, "created_at": loan.created_at}
+
+
 def loan_out(loan: LoanItem) -> LoanOut:
-    return LoanOut(id=loan.loan_id, status=loan.status,  # type: ignore[arg-type]
-                   application_id=loan.application_id, product_id=loan.product_id,
-                   product_version=loan.product_version,
-                   principal=money_json(loan.principal, loan.currency), term=loan.term,
-                   grade=loan.grade, annual_rate_percent=loan.annual_rate_percent,
-                   apr_percent=loan.apr_percent, created_at=loan.created_at)
+    return LoanOut(**loan_fields(loan))
 
 
 @endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "

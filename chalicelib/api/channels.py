@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.api.schemas import MoneyOut, PageQuery, Strict
 from chalicelib.channels import breaker, webhooks
 from chalicelib.errors import DomainError, FieldError
 from chalicelib.lending.money import (
@@ -89,11 +89,6 @@ class FundingCreate(Strict):
     amount: DecimalString
     reference: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                            description="Your reference; the journal id derives from it.")
-
-
-class MoneyOut(BaseModel):
-    amount: str
-    currency: str
 
 
 class BreakerOut(BaseModel):

@@ -9,8 +9,10 @@ from typing import Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
+from chalicelib.api.applications import loan_fields
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import Strict
+from chalicelib.api.origination_models import LoanOut
+from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.channels.router import Policy, Strategy
 from chalicelib.lending.money import format_amount
 from chalicelib.services import disbursements, loan_lifecycle, products
@@ -26,11 +28,6 @@ bp = Blueprint(__name__)
 ADMIN = {"admin"}
 READERS = {"admin", "partner", "reviewer", "operator"}
 STARTERS = {"admin", "partner", "operator"}
-
-
-class MoneyOut(BaseModel):
-    amount: str
-    currency: str
 
 
 class AttemptOut(BaseModel):
@@ -69,17 +66,10 @@ class HistoryOut(BaseModel):
     status: str | None
 
 
-class LoanView(BaseModel):
-    id: str
-    status: str
-    application_id: str
-    product_id: str
-    product_version: int
-    principal: MoneyOut
-    term: int
-    grade: str
-    annual_rate_percent: str
-    apr_percent: str
+class LoanView(LoanOut):
+    """The accepted loan (`LoanOut`) as it lives on: any status, its money and its history."""
+
+    status: str  # type: ignore[assignment]
     contract_id: str | None
     disbursement_id: str | None
     disbursed_at: datetime | None
@@ -87,7 +77,6 @@ class LoanView(BaseModel):
                                                       "(principal, interest, fee, penalty).")
     schedule: dict[str, Any] = Field(description="From the actual disbursement date once active.")
     history: list[HistoryOut]
-    created_at: datetime
     updated_at: datetime
 
 
@@ -167,14 +156,10 @@ def get_loan(ctx: Context, loan_id: str) -> Reply:
                           status=json.loads(r.get("data") or "{}").get("status"))
                for r in records]
     return Reply(LoanView(
-        id=loan.loan_id, status=loan.status, application_id=loan.application_id,
-        product_id=loan.product_id, product_version=loan.product_version,
-        principal=_m(loan.principal, loan.currency), term=loan.term, grade=loan.grade,
-        annual_rate_percent=loan.annual_rate_percent, apr_percent=loan.apr_percent,
-        contract_id=loan.contract_id, disbursement_id=loan.disbursement_id,
-        disbursed_at=loan.disbursed_at, balances=_balances(ctx.tenant, loan_id, loan.currency),
-        schedule=json.loads(loan.schedule), history=history, created_at=loan.created_at,
-        updated_at=loan.updated_at))
+        **loan_fields(loan), contract_id=loan.contract_id,
+        disbursement_id=loan.disbursement_id, disbursed_at=loan.disbursed_at,
+        balances=_balances(ctx.tenant, loan_id, loan.currency),
+        schedule=json.loads(loan.schedule), history=history, updated_at=loan.updated_at))
 
 
 def _policy_out(product_id: str, policy: Policy) -> RoutingPolicyOut:

@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.api.lending_models import AprOut, ScheduleOut
-from chalicelib.api.schemas import Strict
+from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import Status
 from chalicelib.lending.money import Money
@@ -240,11 +240,6 @@ class DecisionOut(BaseModel):
     required_approvals: int
     offer_validity_days: int
     decided_at: str
-
-
-class MoneyOut(BaseModel):
-    amount: str
-    currency: str
 
 
 class OfferOut(BaseModel):

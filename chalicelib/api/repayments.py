@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import Page, PageQuery, Strict
+from chalicelib.api.schemas import MoneyOut, Page, PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount
 from chalicelib.services import repayments
 
@@ -20,11 +20,6 @@ READERS = {"admin", "partner", "reviewer", "operator"}
 PAYERS = {"admin", "partner", "operator"}
 OPERATORS = {"admin", "operator"}
 Ref = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
-
-
-class MoneyOut(BaseModel):
-    amount: str
-    currency: str
 
 
 def _m(minor: int, currency: str) -> MoneyOut:

@@ -13,6 +13,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
+class MoneyOut(BaseModel):
+    """An amount as a decimal string in its currency's minor-unit scale (never a float)."""
+
+    amount: str
+    currency: str
+
+
 class ProblemField(BaseModel):
     pointer: str
     detail: str
