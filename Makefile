@@ -9,7 +9,7 @@ PORT ?= 8000
 MOTO_PORT ?= 5005
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint unit e2e openapi bench clean
+.PHONY: run test lint unit e2e openapi bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+LOANS ?= 1000
+WORKERS ?= 8
+
+demo: $(STAMP)
+	LOANS=$(LOANS) WORKERS=$(WORKERS) $(BIN)/python -m demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build/package build/test-artifact
