@@ -43,6 +43,8 @@ class SandboxBehaviour(Strict):
     fail_above: DecimalString | None = Field(default=None, description="Refuse payouts above.")
     settle: Literal["sync", "callback"] = "sync"
     seed: int = Field(default=0, ge=0, le=2**31)
+    timeout_outcome: Literal["not_executed", "executed", "unknown"] = Field(
+        default="not_executed", description="What a status query says after a timeout.")
 
 
 class BreakerSettings(Strict):

@@ -2,8 +2,10 @@
 
 Behaviour per payout is decided by a RNG seeded with (seed, payout id), so the same payout
 always meets the same fate and a test can predict it: fail above an amount, fail a share of
-payouts, time out (and report afterwards that it never executed), settle at once, or accept
-and leave the settlement to a signed callback. `latency_ms` really sleeps (for benchmarks).
+payouts, time out, settle at once, or accept and leave the settlement to a signed callback.
+After a timeout the status query reports, per `timeout_outcome`, that the payout never
+executed (`not_executed`), that it did (`executed`: settled, or accepted in callback mode), or
+that the bank cannot say yet (`unknown`). `latency_ms` really sleeps (for benchmarks).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class SandboxConfig:
     fail_above: int | None = None  # minor units
     settle: str = "sync"  # "sync": settled in the answer; "callback": accepted, settled later
     seed: int = 0
+    timeout_outcome: str = "not_executed"  # | "executed" | "unknown": what status says later
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> SandboxConfig:
@@ -59,6 +62,11 @@ class SandboxChannel:
 
     def status(self, payout: Payout) -> Outcome:
         fate = self._fate(payout)
+        if fate is OutcomeKind.TIMEOUT and self.config.timeout_outcome == "unknown":
+            return Outcome(OutcomeKind.UNKNOWN, None, "sandbox: cannot tell yet")
+        if fate is OutcomeKind.TIMEOUT and self.config.timeout_outcome == "executed":
+            fate = OutcomeKind.ACCEPTED if self.config.settle == "callback" else \
+                OutcomeKind.SETTLED
         if fate in (OutcomeKind.TIMEOUT, OutcomeKind.FAILED):
             return Outcome(OutcomeKind.NOT_FOUND, None, "sandbox: never executed")
         return Outcome(fate, f"sbx-{payout.payout_id}")

@@ -89,6 +89,7 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                                                     "financed": item.financed, "fee": item.fee},
                         head_ref=channel_store.head_ref(item))
     item.audit_seq, item.audit_head = head.seq, head.hash
+    store.mark_in_flight(tenant, item)
     uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
     loan.disbursement_id = disbursement_id
     loan_lifecycle.move(uow, tenant, actor, now, loan, DISBURSING, "loan.disbursement_started",
@@ -201,6 +202,7 @@ def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Disbu
                         head=ChainHead(item.audit_seq, item.audit_head), action=action,
                         actor=actor, at=now, data=data, head_ref=channel_store.head_ref(item))
     item.audit_seq, item.audit_head = head.seq, head.hash
+    store.mark_in_flight(tenant, item)
     uow.add(put_aggregate(item, expected),
             on_fail=lambda _r: conflict(MOVED_ON))
 
@@ -332,18 +334,24 @@ def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Dis
 
 def _void(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
           attempts: list[dict[str, Any]], attempt: dict[str, Any], reason: str) -> None:
-    journal = attempt["journal_id"]
-    uow.add_part(ledger().prepare_void_pending(
-        tenant, f"{journal}:void", journal, effective_date=now.date(),
-        description=f"Disbursement {item.disbursement_id} failed at {attempt['channel_id']}",
-        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
-    uow.add(channel_store.release_usage(tenant, attempt["channel_id"],
-                                        datetime.fromisoformat(attempt["day"]).date(),
-                                        item.payout))
+    _release(uow, tenant, now, item, attempt, "failed")
     attempt.update(status="failed", ended_at=now.isoformat(), reason=reason or "failed")
     _set_attempts(item, attempts)
     _save(uow, tenant, actor, now, item, "disbursement.attempt_failed",
           {"n": attempt["n"], "channel_id": attempt["channel_id"]})
+
+
+def _release(uow: UnitOfWork, tenant: str, now: datetime, item: DisbursementItem,
+             attempt: dict[str, Any], why: str) -> None:
+    """Voids the attempt's pending journal and gives back its share of the daily limit."""
+    journal = attempt["journal_id"]
+    uow.add_part(ledger().prepare_void_pending(
+        tenant, f"{journal}:void", journal, effective_date=now.date(),
+        description=f"Disbursement {item.disbursement_id} {why} at {attempt['channel_id']}",
+        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
+    uow.add(channel_store.release_usage(tenant, attempt["channel_id"],
+                                        datetime.fromisoformat(attempt["day"]).date(),
+                                        item.payout))
 
 
 def _fail(tenant: str, actor: Actor, item: DisbursementItem, reason: str,
@@ -364,6 +372,99 @@ def _fail(tenant: str, actor: Actor, item: DisbursementItem, reason: str,
     except DomainError as exc:
         if exc.kind != "conflict":
             raise
+
+
+# --- the resume job ----------------------------------------------------------------------
+
+RESERVED_GRACE = timedelta(minutes=2)  # a live driver submits within seconds of reserving
+STATUS_GRACE = timedelta(minutes=5)  # ask the channel about silent payouts after this
+UNKNOWN_DEADLINE = timedelta(hours=24)  # well inside PENDING_TTL: escalate, never sweep
+JOB = Actor("system:disbursement-resume", "system", "disbursement-resume")
+
+
+def resume(tenant: str, now: datetime | None = None) -> dict[str, int]:
+    """Moves every stuck disbursement of the tenant on; returns what happened, by outcome."""
+    now = now or channels.clock()
+    out: dict[str, int] = {}
+    for disbursement_id in store.in_flight(tenant):
+        try:
+            what = resume_one(tenant, disbursement_id, now)
+        except Exception:  # one stuck payout must not stop the others
+            log.exception("disbursement %s/%s: resume failed", tenant, disbursement_id)
+            what = "error"
+        out[what] = out.get(what, 0) + 1
+    return out
+
+
+def resume_one(tenant: str, disbursement_id: str, now: datetime) -> str:
+    """One disbursement: `reserved` past its grace is submitted again under the same payout id
+    (channels are idempotent on it, so a payout sent just before a crash is not sent twice);
+    `submitted`/`unknown` past theirs are asked about, and applied; `unknown` past the
+    deadline is escalated. A failed attempt drives the next channel, as the driver would."""
+    item = get(tenant, disbursement_id)
+    if item.status != store.PROCESSING:
+        return "done"
+    attempts = item.attempt_list()
+    last = attempts[-1] if attempts else None
+    if last is None or last["status"] not in IN_FLIGHT:  # died between steps of the driver
+        if now - item.updated_at < RESERVED_GRACE:
+            return "waiting"
+        drive(tenant, disbursement_id, JOB)
+        return "driven"
+    age = now - datetime.fromisoformat(last["started_at"])
+    channel = channels.get(tenant, last["channel_id"])
+    if last["status"] == "reserved":
+        if age < RESERVED_GRACE:
+            return "waiting"
+        if _submit(tenant, JOB, item, channel, last):
+            drive(tenant, disbursement_id, JOB)
+        return "submitted"
+    if age < STATUS_GRACE:
+        return "waiting"
+    payout = Payout(last["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
+                    item.currency)
+    adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
+    try:
+        status = adapter.status(payout)
+    except Exception as exc:
+        status = Outcome(OutcomeKind.UNKNOWN, None, f"{type(exc).__name__}: {exc}"[:200])
+    if status.kind is OutcomeKind.NOT_FOUND:
+        status = Outcome(OutcomeKind.FAILED, None, status.reason or "never executed")
+    if status.kind in (OutcomeKind.SETTLED, OutcomeKind.FAILED) or (
+            status.kind is OutcomeKind.ACCEPTED and last["status"] == "unknown"):
+        if _resolve(tenant, JOB, disbursement_id, last["n"], status):
+            drive(tenant, disbursement_id, JOB)
+        return status.kind.value
+    if last["status"] == "unknown" and age >= UNKNOWN_DEADLINE:
+        return _escalate(tenant, disbursement_id, last["n"], now)
+    return "waiting"
+
+
+def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
+    """Past the deadline the channel still cannot say: release the reservation (void the
+    pending journal) and fail the disbursement for an operator, WITHOUT trying another channel
+    (the money may have moved) and leaving the loan `disbursing`, so it cannot be disbursed
+    again. A payout that did happen appears in reconciliation as missing in the ledger."""
+    item = get(tenant, disbursement_id)
+    attempts = item.attempt_list()
+    attempt = attempts[n - 1]
+    if item.status != store.PROCESSING or attempt["status"] != "unknown":
+        return "done"
+    uow = UnitOfWork()
+    reason = f"escalated: outcome unknown after {UNKNOWN_DEADLINE}"
+    _release(uow, tenant, now, item, attempt, "escalated")
+    attempt.update(status="failed", ended_at=now.isoformat(), reason=reason)
+    _set_attempts(item, attempts)
+    item.status, item.failure = store.FAILED, reason
+    _save(uow, tenant, JOB, now, item, "disbursement.escalated",
+          {"n": n, "channel_id": attempt["channel_id"]})
+    try:
+        uow.commit()
+    except DomainError as exc:
+        if exc.kind != "conflict":
+            raise
+        return "done"  # a callback or another run decided it first
+    return "escalated"
 
 
 # --- callbacks ---------------------------------------------------------------------------

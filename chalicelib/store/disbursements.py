@@ -44,6 +44,36 @@ def pk(tenant: str, disbursement_id: str) -> str:
     return key(tenant, "disb", disbursement_id)
 
 
+def in_flight_pk(tenant: str) -> str:
+    """Sparse index of the tenant's `processing` disbursements (the resume job's worklist)."""
+    return key(tenant, "disb-inflight")
+
+
+def mark_in_flight(tenant: str, item: DisbursementItem) -> None:
+    """Keeps the item in the in-flight index exactly while it is processing."""
+    if item.status == PROCESSING:
+        item.gsi1pk = in_flight_pk(tenant)
+        item.gsi1sk = f"{item.created_at.isoformat()}#{item.disbursement_id}"
+    else:
+        item.gsi1pk = item.gsi1sk = None
+
+
+def in_flight(tenant: str, limit: int = 500) -> list[str]:
+    """Ids of processing disbursements, oldest first (eventually consistent: re-read each)."""
+    out: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": dynamo.table("main"), "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": in_flight_pk(tenant)}}}
+    while len(out) < limit:
+        page = dynamo.client().query(**kwargs)
+        out += [i["disbursement_id"]["S"] for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return out[:limit]
+
+
 def get(tenant: str, disbursement_id: str) -> DisbursementItem | None:
     try:
         return DisbursementItem.get(pk(tenant, disbursement_id), SK, consistent_read=True)
