@@ -17,7 +17,13 @@ from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reports import bp as reports_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
-from chalicelib.jobs import cob, ledger_sweep, nightly_checks, webhook_delivery
+from chalicelib.jobs import (
+    cob,
+    disbursement_resume,
+    ledger_sweep,
+    nightly_checks,
+    webhook_delivery,
+)
 
 app = Chalice(app_name="lending-api")
 app.api.cors = False
@@ -53,6 +59,16 @@ def deliver_webhooks(_event: object) -> None:
 @app.schedule(Cron(30, 1, "*", "*", "?", "*"))
 def nightly_reconciliation(_event: object) -> None:
     log.info("nightly checks: %s", nightly_checks.run_all())
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def resume_nightly_reconciliation(_event: object) -> None:
+    log.info("nightly checks (resume): %s", nightly_checks.run_all(resume_only=True))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def resume_disbursements(_event: object) -> None:
+    log.info("disbursements resumed: %s", disbursement_resume.run_all())
 
 
 @app.schedule(Cron(5, 0, "*", "*", "?", "*"))
