@@ -7,6 +7,7 @@ import re
 from functools import cache
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator
 
 from chalicelib.api.openapi import build_spec
@@ -49,7 +50,7 @@ def check_response(method: str, path: str, status: int, content_type: str, body:
     schema = content[media]["schema"]
     if schema.get("type") == "string":
         return
-    instance = json.loads(body)
+    instance = yaml.safe_load(body) if media.endswith("yaml") else json.loads(body)
     validator = Draft202012Validator({**schema, "components": build_spec()["components"]})
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
     assert not errors, f"{method} {path} {status} violates its schema: {errors[0].message}"

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import ROUTES, RouteSpec
+from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, ROUTES, RouteSpec
 from chalicelib.api.problems import PROBLEM_JSON
 from chalicelib.api.schemas import GatewayError, Problem
 from chalicelib.config import VERSION
 
 REF = "#/components/schemas/{model}"
+PATH_PARAM = re.compile(r"{(\w+)}")
 ERROR_STATUSES = {
     400: "Malformed request, missing Idempotency-Key or invalid cursor",
     401: "Missing, invalid or revoked API key",
@@ -33,6 +34,9 @@ ERROR_STATUSES = {
     500: "Unexpected error",
     503: "A dependency is unavailable",
 }
+
+# Structured non-JSON bodies: a YAML document parses to an object (this contract), not a string.
+DOCUMENTS = {"application/yaml": {"type": "object", "required": ["openapi", "info", "paths"]}}
 
 DESCRIPTION = """\
 Multi-tenant lending API with a double-entry ledger at its core.
@@ -66,7 +70,7 @@ def _parameters(route: RouteSpec) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True,
          "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
-        for name in re.findall(r"{(\w+)}", route.path)
+        for name in PATH_PARAM.findall(route.path)
     ]
     if route.query:
         schema = route.query.model_json_schema(ref_template=REF)
@@ -103,8 +107,11 @@ def _operation(route: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -
         response: dict[str, Any] = {"description": description}
         if model is not None:
             response["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
+            if 200 <= status < 300 and (links := _links(route, model)):
+                response["links"] = links
         elif route.content_type != "application/json":
-            response["content"] = {route.content_type: {"schema": {"type": "string"}}}
+            response["content"] = {route.content_type: {
+                "schema": DOCUMENTS.get(route.content_type, {"type": "string"})}}
         if route.idempotent:
             response["headers"] = {"Idempotent-Replayed": {
                 "$ref": "#/components/headers/IdempotentReplayed"}}
@@ -127,6 +134,65 @@ def _operation(route: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -
     if not op["parameters"]:
         del op["parameters"]
     return op
+
+
+def _link_parameters(source: RouteSpec, fields: dict[str, bool],
+                     target: RouteSpec) -> dict[str, str] | None:
+    """How `target`'s path parameters come from `source`'s request and response, or None.
+
+    Two chains: what a collection POST creates (`POST /v1/products` -> every operation under
+    `/v1/products/{product_id}`, the new id from the response's `id`), and the GETs of an object
+    the response names by a non-null `<x>_id` (a repayment's `loan_id`), or of the object the
+    source acted on. Parameters the source's own path shares keep their value
+    (`$request.path.tenant_id`)."""
+    names = PATH_PARAM.findall(target.path)
+    if not names or target is source:
+        return None
+    collection = source.path.rsplit("/", 1)
+    created = not source.path.endswith("}") and target.path.startswith(source.path + "/{")
+    # Made under a parent, addressed on its own: POST /v1/loans/{id}/repayments ->
+    # GET /v1/repayments/{repayment_id}.
+    top = f"/v1/{collection[1]}/"
+    if not created and target.method != "GET":
+        return None
+    # The response is the new object when it names its parents (an API key names its
+    # tenant_id); a model version's response is the model, whose `id` is the parent's.
+    shared = PATH_PARAM.findall(source.path)
+    new_id = "id" in fields and all(name in fields for name in shared)
+    params: dict[str, str] = {}
+    for name in names:
+        head = target.path.split("{" + name + "}", 1)[0]
+        if name in shared and source.path.startswith(head):
+            params[name] = f"$request.path.{name}"
+        elif new_id and ((created and head == source.path + "/")
+                         or ("{" in collection[0] and head == top)):
+            params[name] = "$response.body#/id"
+        elif fields.get(name) and name == names[0]:
+            params[name] = f"$response.body#/{name}"
+        else:
+            return None
+    return params
+
+
+def _always_present(model: type[BaseModel]) -> dict[str, bool]:
+    """Each response field, and whether it always holds a value (a link needs one)."""
+    return {name: info.is_required() and type(None) not in get_args(info.annotation)
+            for name, info in model.model_fields.items()}
+
+
+def _links(source: RouteSpec, model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI links from a POST's success response, so clients (and Schemathesis' stateful
+    runs) can follow create -> read/act chains."""
+    if source.method != "POST":
+        return {}
+    fields = _always_present(model)
+    links: dict[str, Any] = {}
+    for target in sorted(ROUTES, key=lambda r: (r.path, r.method)):
+        params = _link_parameters(source, fields, target)
+        if params:
+            links[target.operation_id] = {"operationId": target.operation_id,
+                                          "parameters": params}
+    return links
 
 
 def _error_responses() -> dict[str, Any]:
@@ -156,8 +222,10 @@ def build_spec() -> dict[str, Any]:
             "responses": _error_responses(),
             "parameters": {"IdempotencyKey": {
                 "name": "Idempotency-Key", "in": "header", "required": True,
-                "description": "Unique per intended effect, scoped to the tenant; kept 48 hours.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}},
+                "description": "Unique per intended effect, scoped to the tenant; kept 48 hours. "
+                               "Printable ASCII.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+                           "pattern": "^[\\x20-\\x7e]+$"}}},
             "headers": {"IdempotentReplayed": {
                 "description": "Present (true) when this is the stored response of an earlier "
                                "request with the same Idempotency-Key.",

@@ -12,6 +12,7 @@ from chalicelib.api.lending_models import AprOut, QuoteOut
 from chalicelib.api.schemas import Strict
 from chalicelib.errors import not_found
 from chalicelib.lending.apr import AprRequest
+from chalicelib.lending.errors import LendingError
 from chalicelib.lending.money import Money
 from chalicelib.scoring.scale import DEFAULT_GRADES
 from chalicelib.services import quotes
@@ -71,4 +72,11 @@ def get_quote(ctx: Context, quote_id: str) -> Reply:
           tag="Pricing", roles=ANY_ROLE, body=AprRequest, max_body=256 * 1024,
           responses={200: (AprOut, "The APR")})
 def compute_apr(_ctx: Context, body: AprRequest) -> Reply:
-    return Reply(body.solve().as_json())
+    try:
+        return Reply(body.solve().as_json())
+    except ArithmeticError as exc:
+        # Flows spanning millennia underflow (1+i)^t to zero or overflow the rate: valid JSON,
+        # but no rate can be computed, which is the caller's problem, not a 500.
+        raise LendingError.single("payments", "no annual percentage rate can be computed for "
+                                  "these flows: their amounts or dates are out of range",
+                                  "apr_unsolvable") from exc
