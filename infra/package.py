@@ -145,6 +145,21 @@ def install_dependencies(layer_python: Path, bundle_boto3: bool) -> None:
         for dist in sorted(RUNTIME_PROVIDED):
             remove_distribution(layer_python, dist)
     shutil.rmtree(layer_python / "bin", ignore_errors=True)  # console scripts: useless on Lambda
+    prune(layer_python)
+
+
+#: Babel's locale data is 32 MiB of the layer; py-moneyed needs `root` (and the locales we
+#: format money in) only. Every other locale and numpy's test suites go (~38 MiB of margin).
+KEPT_LOCALES = ("root", "en", "zh")
+
+
+def prune(site: Path) -> None:
+    """Drops data Lambda never reads, so the artifact keeps a margin under the 250 MiB limit."""
+    for data in (site / "babel" / "locale-data").glob("*.dat"):
+        if data.stem.split("_")[0] not in KEPT_LOCALES:
+            data.unlink()
+    for tests in sorted(site.glob("numpy/**/tests")):
+        shutil.rmtree(tests)
 
 
 def _dist_infos(site: Path) -> dict[str, Path]:

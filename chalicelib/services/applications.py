@@ -35,14 +35,14 @@ from chalicelib.scoring.card import ModelCard
 from chalicelib.scoring.errors import FeatureValidationError
 from chalicelib.services import decision_policies, outbox, personal_data, scoring_models
 from chalicelib.services.products import terms_of
-from chalicelib.store import audit
+from chalicelib.store import aggregates
 from chalicelib.store import origination as store
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.audit import Actor
 from chalicelib.store.loans import PENDING_CONTRACT, LoanItem, get_loan, loan_pk
 from chalicelib.store.loans import list_pk as loans_list_pk
 from chalicelib.store.loans import list_sk as loans_list_sk
 from chalicelib.store.origination import ApplicationItem, BorrowerLinkItem
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 
 if TYPE_CHECKING:  # numpy-backed; the cold path must not import it
     from chalicelib.scoring.runtime import ScoreResult
@@ -351,14 +351,10 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     if offer is not None:
         item.offer = json.dumps(offer, separators=(",", ":"))
         item.offer_valid_until = datetime.fromisoformat(offer["valid_until"])
-    head = audit.append(uow, tenant=tenant, aggregate_type="application",
-                        aggregate_id=application_id, head=None, action="application.decided",
-                        actor=actor, at=now, data=_audit_data(item, record),
-                        head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
     outbox.announce_decision(uow, tenant, now, item, record["outcome"])  # issue 7: webhooks
-    uow.add(put_aggregate(item, None),
-            on_fail=lambda _r: conflict("Application id collision; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="application",
+                    aggregate_id=application_id, action="application.decided", actor=actor,
+                    at=now, data=_audit_data(item, record), noun="application", new=True)
     uow.add(_link(tenant, item))
     uow.add(store.move_fence(tenant, blind, fence), on_fail=lambda _r: conflict(
         "Another application for the same borrower was submitted at the same time; retry."))
@@ -388,15 +384,9 @@ def applicant_of(tenant: str, item: ApplicationItem) -> dict[str, Any]:
 
 def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ApplicationItem,
           action: str, data: dict[str, Any]) -> None:
-    expected = item.version
-    item.version, item.updated_at = expected + 1, now
-    head = audit.append(uow, tenant=tenant, aggregate_type="application",
-                        aggregate_id=item.application_id,
-                        head=ChainHead(item.audit_seq, item.audit_head), action=action,
-                        actor=actor, at=now, data=data, head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The application changed concurrently; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="application",
+                    aggregate_id=item.application_id, action=action, actor=actor, at=now,
+                    data=data, noun="application")
     uow.add(_link(tenant, item))
 
 
@@ -493,18 +483,15 @@ def accept(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                     accepted_by=actor.key_id, version=1, created_at=now, updated_at=now,
                     gsi1pk=loans_list_pk(tenant),
                     gsi1sk=loans_list_sk(PENDING_CONTRACT, now.isoformat(), loan_id))
-    head = audit.append(uow, tenant=tenant, aggregate_type="loan", aggregate_id=loan_id,
-                        head=None, action="loan.created", actor=actor, at=now,
-                        data={"application_id": application_id, "principal": loan.principal,
-                              "currency": cur, "term": loan.term, "grade": loan.grade,
-                              "status": PENDING_CONTRACT},
-                        head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
-    loan.audit_seq, loan.audit_head = head.seq, head.hash
     from chalicelib.services import contracts  # issue 6: accepting an offer makes the contract
 
     loan.contract_id = contracts.create_for_loan(uow, tenant, actor, now, loan,
                                                  applicant_of(tenant, item)).contract_id
-    uow.add(put_aggregate(loan, None), on_fail=lambda _r: conflict("Loan id collision; retry."))
+    aggregates.save(uow, loan, tenant=tenant, aggregate_type="loan", aggregate_id=loan_id,
+                    action="loan.created", actor=actor, at=now,
+                    data={"application_id": application_id, "principal": loan.principal,
+                          "currency": cur, "term": loan.term, "grade": loan.grade,
+                          "status": PENDING_CONTRACT}, noun="loan", new=True)
     uow.add(put("main", BorrowerLinkItem(
         store.borrower_pk(tenant, item.borrower_ref), f"loan#{loan_id}", kind="loan",
         ref_id=loan_id, status=PENDING_CONTRACT, created_at=now).serialize()))

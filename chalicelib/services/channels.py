@@ -12,13 +12,13 @@ from typing import Any
 
 from chalicelib.channels import breaker, protocol, webhooks
 from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
-from chalicelib.errors import DomainError, FieldError, conflict, not_found
-from chalicelib.store import audit
+from chalicelib.errors import DomainError, FieldError, not_found
+from chalicelib.store import aggregates
 from chalicelib.store import channels as store
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.audit import Actor
 from chalicelib.store.channels import ChannelItem
 from chalicelib.store.ledger import ledger
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 from ledger.chart import FUNDING, channel_cash, channel_cash_id
 from ledger.model import Balance, JournalRequest, Posting, Side
 
@@ -46,12 +46,11 @@ class ChannelSettings:
     breaker_cooldown_seconds: int
 
 
-def _audit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ChannelItem,
-           head: ChainHead | None, action: str, data: dict[str, Any]) -> None:
-    new = audit.append(uow, tenant=tenant, aggregate_type="channel", aggregate_id=item.channel_id,
-                       head=head, action=action, actor=actor, at=now, data=data,
-                       head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = new.seq, new.hash
+def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ChannelItem,
+          action: str, data: dict[str, Any], new: bool = False) -> None:
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="channel",
+                    aggregate_id=item.channel_id, action=action, actor=actor, at=now, data=data,
+                    noun="channel", new=new)
 
 
 def _summary(item: ChannelItem) -> dict[str, Any]:
@@ -77,8 +76,7 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                        breaker_cooldown_seconds=s.breaker_cooldown_seconds, version=1,
                        created_at=now, updated_at=now, gsi1pk=store.list_pk(tenant),
                        gsi1sk=f"{now.isoformat()}#{channel_id}")
-    _audit(uow, tenant, actor, now, item, None, "channel.created", _summary(item))
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
+    _save(uow, tenant, actor, now, item, "channel.created", _summary(item), new=True)
     uow.add(put("main", store.route_item(tenant, channel_id), "attribute_not_exists(pk)"))
     for part in ledger().prepare_open_accounts(tenant, [channel_cash(channel_id, s.currency)]):
         uow.add_part(part)
@@ -95,14 +93,9 @@ def get(tenant: str, channel_id: str) -> ChannelItem:
 def update(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
            changes: dict[str, Any]) -> ChannelItem:
     item = get(tenant, channel_id)
-    expected = item.version
     for name, value in changes.items():
         setattr(item, name, json.dumps(value, sort_keys=True) if name == "config" else value)
-    item.version, item.updated_at = expected + 1, now
-    _audit(uow, tenant, actor, now, item, ChainHead(item.audit_seq, item.audit_head),
-           "channel.updated", {"changed": sorted(changes)})
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The channel changed concurrently; retry."))
+    _save(uow, tenant, actor, now, item, "channel.updated", {"changed": sorted(changes)})
     return item
 
 
@@ -116,12 +109,8 @@ def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: 
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
         journal_id, postings, now.date(), f"Prefunding of channel {channel_id}",
         {"channel_id": channel_id})))
-    _audit(uow, tenant, actor, now, item, ChainHead(item.audit_seq, item.audit_head),
-           "channel.funded", {"amount": amount, "journal_id": journal_id})
-    expected = item.version
-    item.version, item.updated_at = expected + 1, now
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The channel changed concurrently; retry."))
+    _save(uow, tenant, actor, now, item, "channel.funded",
+          {"amount": amount, "journal_id": journal_id})
     return journal_id
 
 

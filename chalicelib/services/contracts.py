@@ -20,13 +20,13 @@ from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending.money import format_amount
 from chalicelib.services import loan_lifecycle
 from chalicelib.services.products import terms_of
-from chalicelib.store import audit, contracts, products
+from chalicelib.store import aggregates, contracts, products
 from chalicelib.store import tenants as tenant_store
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.audit import Actor
 from chalicelib.store.contracts import ContractItem, TemplateItem, TemplateVersionItem
 from chalicelib.store.ledger import ledger
 from chalicelib.store.loans import PENDING_CONTRACT, PENDING_DISBURSEMENT, LoanItem
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 from ledger.chart import loan_accounts
 
 DEFAULT_TEMPLATE = "default"
@@ -78,12 +78,9 @@ def create_template(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, n
                         gsi1pk=contracts.templates_list_pk(tenant),
                         gsi1sk=f"{now.isoformat()}#{template_id}")
     version = _version(tenant, template_id, 1, source, actor, now)
-    head = audit.append(uow, tenant=tenant, aggregate_type="contract_template",
-                        aggregate_id=template_id, head=None, action="template.created",
-                        actor=actor, at=now, data={"version": 1, "sha256": version.sha256},
-                        head_ref=contracts.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="contract_template",
+                    aggregate_id=template_id, action="template.created", actor=actor, at=now,
+                    data={"version": 1, "sha256": version.sha256}, noun="template", new=True)
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version
 
@@ -93,17 +90,12 @@ def add_template_version(uow: UnitOfWork, tenant: str, actor: Actor, now: dateti
                          ) -> tuple[TemplateItem, TemplateVersionItem]:
     item = template(tenant, template_id)
     check_template(source)
-    expected, number = item.version, item.current_version + 1
-    item.version, item.current_version, item.updated_at = expected + 1, number, now
+    number = item.current_version + 1
+    item.current_version = number
     version = _version(tenant, template_id, number, source, actor, now)
-    head = audit.append(uow, tenant=tenant, aggregate_type="contract_template",
-                        aggregate_id=template_id, head=ChainHead(item.audit_seq, item.audit_head),
-                        action="template.version_added", actor=actor, at=now,
-                        data={"version": number, "sha256": version.sha256},
-                        head_ref=contracts.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The template changed concurrently; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="contract_template",
+                    aggregate_id=template_id, action="template.version_added", actor=actor,
+                    at=now, data={"version": number, "sha256": version.sha256}, noun="template")
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version
 
@@ -180,13 +172,11 @@ def create_for_loan(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, l
                         document_size=len(pdf), status=contracts.PENDING_SIGNATURE,
                         code_attempts=0, codes_issued=0, version=1, created_at=now,
                         updated_at=now)
-    head = audit.append(uow, tenant=tenant, aggregate_type="contract", aggregate_id=contract_id,
-                        head=None, action="contract.created", actor=actor, at=now,
-                        data={"loan_id": loan.loan_id, "template_id": template_id,
-                              "template_version": number, "document_sha256": digest},
-                        head_ref=contracts.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Id collision; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="contract", aggregate_id=contract_id,
+                    action="contract.created", actor=actor, at=now,
+                    data={"loan_id": loan.loan_id, "template_id": template_id,
+                          "template_version": number, "document_sha256": digest},
+                    noun="contract", new=True)
     return item
 
 
@@ -199,15 +189,9 @@ def get(tenant: str, contract_id: str) -> ContractItem:
 
 def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ContractItem,
           action: str, data: dict[str, Any]) -> None:
-    expected = item.version
-    item.version, item.updated_at = expected + 1, now
-    head = audit.append(uow, tenant=tenant, aggregate_type="contract",
-                        aggregate_id=item.contract_id,
-                        head=ChainHead(item.audit_seq, item.audit_head), action=action,
-                        actor=actor, at=now, data=data, head_ref=contracts.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The contract changed concurrently; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="contract",
+                    aggregate_id=item.contract_id, action=action, actor=actor, at=now, data=data,
+                    noun="contract")
 
 
 @dataclass(frozen=True)

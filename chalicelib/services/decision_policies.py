@@ -18,11 +18,11 @@ from chalicelib import scoring
 from chalicelib.errors import FieldError, conflict, invalid, not_found
 from chalicelib.lending.decision import DEFAULT_POLICY, SAMPLE_FACTS, PolicyConfig
 from chalicelib.lending.rules import expression_problems
-from chalicelib.store import audit
+from chalicelib.store import aggregates
 from chalicelib.store import origination as store
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.audit import Actor
 from chalicelib.store.origination import PolicyItem, PolicyVersionItem
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 
 DEFAULT_ID = "default"
 
@@ -88,12 +88,10 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, name: str,
                       name=name, status="active", current_version=1, version=1,
                       created_at=now, updated_at=now, gsi1pk=store.list_pk(tenant, "policies"),
                       gsi1sk=store.status_sk("active", now.isoformat(), policy_id))
-    head = audit.append(uow, tenant=tenant, aggregate_type="decision_policy",
-                        aggregate_id=policy_id, head=None, action="policy.created", actor=actor,
-                        at=now, data={"name": name, "version": 1, **_summary(config)},
-                        head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Policy id collision; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="decision_policy",
+                    aggregate_id=policy_id, action="policy.created", actor=actor, at=now,
+                    data={"name": name, "version": 1, **_summary(config)}, noun="policy",
+                    new=True)
     version = _version(tenant, policy_id, 1, config, actor, now)
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version
@@ -110,16 +108,11 @@ def add_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, polic
                 config: PolicyConfig) -> tuple[PolicyItem, PolicyVersionItem]:
     item = existing(tenant, policy_id)
     check(tenant, config, policy_id, "/body/config")
-    expected, number = item.version, item.current_version + 1
-    item.version, item.current_version, item.updated_at = expected + 1, number, now
-    head = audit.append(uow, tenant=tenant, aggregate_type="decision_policy",
-                        aggregate_id=policy_id, head=ChainHead(item.audit_seq, item.audit_head),
-                        action="policy.version_added", actor=actor, at=now,
-                        data={"version": number, **_summary(config)},
-                        head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The policy changed concurrently; retry."))
+    number = item.current_version + 1
+    item.current_version = number
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="decision_policy",
+                    aggregate_id=policy_id, action="policy.version_added", actor=actor, at=now,
+                    data={"version": number, **_summary(config)}, noun="policy")
     version = _version(tenant, policy_id, number, config, actor, now)
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.errors import conflict, not_found
+from chalicelib.errors import not_found
 from chalicelib.services import outbox
-from chalicelib.store import audit
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store import aggregates
+from chalicelib.store.audit import Actor
 from chalicelib.store.loans import LoanItem, get_loan, list_sk
-from chalicelib.store.uow import UnitOfWork, put_aggregate
+from chalicelib.store.uow import UnitOfWork
 
 
 def load(tenant: str, loan_id: str) -> LoanItem:
@@ -27,17 +27,11 @@ def load(tenant: str, loan_id: str) -> LoanItem:
 def move(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan: LoanItem,
          status: str | None, action: str, data: dict[str, Any]) -> LoanItem:
     """Adds the loan's next version (status and any attributes already set on `loan`)."""
-    expected = loan.version
-    loan.version, loan.updated_at = expected + 1, now
     if status is not None:
         loan.status = status
         loan.gsi1sk = list_sk(status, loan.created_at.isoformat(), loan.loan_id)
-    head = audit.append(uow, tenant=tenant, aggregate_type="loan", aggregate_id=loan.loan_id,
-                        head=ChainHead(loan.audit_seq, loan.audit_head), action=action,
-                        actor=actor, at=now, data={"status": loan.status, **data},
-                        head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
-    loan.audit_seq, loan.audit_head = head.seq, head.hash
     outbox.announce_loan(uow, tenant, action, now, loan, data)  # issue 7: partner events
-    uow.add(put_aggregate(loan, expected),
-            on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
+    aggregates.save(uow, loan, tenant=tenant, aggregate_type="loan", aggregate_id=loan.loan_id,
+                    action=action, actor=actor, at=now, data={"status": loan.status, **data},
+                    noun="loan")
     return loan

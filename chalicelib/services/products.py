@@ -8,10 +8,10 @@ from datetime import datetime
 
 from chalicelib.errors import conflict, not_found
 from chalicelib.lending.product import ProductConfig
-from chalicelib.store import audit, products
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store import aggregates, products
+from chalicelib.store.audit import Actor
 from chalicelib.store.models import ProductItem, ProductVersionItem
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 
 
 def _terms_json(terms: ProductConfig) -> str:
@@ -42,13 +42,11 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, name: str,
                        current_version=1, version=1, created_at=now, updated_at=now,
                        gsi1pk=products.list_pk(tenant),
                        gsi1sk=products.list_sk("active", now.isoformat(), product_id))
-    head = audit.append(uow, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
-                        head=None, action="product.created", actor=actor, at=now,
-                        data={"name": name, "version": 1, **_summary(terms)},
-                        head_ref=products.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
+                    action="product.created", actor=actor, at=now,
+                    data={"name": name, "version": 1, **_summary(terms)}, noun="product",
+                    new=True)
     version = _version_item(tenant, product_id, 1, terms, actor, now)
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Product id collision; retry."))
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version
 
@@ -65,17 +63,12 @@ def add_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, produ
     item = _existing(tenant, product_id)
     if item.status != "active":
         raise conflict("A retired product cannot get new versions.", product_id=product_id)
-    expected, number = item.version, item.current_version + 1
-    item.version, item.current_version, item.updated_at = expected + 1, number, now
-    head = audit.append(uow, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
-                        head=ChainHead(item.audit_seq, item.audit_head),
-                        action="product.version_added", actor=actor, at=now,
-                        data={"version": number, **_summary(terms)},
-                        head_ref=products.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
+    number = item.current_version + 1
+    item.current_version = number
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
+                    action="product.version_added", actor=actor, at=now,
+                    data={"version": number, **_summary(terms)}, noun="product")
     version = _version_item(tenant, product_id, number, terms, actor, now)
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The product changed concurrently; retry."))
     uow.add(put("main", version.serialize(), "attribute_not_exists(pk)"))
     return item, version
 
@@ -85,15 +78,10 @@ def retire(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     item = _existing(tenant, product_id)
     if item.status == "retired":
         return item
-    expected = item.version
-    item.version, item.status, item.updated_at = expected + 1, "retired", now
+    item.status = "retired"
     item.gsi1sk = products.list_sk("retired", item.created_at.isoformat(), product_id)
-    head = audit.append(uow, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
-                        head=ChainHead(item.audit_seq, item.audit_head), action="product.retired",
-                        actor=actor, at=now, data={}, head_ref=products.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The product changed concurrently; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="product", aggregate_id=product_id,
+                    action="product.retired", actor=actor, at=now, data={}, noun="product")
     return item
 
 

@@ -24,11 +24,11 @@ import boto3
 from chalicelib import scoring  # resolved at call time: numpy loads only when scoring runs
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
-from chalicelib.store import audit
+from chalicelib.store import aggregates
 from chalicelib.store import origination as store
-from chalicelib.store.audit import Actor, ChainHead
+from chalicelib.store.audit import Actor
 from chalicelib.store.origination import ModelItem, ModelVersionItem
-from chalicelib.store.uow import UnitOfWork, put, put_aggregate
+from chalicelib.store.uow import UnitOfWork, put
 
 SHIPPED_ID = "shipped"
 _cards: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -110,13 +110,11 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, name: str,
                      name=name, latest_version=1, active_version=None, version=1,
                      created_at=now, updated_at=now, gsi1pk=store.list_pk(tenant, "models"),
                      gsi1sk=f"{now.isoformat()}#{model_id}")
-    head = audit.append(uow, tenant=tenant, aggregate_type="model", aggregate_id=model_id,
-                        head=None, action="model.uploaded", actor=actor, at=now,
-                        data={"version": 1, "sha256": version.sha256,
-                              "card": f"{version.card_model_id}@{version.card_version}"},
-                        head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
-    uow.add(put_aggregate(item, None), on_fail=lambda _r: conflict("Model id collision; retry."))
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="model", aggregate_id=model_id,
+                    action="model.uploaded", actor=actor, at=now,
+                    data={"version": 1, "sha256": version.sha256,
+                          "card": f"{version.card_model_id}@{version.card_version}"},
+                    noun="model", new=True)
     return item, version
 
 
@@ -130,13 +128,11 @@ def existing(tenant: str, model_id: str) -> ModelItem:
 def add_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, model_id: str,
                 card: dict[str, Any], model_bytes: bytes) -> tuple[ModelItem, ModelVersionItem]:
     item = existing(tenant, model_id)
-    expected, number = item.version, item.latest_version + 1
+    number = item.latest_version + 1
     version = _store_version(uow, tenant, actor, now, model_id, number, card, model_bytes)
-    item.version, item.latest_version, item.updated_at = expected + 1, number, now
-    _chain(uow, tenant, actor, now, item, "model.uploaded",
-           {"version": number, "sha256": version.sha256})
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The model changed concurrently; retry."))
+    item.latest_version = number
+    _save(uow, tenant, actor, now, item, "model.uploaded",
+          {"version": number, "sha256": version.sha256})
     return item, version
 
 
@@ -148,21 +144,16 @@ def activate(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, model_id
         raise not_found("Model version")
     if item.active_version == number:
         return item
-    expected = item.version
-    item.version, item.active_version, item.updated_at = expected + 1, number, now
-    _chain(uow, tenant, actor, now, item, "model.activated",
-           {"version": number, "sha256": version.sha256})
-    uow.add(put_aggregate(item, expected),
-            on_fail=lambda _r: conflict("The model changed concurrently; retry."))
+    item.active_version = number
+    _save(uow, tenant, actor, now, item, "model.activated",
+          {"version": number, "sha256": version.sha256})
     return item
 
 
-def _chain(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ModelItem,
-           action: str, data: dict[str, Any]) -> None:
-    head = audit.append(uow, tenant=tenant, aggregate_type="model", aggregate_id=item.model_id,
-                        head=ChainHead(item.audit_seq, item.audit_head), action=action,
-                        actor=actor, at=now, data=data, head_ref=store.head_ref(item))
-    item.audit_seq, item.audit_head = head.seq, head.hash
+def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ModelItem,
+          action: str, data: dict[str, Any]) -> None:
+    aggregates.save(uow, item, tenant=tenant, aggregate_type="model", aggregate_id=item.model_id,
+                    action=action, actor=actor, at=now, data=data, noun="model")
 
 
 def versions(tenant: str, model_id: str, latest: int) -> list[ModelVersionItem]:
