@@ -30,3 +30,58 @@ def test_webhook_job_delivers_and_reports(api, keys, receiver):
     report = webhook_delivery.run_once(datetime.now(UTC) + timedelta(seconds=5))
     assert report["delivered"] == 1 and report["events_dispatched"] == 1
     assert webhook_delivery.run_once(datetime.now(UTC) + timedelta(seconds=5))["attempted"] == 0
+
+
+def test_nightly_job_isolates_a_failing_tenant_and_the_resume_retries_it(api, keys):
+    from botocore.exceptions import ClientError
+
+    from chalicelib.store import dynamo
+
+    def acme_cannot_write(params, **_):
+        if params["Item"]["pk"]["S"].startswith("acme#verification#"):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}},
+                              "PutItem")
+
+    now = datetime.now(UTC) + timedelta(days=1)
+    events = dynamo.client().meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", acme_cannot_write)
+    try:
+        assert nightly_checks.run_all(now) == {"acme": False, "beta": True}
+    finally:
+        events.unregister("before-parameter-build.dynamodb.PutItem", acme_cannot_write)
+    beta = api.call("GET", "/v1/reconciliation/verifications", key=keys["beta"]["admin"])
+    [first] = beta.json["data"]
+    assert api.call("GET", "/v1/reconciliation/verifications",
+                    key=keys["acme"]["admin"]).json["data"] == []
+    assert nightly_checks.run_all(now, resume_only=True) == {"acme": True, "beta": True}
+    [again] = api.call("GET", "/v1/reconciliation/verifications",
+                       key=keys["beta"]["admin"]).json["data"]
+    assert again == first  # beta's complete day was not run again
+    assert len(api.call("GET", "/v1/reconciliation/verifications",
+                        key=keys["acme"]["admin"]).json["data"]) == 1
+
+
+def test_nightly_job_defers_past_its_budget_and_resumes(api, keys, aws):
+    from chalicelib.services import daily_checks
+
+    now = datetime.now(UTC) + timedelta(days=1)
+    day = now.date() - timedelta(days=1)
+    r = api.call("POST", "/v1/ledger/accounts", {
+        "account_id": "cash:alipay", "name": "Cash at Alipay", "type": "asset",
+        "currency": "CNY", "floor": "0.00"}, key=keys["acme"]["admin"])
+    assert r.status == 201, r.json
+    aws["s3"].put_object(Bucket="test-documents", Key=f"acme/statements/alipay/{day}.csv",
+                         Body=b"reference,type,amount,currency,value_date\n")
+    assert nightly_checks.run_all(now, resume_only=True) == {}  # nothing started that day
+    assert nightly_checks.run_all(now, budget_s=-1) == {"acme": None, "beta": None}
+    for tenant in ("acme", "beta"):
+        assert api.call("GET", "/v1/reconciliation/verifications",
+                        key=keys[tenant]["admin"]).json["data"] == []
+    # cut off inside the tenant: its statement waits, the day is not complete
+    cut = daily_checks.run_tenant("acme", day, now, deadline=-1.0)
+    assert not cut["ok"] and cut["reconciliation"]["deferred"] == 1
+    assert nightly_checks.run_all(now, resume_only=True) == {"acme": True, "beta": True}
+    [v] = api.call("GET", "/v1/reconciliation/verifications",
+                   key=keys["acme"]["admin"]).json["data"]
+    assert v["ok"] and [x["statement"] for x in v["reconciliation"]["runs"]] == [
+        f"acme/statements/alipay/{day}.csv"]

@@ -286,3 +286,56 @@ def test_other_tenants_get_404_and_roles_are_enforced(api, keys):
     for role in ("partner", "reviewer"):
         assert api.call("POST", "/v1/reconciliation/checkpoints/verify",
                         key=acme[role]).status == 403
+
+
+class Killed(BaseException):
+    """The Lambda dying: not an Exception, so nothing in the code under test catches it."""
+
+
+def test_a_nightly_run_killed_midway_resumes_without_duplicate_exceptions(api, keys, aws):
+    from chalicelib.jobs import nightly_checks
+
+    k = books(api, keys)
+    op = k["operator"]
+    for ref, amount in (("PAY-1", "100.00"), ("PAY-2", "80.00"), ("PAY-3", "30.00")):
+        payout(api, op, ref, amount)
+    aws["s3"].put_object(Bucket="test-documents", Key="acme/statements/alipay/2026-03-02.csv",
+                         Body=(HEADER + "PAY-1,payout,100.00,CNY,2026-03-02\n"
+                               "PAY-2,payout,88.00,CNY,2026-03-02\n"
+                               "PAY-8,payout,25.00,CNY,2026-03-02\n"
+                               "PAY-9,payout,26.00,CNY,2026-03-02\n").encode())
+    written = []
+
+    def dies_after_two_exceptions(params, **_):
+        if "#recon-exc#" in params["Item"]["pk"]["S"]:
+            if len(written) == 2:
+                raise Killed
+            written.append(params["Item"]["pk"]["S"])
+
+    events = dynamo.client().meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", dies_after_two_exceptions)
+    now = datetime.now(UTC)
+    try:
+        try:
+            nightly_checks.run_all(now)
+            raise AssertionError("the run was not cut off")
+        except Killed:
+            pass
+    finally:
+        events.unregister("before-parameter-build.dynamodb.PutItem", dies_after_two_exceptions)
+    [cut] = api.call("GET", "/v1/reconciliation/runs", key=k["admin"]).json["data"]
+    assert cut["status"] == "running" and len(exceptions(api, op)) == 2
+    assert nightly_checks.run_all(now, resume_only=True) == {"acme": False, "beta": True}
+    [done] = api.call("GET", "/v1/reconciliation/runs", key=k["admin"]).json["data"]
+    assert done["id"] == cut["id"] and done["status"] == "completed"
+    assert done["counts"] == {"matched": 1, "amount_mismatch": 1, "missing_in_ledger": 2,
+                              "missing_in_statement": 1, "duplicate": 0}
+    assert (done["new_exceptions"], done["known_exceptions"]) == (4, 0)
+    found = exceptions(api, op)
+    assert len(found) == 4 and {e["first_run_id"] for e in found} == {done["id"]}
+    # delivered again: the statement is marked, the day complete - nothing changes
+    assert nightly_checks.run_all(now) == {"acme": False, "beta": True}
+    assert len(api.call("GET", "/v1/reconciliation/runs", key=k["admin"]).json["data"]) == 1
+    assert exceptions(api, op) == found
+    audit_ok = api.call("POST", "/v1/audit/verify", key=k["admin"]).json
+    assert audit_ok["ok"], audit_ok
