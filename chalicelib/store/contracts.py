@@ -131,7 +131,3 @@ def consume_attempt(item: ContractItem, max_attempts: int) -> bool:
     except dynamo.client().exceptions.ConditionalCheckFailedException:
         return False
     return True
-
-
-def head_ref(item: Any) -> dict[str, str]:
-    return {"table": "main", "pk": item.pk, "sk": item.sk}

@@ -141,10 +141,6 @@ def status_sk(status: str, created_iso: str, item_id: str) -> str:
     return f"{status}#{created_iso}#{item_id}"
 
 
-def head_ref(item: Any) -> dict[str, str]:
-    return {"table": "main", "pk": item.pk, "sk": item.sk}
-
-
 def _get(model: Any, pk: str, sk: str) -> Any:
     try:
         return model.get(pk, sk, consistent_read=True)

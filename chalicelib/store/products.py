@@ -69,7 +69,3 @@ def get_quote(tenant: str, quote_id: str) -> QuoteItem | None:
         return QuoteItem.get(quote_pk(tenant, quote_id), "quote")
     except DoesNotExist:
         return None
-
-
-def head_ref(item: Any) -> dict[str, str]:
-    return {"table": "main", "pk": item.pk, "sk": item.sk}
