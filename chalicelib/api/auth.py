@@ -2,8 +2,10 @@
 
 It runs the same under API Gateway, `chalice local` and the test client. It never denies by
 itself: it passes the verified identity (or why there is none) to the route, which answers with
-an RFC 9457 problem rather than the gateway's bare 401/403. Results are not cached (ttl 0) so a
-revoked key stops working at once.
+an RFC 9457 problem rather than the gateway's bare 401/403. API Gateway does not cache results
+(ttl 0); `credentials.identify` remembers verified keys in-process for at most
+`credentials.CACHE_TTL_SECONDS` (30 s): a revoked key stops working at once in the process that
+revoked it, and within 30 s everywhere else.
 """
 
 from __future__ import annotations

@@ -62,6 +62,11 @@ class RouteSpec:
     errors: frozenset[int] = frozenset()  # statuses beyond those the route's shape implies
     # Content checks to run when the body fails its format checks, so one 422 lists all.
     precheck: Callable[[Context, Any], list[FieldError]] | None = None
+    # False: the Idempotency-Key is taken by the commit itself, not by a claim written first
+    # (one DynamoDB write fewer). Only for handlers whose every effect is in the unit of work
+    # (no S3, KMS, gateway or channel call): two concurrent first attempts both run the
+    # handler and exactly one commits; the other answers like a retry.
+    lease: bool = True
 
 
 ROUTES: list[RouteSpec] = []
@@ -78,6 +83,9 @@ class Context:
     now: datetime
     path: str
     uow: UnitOfWork = field(default_factory=UnitOfWork)
+    # The handler's answer when its unit of work is refused with a given error (e.g. the
+    # journal id already holds this very journal: 200 with it, not a 409); None re-raises.
+    on_refused: Callable[[Exception], Reply | None] | None = None
 
     @property
     def actor(self) -> Actor:
@@ -100,12 +108,13 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
              idempotent: bool = False, content_type: str = "application/json",
              max_body: int = MAX_BODY_BYTES, errors: set[int] | None = None,
              precheck: Callable[[Context, Any], list[FieldError]] | None = None,
+             lease: bool = True,
              ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
     def decorate(handler: Callable[..., Reply]) -> Callable[..., Response]:
         spec = RouteSpec(method, path, handler.__name__, summary, tag,
                          frozenset(roles) if roles is not None else None, body, query,
                          responses, idempotent, content_type, max_body,
-                         frozenset(errors or ()), precheck)
+                         frozenset(errors or ()), precheck, lease)
         ROUTES.append(spec)
 
         def view(**path_params: str) -> Response:
@@ -308,24 +317,77 @@ def _idempotent(request: Any, spec: RouteSpec, handler: Callable[..., Reply], ct
     body = kwargs.get("body")
     fingerprint = request_fingerprint(spec.method, ctx.path,
                                       body.model_dump(mode="json") if body is not None else None)
+    if not spec.lease:
+        return _idempotent_in_commit(handler, ctx, kwargs,
+                                     idempotency.unclaimed(ctx.tenant or PLATFORM, key,
+                                                           fingerprint))
     outcome = idempotency.begin(ctx.tenant or PLATFORM, key, fingerprint)
     if isinstance(outcome, idempotency.Replay):
-        headers = {**outcome.headers, "Idempotent-Replayed": "true"}
-        return Response(body=outcome.body, status_code=outcome.status, headers=headers)
+        return _replayed(outcome)
     ctx.uow.token_seed = f"{outcome.pk}:{outcome.token}"
     try:
         reply = handler(ctx, **kwargs)
-        status, rendered, headers = _rendered(reply)
-        stored = rendered
-        if reply.stored_body is not None:
-            stored = _rendered(Reply(reply.stored_body, status, headers))[1]
-        ctx.uow.add(idempotency.complete_item(outcome, status, stored, headers),
-                    on_fail=idempotency.lease_lost)
-        ctx.uow.commit()
+        status, rendered, headers = _commit_once(
+            ctx, reply, lambda st, body, hd: ctx.uow.add(
+                idempotency.complete_item(outcome, st, body, hd), on_fail=idempotency.lease_lost))
     except BaseException:
         idempotency.release(outcome)
         raise
     return Response(body=rendered, status_code=status, headers=headers)
+
+
+def _idempotent_in_commit(handler: Callable[..., Reply], ctx: Context, kwargs: dict[str, Any],
+                          claim: idempotency.Claim) -> Response:
+    """No claim first: the completed record joins the commit, conditioned on the key being free;
+    a refused commit or handler falls back to what the key already holds."""
+    ctx.uow.token_seed = f"{claim.pk}:{claim.token}"
+    try:
+        reply = handler(ctx, **kwargs)
+        status, rendered, headers = _commit_once(
+            ctx, reply, lambda st, body, hd: ctx.uow.add(
+                idempotency.completion_put(claim, st, body, hd), on_fail=idempotency.key_taken,
+                first=True))
+    except idempotency.KeyTaken as taken:
+        return _replayed(idempotency.settle(claim, taken.item))
+    except (DomainError, LedgerError, LendingError):
+        stored = idempotency.lookup(claim)
+        if stored is None:
+            raise
+        return _replayed(stored)
+    return Response(body=rendered, status_code=status, headers=headers)
+
+
+def _commit_once(ctx: Context, reply: Reply,
+                 complete: Callable[[int, str, dict[str, str]], None]) -> tuple[int, str,
+                                                                                   dict[str, str]]:
+    """Renders the reply, lets `complete` add the idempotency record, commits; if the unit of
+    work is refused with an error the handler answers (ctx.on_refused), commits that answer
+    alone instead."""
+    try:
+        return _render_and_commit(ctx, reply, complete)
+    except Exception as error:
+        fallback = ctx.on_refused(error) if ctx.on_refused is not None else None
+        if fallback is None:
+            raise
+        ctx.uow = UnitOfWork(token_seed=f"{ctx.uow.token_seed}:refused")
+        return _render_and_commit(ctx, fallback, complete)
+
+
+def _render_and_commit(ctx: Context, reply: Reply,
+                       complete: Callable[[int, str, dict[str, str]], None]) -> tuple[
+                           int, str, dict[str, str]]:
+    status, rendered, headers = _rendered(reply)
+    stored = rendered
+    if reply.stored_body is not None:
+        stored = _rendered(Reply(reply.stored_body, status, headers))[1]
+    complete(status, stored, headers)
+    ctx.uow.commit()
+    return status, rendered, headers
+
+
+def _replayed(outcome: idempotency.Replay) -> Response:
+    headers = {**outcome.headers, "Idempotent-Replayed": "true"}
+    return Response(body=outcome.body, status_code=outcome.status, headers=headers)
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:

@@ -14,6 +14,7 @@ from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount, parse_amount
 from chalicelib.services import ledger_ops
 from chalicelib.store.ledger import ledger
+from ledger.errors import DuplicateJournal
 from ledger.model import (
     Account,
     AccountSpec,
@@ -311,16 +312,27 @@ def account_entries(ctx: Context, account_id: str, query: PageQuery) -> Reply:
 # ---- journals -------------------------------------------------------------------------------
 
 @endpoint(bp, "POST", "/v1/ledger/journals", summary="Post a manual journal", tag="Ledger",
-          roles=OPERATOR, body=JournalIn, idempotent=True, errors={404},
+          roles=OPERATOR, body=JournalIn, idempotent=True, errors={404}, lease=False,
           responses={201: (JournalOut, "Posted (or reserved, if pending)"),
                      200: (JournalOut, "This journal id already holds this exact journal")})
 def post_journal(ctx: Context, body: JournalIn) -> Reply:
+    """No read before the write: a taken journal id refuses the commit, and a refusal naming
+    the same journal (DuplicateJournal) answers 200 with the stored one."""
     request = JournalRequest(body.journal_id, _postings(body.postings), body.effective_date,
                              body.description, dict(body.metadata), body.pending, body.expires_at)
-    journal, created = ledger_ops.post_journal(ctx.uow, ctx.tenant, ctx.actor, ctx.now, request)
+    journal = ledger_ops.add_journal(ctx.uow, ctx.tenant, ctx.actor, ctx.now, request)
+    ctx.on_refused = _stored_journal
+    return _journal_reply(journal, 201)
+
+
+def _journal_reply(journal: Journal, status_code: int) -> Reply:
     status = "open" if journal.kind.value == "pending" else None
-    return Reply(_journal(journal, status), 201 if created else 200,
+    return Reply(_journal(journal, status), status_code,
                  {"Location": f"/v1/ledger/journals/{journal.journal_id}"})
+
+
+def _stored_journal(error: Exception) -> Reply | None:
+    return _journal_reply(error.existing, 200) if isinstance(error, DuplicateJournal) else None
 
 
 @endpoint(bp, "GET", "/v1/ledger/journals/{journal_id}", summary="A journal", tag="Ledger",

@@ -2,6 +2,10 @@
 
 Each joins the request's unit of work with an audit record, so a manual adjustment is never
 posted without a trace of who made it.
+
+A command that creates its aggregate (a new journal id, a new account) starts its audit chain
+without reading it: the transaction's own condition on the new journal or account (must not
+exist) guarantees no chain exists, and the record's conditional put would refuse it anyway.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from ledger.model import (
 
 
 def _audit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, journal_id: str,
-           action: str, data: dict[str, object], aggregate_type: str = "journal") -> None:
-    head = audit.latest_head(tenant, aggregate_type, journal_id)
+           action: str, data: dict[str, object], aggregate_type: str = "journal",
+           *, new: bool = True) -> None:
+    head = audit.latest_head(tenant, aggregate_type, journal_id) if not new else None
     audit.append(uow, tenant=tenant, aggregate_type=aggregate_type, aggregate_id=journal_id,
                  head=head, action=action, actor=actor, at=now, data=data)
 
@@ -53,12 +58,19 @@ def post_journal(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         if differences:
             raise JournalConflict(request.journal_id, differences, found.journal)
         return found.journal, False
+    return add_journal(uow, tenant, actor, now, request), True
+
+
+def add_journal(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+                request: JournalRequest) -> Journal:
+    """Adds a new journal with no read at all. If the id is taken, the commit is refused with
+    DuplicateJournal (same content; it carries the stored journal) or JournalConflict."""
     part = ledger().prepare_journal(tenant, request)
     uow.add_part(part)
     _audit(uow, tenant, actor, now, request.journal_id,
            "journal.pending" if request.pending else "journal.posted",
            {"legs": len(request.postings), "effective_date": request.effective_date.isoformat()})
-    return part.journal, True
+    return part.journal
 
 
 def resolve_pending(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, *, post: bool,
@@ -102,4 +114,5 @@ def open_account(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
 def close_account(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                   account_id: str) -> None:
     uow.add_part(ledger().prepare_close_account(tenant, account_id))
-    _audit(uow, tenant, actor, now, account_id, "account.closed", {}, "ledger_account")
+    _audit(uow, tenant, actor, now, account_id, "account.closed", {}, "ledger_account",
+           new=False)

@@ -85,4 +85,6 @@ def revoke_key(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str,
     item.audit_seq, item.audit_head = head.seq, head.hash
     uow.add(put_aggregate(item, expected),
             on_fail=lambda _r: conflict("The key changed concurrently; retry."))
+    # This process forgets the key at once; others within credentials.CACHE_TTL_SECONDS.
+    uow.after_commit.append(lambda: credentials.forget(tenant_id, key_id))
     return item

@@ -5,6 +5,13 @@ same transaction as the completion of that record, holding the response. A retry
 key and request gets the stored response; a different request under the key is refused; a retry
 while the first is still running gets a 409. A failed request releases its claim: nothing
 happened, so the client may retry under the same key.
+
+Routes whose every effect is in their transaction may skip the separate claim
+(`unclaimed` + `completion_put`): the record is created by the commit itself, conditioned on the
+key being free (or its lease expired), so a request makes one write fewer. Two concurrent first
+attempts then both run the handler and exactly one commits; the other is refused by the
+record's condition and answers like a retry (the stored response, or 422 if the request
+differs, or 409 while a claimed request is still in flight).
 """
 
 from __future__ import annotations
@@ -69,6 +76,71 @@ def begin(tenant: str, idempotency_key: str, fingerprint: str) -> Claim | Replay
             raise
         existing = exc.response.get("Item") or _get(claim.pk)
     return _existing(existing, fingerprint)
+
+
+def unclaimed(tenant: str, idempotency_key: str, fingerprint: str) -> Claim:
+    """A claim that the commit itself takes (`completion_put`); nothing is written now."""
+    return Claim(_pk(tenant, idempotency_key), secrets.token_hex(16), fingerprint)
+
+
+class KeyTaken(Exception):
+    """The commit was refused because the key already holds a record (carried, if returned)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("idempotency key taken")
+        self.item = item
+
+
+def completion_put(claim: Claim, status: int, body: str,
+                   headers: dict[str, str]) -> dict[str, Any]:
+    """The completed record as a conditional Put joining the effect's transaction: it succeeds
+    only if the key is free or holds an in-flight claim whose lease has run out."""
+    now = int(time.time())
+    return {
+        "Put": {
+            "TableName": dynamo.table("idempotency"),
+            "Item": {
+                "pk": {"S": claim.pk},
+                "status": {"S": "completed"},
+                "token": {"S": claim.token},
+                "fingerprint": {"S": claim.fingerprint},
+                "expires_at": {"N": str(now + RETENTION_SECONDS)},
+                "response_status": {"N": str(status)},
+                "response_body": {"S": body},
+                "response_headers": {"S": json.dumps(headers, sort_keys=True)},
+            },
+            "ConditionExpression": "attribute_not_exists(pk) OR "
+                                   "(#s = :f AND lock_until < :now)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":f": {"S": "in_flight"}, ":now": {"N": str(now)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+def key_taken(reason: dict[str, Any]) -> KeyTaken | None:
+    if reason.get("Code") != "ConditionalCheckFailed":
+        return None  # a conflict: the unit of work retries or reports it
+    return KeyTaken(reason.get("Item"))
+
+
+def settle(claim: Claim, item: dict[str, Any] | None) -> Replay:
+    """What a request whose commit found the key taken answers: the stored response, or the
+    precise refusal (422 other request, 409 in flight)."""
+    return _existing(item if item is not None else _get(claim.pk), claim.fingerprint)
+
+
+def lookup(claim: Claim) -> Replay | None:
+    """After a handler refused: the answer already stored under the key, if any (a retry of a
+    request that succeeded must get its response, whatever the handler now thinks)."""
+    item = dynamo.client().get_item(
+        TableName=dynamo.table("idempotency"), Key={"pk": {"S": claim.pk}}, ConsistentRead=True
+    ).get("Item")
+    if item is None:
+        return None
+    if item["status"]["S"] != "completed" and int(item["lock_until"]["N"]) < int(time.time()):
+        return None  # an abandoned claim: the key is free
+    return _existing(item, claim.fingerprint)
 
 
 def _get(pk: str) -> dict[str, Any]:

@@ -48,9 +48,11 @@ class UnitOfWork:
     parts: list[TransactionPart] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    def add(self, item: dict[str, Any], on_fail: Explain | None = None) -> None:
-        """Adds one TransactItems entry; on_fail explains its ConditionalCheckFailed."""
-        self.parts.append(_ItemPart([item], on_fail))
+    def add(self, item: dict[str, Any], on_fail: Explain | None = None, *,
+            first: bool = False) -> None:
+        """Adds one TransactItems entry; on_fail explains its ConditionalCheckFailed. `first`
+        puts it ahead of the others, so its explanation wins when several items fail."""
+        self.parts.insert(0 if first else len(self.parts), _ItemPart([item], on_fail))
 
     def add_part(self, part: TransactionPart) -> None:
         self.parts.append(part)
