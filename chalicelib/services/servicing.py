@@ -153,17 +153,19 @@ def add_journal(uow: UnitOfWork, tenant: str, journal_id: str, loan: LoanItem, o
 
 def save_state(uow: UnitOfWork, tenant: str, loaded: Loaded, state: LoanState,
                events: list[Event]) -> None:
-    """The servicing item's next version, guarded by the one we read."""
+    """The servicing item's next version, guarded by the one we read. Its failure is
+    explained first: a stale read also makes the journal breach a receivable's floor, and the
+    client must hear "retry" (409), not that its payment is invalid (422)."""
     version = (loaded.version or 0) + 1
     item = store.servicing_item(tenant, loaded.loan.loan_id, state_json(state),
                                 [event_json(e) for e in events], version, state.status)
     if loaded.version is None:
         uow.add(put("main", item, "attribute_not_exists(pk)"),
-                on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
+                on_fail=lambda _r: conflict("The loan changed concurrently; retry."), first=True)
     else:
         uow.add(put("main", item, "#v = :v", names={"#v": "version"},
                     values={":v": {"N": str(loaded.version)}}),
-                on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
+                on_fail=lambda _r: conflict("The loan changed concurrently; retry."), first=True)
 
 
 def commit_change(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loaded: Loaded,
