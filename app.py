@@ -3,6 +3,7 @@
 import logging
 
 from chalice import Chalice, Cron, Rate
+from chalice.app import SQSEvent
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
 from chalicelib.api.applications import bp as applications_bp
@@ -79,3 +80,10 @@ def close_of_business(_event: object) -> None:
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def resume_close_of_business(_event: object) -> None:
     log.info("close of business (resume): %s", cob.run_all(resume_only=True))
+
+
+@app.on_sqs_message(queue=cob.QUEUE, batch_size=1, maximum_concurrency=cob.MAX_WORKERS)
+def close_of_business_chunk(event: SQSEvent) -> None:
+    for record in event:
+        log.info("close of business chunk: %s", cob.work_message(
+            record.body, event.context.get_remaining_time_in_millis()))

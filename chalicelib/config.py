@@ -24,6 +24,7 @@ class Settings:
     api_key_pepper: bytes
     token_secret: bytes
     usage_plan_id: str | None = None  # API Gateway tenant usage plan (deployed stages only)
+    cob_queue: str = "lending-local-cob-chunks"  # SQS queue of close-of-business chunks
 
     def table(self, logical: str) -> str:
         """Physical table name for a logical one ('main', 'audit', 'ledger-journals', ...)."""
@@ -55,8 +56,9 @@ def _required(name: str, secrets: dict[str, str]) -> str:
 @cache
 def settings() -> Settings:
     secrets = _secrets()
+    prefix = os.environ.get("LENDING_TABLE_PREFIX", "lending-local-")
     return Settings(
-        table_prefix=os.environ.get("LENDING_TABLE_PREFIX", "lending-local-"),
+        table_prefix=prefix,
         bucket=os.environ.get("LENDING_BUCKET", "lending-local-documents"),
         region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         stage=os.environ.get("LENDING_STAGE", "local"),
@@ -64,6 +66,8 @@ def settings() -> Settings:
         api_key_pepper=_required("API_KEY_PEPPER", secrets).encode(),
         token_secret=_required("TOKEN_SIGNING_SECRET", secrets).encode(),
         usage_plan_id=os.environ.get("LENDING_USAGE_PLAN_ID") or None,
+        # Named like the tables (infra/storage.yaml: ${TablePrefix}cob-chunks).
+        cob_queue=os.environ.get("LENDING_COB_QUEUE") or f"{prefix}cob-chunks",
     )
 
 

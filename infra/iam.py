@@ -36,6 +36,7 @@ READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
 FORBIDDEN_ON_APPEND_ONLY = ["dynamodb:UpdateItem", "dynamodb:DeleteItem",
                             "dynamodb:BatchWriteItem"]
 METRIC_NAMESPACE = "LendingApi"
+COB_QUEUE = "cob-chunks"  # infra/storage.yaml: ${TablePrefix}cob-chunks
 
 
 def stage_settings(stage: str) -> dict[str, str]:
@@ -148,6 +149,16 @@ def app_policy(stage: str) -> dict[str, Any]:
             "Action": ["cloudwatch:PutMetricData"],
             "Resource": "*",
             "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        },
+        {
+            # Close of business fan-out: the coordinator sends chunks, the worker (whose
+            # event source mapping polls with the function's role) receives and deletes them.
+            "Sid": "CobChunksQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                       "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+                       "sqs:GetQueueUrl"],
+            "Resource": f"arn:aws:sqs:*:*:{prefix}{COB_QUEUE}",
         },
         _secret(env["LENDING_SECRETS_ID"]),
     ]

@@ -1,8 +1,10 @@
 """`make run`: the whole product on one machine.
 
-Starts moto as a real HTTP endpoint (DynamoDB, S3, KMS) with our transaction patch, creates the
-tables and bucket from infra/storage.yaml, and serves the API with `chalice local`. Ctrl-C (or
-SIGTERM) stops everything it started.
+Starts moto as a real HTTP endpoint (DynamoDB, S3, KMS, SQS) with our transaction patch, creates
+the tables, queues and bucket from infra/storage.yaml, and serves the API with `chalice local`.
+Close-of-business chunks sent to the queue are worked by polling threads in this process
+(`--cob-workers`, default 1), through the app's own SQS handler. Ctrl-C (or SIGTERM) stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def provision(moto_port: int) -> None:
     endpoint = f"http://127.0.0.1:{moto_port}"
     clients = {name: boto3.client(name, endpoint_url=endpoint, region_name=REGION,
                                   aws_access_key_id="local", aws_secret_access_key="local")
-               for name in ("dynamodb", "s3", "kms")}
+               for name in ("dynamodb", "s3", "kms", "sqs")}
     provision_all(clients, PREFIX, BUCKET)
 
 
@@ -77,6 +79,49 @@ def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
          "--no-autoreload"],
         cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
     )
+
+
+def start_cob_workers(env: dict[str, str], count: int, stop: threading.Event) -> None:
+    """`chalice local` has no SQS trigger: these threads poll the close-of-business queue and
+    hand each message to the app's own handler (`close_of_business_chunk`) as a one-record
+    SQS event, deleting it on success, as Lambda's event source mapping does. A failed
+    message comes back after 30 s."""
+    os.environ.update(env)  # the app's settings, read when it first needs them
+    import boto3
+    from chalice.local import LambdaContext
+
+    import app as app_module
+
+    handler = app_module.app.handler_map["close_of_business_chunk"]
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{PREFIX}cob-chunks")["QueueUrl"]
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1,
+                                          WaitTimeSeconds=1, VisibilityTimeout=900)
+            except Exception:  # moto stopping under us: try again
+                time.sleep(1)
+                continue
+            for m in got.get("Messages", []):
+                event = {"Records": [{
+                    "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"], "attributes": {}, "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:{PREFIX}cob-chunks",
+                    "awsRegion": REGION}]}
+                try:
+                    handler(event, LambdaContext("close_of_business_chunk", 1769, 900_000))
+                except Exception as exc:  # Lambda would retry it too
+                    print(f"close-of-business worker: {exc!r}", flush=True)
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                  VisibilityTimeout=30)
+                    continue
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    for k in range(count):
+        threading.Thread(target=poll, name=f"cob-worker-{k}", daemon=True).start()
 
 
 def wait_healthy(port: int, timeout: float = 60.0) -> None:
@@ -113,13 +158,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5005)))
+    parser.add_argument("--cob-workers", type=int,
+                        default=int(os.environ.get("COB_WORKERS", 1)),
+                        help="threads draining the close-of-business queue (0: none)")
     args = parser.parse_args()
+    stop_workers = threading.Event()
 
     moto = start_moto(args.moto_port)
     api: subprocess.Popen[bytes] | None = None
 
     def stop(*_: object) -> None:
         """Every step is bounded: a stuck child or server must not keep the stack alive."""
+        stop_workers.set()
         print("stopping the API ...", flush=True)
         if api and api.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -142,6 +192,7 @@ def main() -> int:
         provision(args.moto_port)
         env = app_env(args.moto_port)
         api = start_api(args.port, env)
+        start_cob_workers(env, args.cob_workers, stop_workers)
         wait_healthy(args.port)
         print(_banner(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"]), flush=True)
         return api.wait()

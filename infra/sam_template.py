@@ -48,7 +48,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                          "AllowedValues": [30, 60, 90, 120, 150, 180, 365, 400, 545, 731]},
 }
 
-_ARN = re.compile(r"^arn:aws:(dynamodb|kms|secretsmanager|logs):\*:\*:(.*)$")
+_ARN = re.compile(r"^arn:aws:(dynamodb|kms|secretsmanager|logs|sqs):\*:\*:(.*)$")
 
 
 def _sub_arn(value: str, bucket: str) -> Any:
@@ -159,6 +159,9 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = T
         props["CodeUri"] = "./deployment.zip"
         if any(e.get("Type") == "Schedule" for e in props.get("Events", {}).values()):
             scheduled.append(name)
+        for event in props.get("Events", {}).values():
+            if event.get("Type") == "SQS":
+                _prefix_queue(event["Properties"], env["LENDING_TABLE_PREFIX"])
         resources[f"{name}LogGroup"] = {
             "Type": "AWS::Logs::LogGroup",
             "DeletionPolicy": "Retain",
@@ -229,6 +232,15 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = T
         if job not in names:
             notes.append(f"no @app.schedule function named {job!r} yet")
     return t
+
+
+def _prefix_queue(props: dict[str, Any], prefix: str) -> None:
+    """`@app.on_sqs_message(queue="cob-chunks")` names the queue without the stage: the storage
+    stack creates it as `${TablePrefix}cob-chunks`, so the event source gets the prefix."""
+    arn = props["Queue"]["Fn::Sub"]
+    head, name = arn.rsplit(":", 1)
+    if not name.startswith(prefix):
+        props["Queue"] = {"Fn::Sub": f"{head}:{prefix}{name}"}
 
 
 def _require_api_keys(body: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ GSIs, TTL and streams that AWS gets.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,52 @@ def create_tables(dynamodb_client: Any, prefix: str) -> list[str]:
     return names
 
 
+def queue_definitions(prefix: str, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """CreateQueue arguments for every SQS queue in the template, dead-letter queues first;
+    `dead_letter` names the queue a redrive policy targets."""
+    template = template or load_template()
+    params = _params(template, {"TablePrefix": prefix})
+    queues = [(logical_id, res["Properties"]) for logical_id, res in template["Resources"].items()
+              if res["Type"] == "AWS::SQS::Queue"]
+    queues.sort(key=lambda q: "RedrivePolicy" in q[1])
+    out = []
+    for logical_id, props in queues:
+        queue: dict[str, Any] = {
+            "logical_id": logical_id, "QueueName": _resolve(props["QueueName"], params),
+            "Attributes": {k: str(props[k]) for k in ("VisibilityTimeout",
+                                                      "MessageRetentionPeriod") if k in props}}
+        if "RedrivePolicy" in props:
+            target = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            queue["dead_letter"] = _resolve(
+                template["Resources"][target]["Properties"]["QueueName"], params)
+            queue["max_receive_count"] = props["RedrivePolicy"]["maxReceiveCount"]
+        out.append(queue)
+    return out
+
+
+def create_queues(sqs_client: Any, prefix: str) -> list[str]:
+    """Creates the template's queues (idempotent: CreateQueue with the same attributes)."""
+    arns: dict[str, str] = {}
+    for queue in queue_definitions(prefix):
+        attributes = dict(queue["Attributes"])
+        if "dead_letter" in queue:
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": arns[queue["dead_letter"]],
+                "maxReceiveCount": queue["max_receive_count"]})
+        url = sqs_client.create_queue(QueueName=queue["QueueName"],
+                                      Attributes=attributes)["QueueUrl"]
+        arns[queue["QueueName"]] = sqs_client.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return list(arns)
+
+
 def provision(session_clients: dict[str, Any], prefix: str, bucket: str) -> dict[str, str]:
-    """Creates tables, the documents bucket and the personal-data key alias; returns their names."""
+    """Creates tables, queues (when given an "sqs" client), the documents bucket and the
+    personal-data key alias; returns their names."""
     ddb, s3, kms = session_clients["dynamodb"], session_clients["s3"], session_clients["kms"]
     create_tables(ddb, prefix)
+    if "sqs" in session_clients:
+        create_queues(session_clients["sqs"], prefix)
     if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

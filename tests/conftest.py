@@ -39,7 +39,7 @@ def aws() -> Iterator[dict[str, Any]]:
     config.reset()
     with mock_aws():
         _apply_moto_patches()
-        clients = {name: boto3.client(name) for name in ("dynamodb", "s3", "kms")}
+        clients = {name: boto3.client(name) for name in ("dynamodb", "s3", "kms", "sqs")}
         provision(clients, TEST_ENV["LENDING_TABLE_PREFIX"], TEST_ENV["LENDING_BUCKET"])
         yield clients
     config.reset()

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.schemas import Strict
 from chalicelib.lending.delinquency import DelinquencySettings
-from chalicelib.services import cob, servicing
+from chalicelib.services import cob, cob_chunks, servicing
 from chalicelib.store import servicing as store
 
 bp = Blueprint(__name__)
 OPERATORS = {"admin", "operator"}
 READERS = {"admin", "operator", "reviewer", "partner"}
-REQUEST_BUDGET_S = 20.0  # under API Gateway's 29 s; the schedule finishes a longer run
+PLAN_BUDGET_S = 5.0  # planning in the request; a worker continues a larger plan
 
 
 class RunBody(Strict):
@@ -31,10 +31,15 @@ class RunOut(BaseModel):
     attempt: int
     status: str = Field(description="running | completed")
     trigger: str
-    processed: int = Field(description="Loans looked at so far (recorded after each page).")
+    planned: bool = Field(description="Every chunk of the loans index is written and sent.")
+    chunks_total: int = Field(description="Chunks planned so far.")
+    chunks_done: int = Field(description="Chunks finished; the run completes with the last.")
+    processed: int = Field(description="Loans looked at so far, over all chunks (recorded "
+                                       "after each page).")
     stepped: int = Field(description="Loans whose days were closed by this run.")
     skipped: int = Field(description="Loans already closed through the date, or not open.")
-    conflicts: int
+    conflicts: int = Field(description="Loans moved concurrently (a repayment, another "
+                                       "delivery of the chunk); their markers decide.")
     pages: int
     started_at: str
     updated_at: str
@@ -45,9 +50,11 @@ class RunOut(BaseModel):
           "business date", tag="Close of business", roles=OPERATORS, body=RunBody,
           idempotent=True, responses={202: (RunOut, "Started or resumed; see its progress")})
 def post_run(ctx: Context, body: RunBody) -> Reply:
+    """Plans the run's chunks and sends them to the workers; answers before any loan is
+    closed (GET the run for its progress)."""
     item = cob.start(ctx.tenant, body.business_date, ctx.now, f"operator:{ctx.key_id}")
-    item = cob.run(ctx.tenant, item["run_id"]["S"], ctx.now,
-                   deadline=time.monotonic() + REQUEST_BUDGET_S)
+    item = cob_chunks.dispatch(ctx.tenant, item["run_id"]["S"], ctx.now,
+                               deadline=time.monotonic() + PLAN_BUDGET_S)
     view = cob.view(item)
     return Reply(RunOut(**view), 202, {"Location": f"/v1/cob/runs/{view['id']}"})
 

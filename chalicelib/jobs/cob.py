@@ -1,8 +1,13 @@
-"""The scheduled close of business: yesterday (UTC) for every tenant, within the Lambda's time.
+"""The scheduled close of business and its chunk worker.
 
-Scheduled events arrive at least once; a second delivery finds the date's run completed and
-starts an attempt in which every loan is skipped by its marker. An unfinished run (the Lambda
-timed out) is resumed by the next invocation from its recorded cursor.
+- `run_all` (daily): yesterday (UTC) for every tenant. The coordinator plans the run's chunks
+  and sends them to the SQS queue; a one-chunk run is worked inline within the budget.
+  Scheduled events arrive at least once: a second delivery finds the date's run completed and
+  starts an attempt in which every loan is skipped by its marker.
+- `run_all(resume_only=True)` (every 15 minutes): continues an unfinished plan and sends again
+  the chunks that have not moved for a while (a lost or dead-lettered message).
+- `work_message`: one SQS message (a chunk, or a plan to continue), stopping a minute before
+  the Lambda's end; the rest of the chunk is sent again.
 """
 
 from __future__ import annotations
@@ -10,16 +15,18 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from chalicelib.services import cob
+from chalicelib.services import cob, cob_chunks
 from chalicelib.store import servicing as store
 from chalicelib.store import tenants
 
 BUDGET_S = 13 * 60  # of the 15-minute Lambda limit; the rest is margin for the last page
+QUEUE = "cob-chunks"  # the stage's table prefix is added when packaged (infra/sam_template.py)
+MAX_WORKERS = 50  # concurrent chunk workers (SQS event source maximum concurrency)
+MARGIN_S = 60.0
 
 
 def run_all(business_date: date | None = None, now: datetime | None = None,
             budget_s: float = BUDGET_S, resume_only: bool = False) -> dict[str, dict[str, object]]:
-    """`resume_only`: only continue the date's unfinished runs (the frequent schedule)."""
     now = now or datetime.now(UTC)
     day = business_date or (now.date() - timedelta(days=1))
     deadline = time.monotonic() + budget_s
@@ -29,6 +36,20 @@ def run_all(business_date: date | None = None, now: datetime | None = None,
             latest = store.latest_run(tenant, day.isoformat())
             if latest is None or latest["status"]["S"] != cob.RUNNING:
                 continue
+            run_id = latest["run_id"]["S"]
+            cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
+            cob_chunks.resend_stale(tenant, run_id, now)
+            out[tenant] = cob.view(cob.get_run(tenant, run_id))
+            continue
         item = cob.start(tenant, day, now, "schedule")
-        out[tenant] = cob.view(cob.run(tenant, item["run_id"]["S"], now, deadline=deadline))
+        out[tenant] = cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now,
+                                                   deadline=deadline, inline_single=True))
     return out
+
+
+def work_message(body: str, remaining_ms: int) -> str:
+    """Chalice's local and test contexts report 3 s left: under two minutes means no deadline
+    (a deployed worker has 15 minutes)."""
+    budget = remaining_ms / 1000 - MARGIN_S
+    deadline = time.monotonic() + budget if budget > MARGIN_S else None
+    return cob_chunks.handle(body, deadline=deadline)

@@ -8,17 +8,14 @@ events. A loan already closed through the date is skipped without a write: a sec
 retried Lambda or a restarted run changes nothing. A loan several days behind is stepped day
 by day in the same transaction (catch-up is the same fold).
 
-A run (`cob-<date>-<attempt>`) pages through the tenant's loans index (gsi1
-`<tenant>#loans`, projected ALL, so a page carries the loans) and records its cursor and
-counts after every page: killed at any point, the next call resumes from the last page
-recorded; loans of that page already done are skipped by their markers.
+A run (`cob-<date>-<attempt>`) is worked in chunks of the tenant's loans index
+(services/cob_chunks.py): inline for tests and one-chunk portfolios, fanned out to SQS workers
+otherwise. This module holds the per-loan step and the run item (start, read, view).
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -32,10 +29,9 @@ from chalicelib.services import outbox, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
-from chalicelib.store.uow import UnitOfWork, put
+from chalicelib.store.uow import UnitOfWork
 
 OPEN = (loans.ACTIVE, loans.DELINQUENT, loans.DEFAULTED)
-PAGE = 100
 RUNNING, COMPLETED = "running", "completed"
 #: Reminders before a due date have no registered partner event type yet: this hook receives
 #: them (the webhook owner can map it to an event type); overdue notices go to the outbox.
@@ -103,7 +99,9 @@ def _run_item(tenant: str, run_id: str, day: date, attempt: int, now: datetime,
             "gsi1pk": {"S": store.runs_index_pk(tenant, day.isoformat())},
             "gsi1sk": {"S": f"{attempt:06d}"}, "run_id": {"S": run_id},
             "business_date": {"S": day.isoformat()}, "attempt": {"N": str(attempt)},
-            "status": {"S": RUNNING}, "trigger": {"S": trigger}, "cursor": {"S": "null"},
+            "status": {"S": RUNNING}, "trigger": {"S": trigger},
+            "planned": {"BOOL": False}, "plan_cursor": {"S": "null"},
+            "chunks_total": {"N": "0"}, "chunks_done": {"N": "0"},
             "processed": {"N": "0"}, "stepped": {"N": "0"}, "skipped": {"N": "0"},
             "conflicts": {"N": "0"}, "pages": {"N": "0"}, "started_at": {"S": now.isoformat()},
             "updated_at": {"S": now.isoformat()}}
@@ -132,50 +130,8 @@ def get_run(tenant: str, run_id: str) -> dict[str, Any]:
     return item
 
 
-def run(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
-        stop_after: int | None = None) -> dict[str, Any]:
-    """Works the run from its cursor until done, past `deadline` (monotonic seconds), or after
-    `stop_after` loans (a test's stand-in for a killed Lambda: the page is not recorded)."""
-    item = get_run(tenant, run_id)
-    if item["status"]["S"] != RUNNING:
-        return item
-    day = date.fromisoformat(item["business_date"]["S"])
-    ctx = Context(tenant, day, Actor("cob", "system", run_id), now,
-                  servicing.delinquency_settings(tenant), {})
-    cursor = json.loads(item["cursor"]["S"])
-    counts = {k: int(item[k]["N"]) for k in ("processed", "stepped", "skipped", "conflicts",
-                                              "pages")}
-    done = 0
-    while True:
-        if deadline is not None and time.monotonic() > deadline:
-            return item
-        kw: dict[str, Any] = {"TableName": dynamo.table("main"), "IndexName": "gsi1",
-                              "KeyConditionExpression": "gsi1pk = :p",
-                              "ExpressionAttributeValues": {":p": {"S": loans.list_pk(tenant)}},
-                              "Limit": PAGE}
-        if cursor:
-            kw["ExclusiveStartKey"] = cursor
-        page = dynamo.client().query(**kw)
-        rows = [r for r in page.get("Items", []) if r.get("sk", {}).get("S") == loans.LOAN_SK]
-        states = _servicing_items(tenant, [r["loan_id"]["S"] for r in rows
-                                           if r["status"]["S"] in OPEN])
-        for raw in rows:
-            if stop_after is not None and done >= stop_after:
-                return item  # "killed": this page's progress is not recorded
-            loan = loans.LoanItem.from_raw_data(raw)
-            outcome = close_loan(ctx, loan, states.get(loan.loan_id, {}))
-            counts["processed"] += 1
-            counts["stepped" if outcome == "stepped" else
-                   "conflicts" if outcome == "conflict" else "skipped"] += 1
-            done += 1
-        cursor = page.get("LastEvaluatedKey")
-        counts["pages"] += 1
-        item = _record(tenant, run_id, item, cursor, counts, now)
-        if not cursor:
-            return item
-
-
-def _servicing_items(tenant: str, loan_ids: list[str]) -> dict[str, dict[str, Any]]:
+def servicing_items(tenant: str, loan_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """A page's servicing items by BatchGetItem (strongly consistent: the markers decide)."""
     out: dict[str, dict[str, Any]] = {}
     table = dynamo.table("main")
     for k in range(0, len(loan_ids), 100):
@@ -190,27 +146,12 @@ def _servicing_items(tenant: str, loan_ids: list[str]) -> dict[str, dict[str, An
     return out
 
 
-def _record(tenant: str, run_id: str, item: dict[str, Any], cursor: Any,
-            counts: dict[str, int], now: datetime) -> dict[str, Any]:
-    item = dict(item)
-    item["cursor"] = {"S": json.dumps(cursor)}
-    for k, v in counts.items():
-        item[k] = {"N": str(v)}
-    item["updated_at"] = {"S": now.isoformat()}
-    if not cursor:
-        item["status"] = {"S": COMPLETED}
-        item["completed_at"] = {"S": now.isoformat()}
-    uow = UnitOfWork()
-    uow.add(put("main", item))
-    uow.commit()
-    return item
-
-
 def view(item: dict[str, Any]) -> dict[str, Any]:
     return {"id": item["run_id"]["S"], "business_date": item["business_date"]["S"],
             "attempt": int(item["attempt"]["N"]), "status": item["status"]["S"],
             "trigger": item["trigger"]["S"],
             **{k: int(item[k]["N"]) for k in ("processed", "stepped", "skipped", "conflicts",
-                                              "pages")},
+                                              "pages", "chunks_total", "chunks_done")},
+            "planned": item["planned"]["BOOL"],
             "started_at": item["started_at"]["S"], "updated_at": item["updated_at"]["S"],
             "completed_at": item.get("completed_at", {}).get("S")}

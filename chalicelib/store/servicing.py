@@ -8,6 +8,9 @@
   gsi1sk `<created>#<id>` (a loan's repayments, in order).
 - delinquency settings: pk `t#settings`, sk `delinquency`.
 - COB run: pk `t#cob-run#<id>`, sk `run`; gsi1pk `t#cob-runs#<date>`, gsi1sk `<attempt>`.
+- COB chunk: pk `t#cob-run#<id>`, sk `chunk#<nnnnnn>`: one slice of the loans index (exclusive
+  start key, inclusive end sort key), its status, resume cursor and counts. Beside its run, so
+  one Query reads a run's chunks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from chalicelib.store.loans import loan_pk
 SERVICING_SK = "servicing"
 REPAYMENT_SK = "repayment"
 RUN_SK = "run"
+CHUNK_SK = "chunk#"
 
 
 def _get(pk: str, sk: str) -> dict[str, Any] | None:
@@ -105,3 +109,26 @@ def latest_run(tenant: str, business_date: str) -> dict[str, Any] | None:
         ScanIndexForward=False, Limit=1)
     items = out.get("Items", [])
     return get_run(tenant, items[0]["run_id"]["S"]) if items else None
+
+
+def chunk_sk(n: int) -> str:
+    return f"{CHUNK_SK}{n:06d}"
+
+
+def get_chunk(tenant: str, run_id: str, n: int) -> dict[str, Any] | None:
+    return _get(run_pk(tenant, run_id), chunk_sk(n))
+
+
+def list_chunks(tenant: str, run_id: str) -> list[dict[str, Any]]:
+    """Every chunk of a run, in order (a run has tens of chunks: a few pages at most)."""
+    kw: dict[str, Any] = {"TableName": dynamo.table("main"), "ConsistentRead": True,
+                          "KeyConditionExpression": "pk = :p AND begins_with(sk, :c)",
+                          "ExpressionAttributeValues": {":p": {"S": run_pk(tenant, run_id)},
+                                                        ":c": {"S": CHUNK_SK}}}
+    out: list[dict[str, Any]] = []
+    while True:
+        page = dynamo.client().query(**kw)
+        out += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return out
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]

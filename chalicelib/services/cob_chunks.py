@@ -1,0 +1,359 @@
+"""Close of business fanned out: a coordinator slices the loans index into chunks, workers
+close one chunk each (SQS, at least once), and the run completes when its last chunk does.
+
+Why chunks: one Lambda closes ~40,000 loans in its 15 minutes on DynamoDB (bench/bench_cob.py);
+a larger tenant needs several workers at once, each with its own slice of the index.
+
+- **Planning** (`plan`) pages the tenant's loans index (gsi1 `<t>#loans`) reading keys only
+  and cuts it every `CHUNK` loans. A chunk item holds its slice of sort keys, (start, end].
+  Each chunk is written in one transaction with the run's plan cursor, guarded by the run's
+  chunk count, so a repeated or concurrent planner writes nothing twice; a planner cut off
+  resumes from the recorded cursor. Chunk k is sent to the queue when chunk k+1 is written
+  (or when it is the last one), so a single-chunk run can be kept and worked inline.
+- **A chunk** (`work`) is paged like the old single run: `close_loan` per loan (a loan
+  already through the date is skipped by its marker, a concurrent step is a version conflict),
+  and after each page one transaction records the chunk's cursor and counts (guarded by its
+  page number: of two deliveries working the same chunk at once, the slower stops) and adds
+  the same counts to the run. Killed mid-page, the page is worked again on redelivery.
+- **Completion**: the chunk's last page also adds 1 to the run's `chunks_done`; whoever sees
+  `planned and chunks_done = chunks_total` sets the run `completed` with a conditional update,
+  so it happens exactly once.
+- **Lost messages** (a crash between a chunk's write and its send, a message dead-lettered):
+  the 15-minute resume schedule continues planning and sends again every unfinished chunk that
+  has not moved for `STALE_S`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import settings
+from chalicelib.errors import DomainError
+from chalicelib.services import cob, servicing
+from chalicelib.store import dynamo, loans
+from chalicelib.store import servicing as store
+from chalicelib.store.audit import Actor
+from chalicelib.store.uow import UnitOfWork
+
+log = logging.getLogger("lending.cob")
+
+CHUNK = 25_000  # loans per chunk: ~10 minutes of one worker on DynamoDB (bench/bench_cob.py)
+PAGE = 100  # loans per recorded page inside a chunk
+STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
+KEYS = "pk, sk, gsi1pk, gsi1sk"
+COUNTS = ("processed", "stepped", "skipped", "conflicts")
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs", region_name=settings().region,
+                        config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+
+
+@cache
+def _queue_url(name: str) -> str:
+    return str(_sqs().get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def send(body: dict[str, Any]) -> None:
+    _sqs().send_message(QueueUrl=_queue_url(settings().cob_queue),
+                        MessageBody=json.dumps(body, sort_keys=True))
+
+
+def chunk_message(tenant: str, run_id: str, n: int) -> dict[str, Any]:
+    return {"kind": "chunk", "tenant": tenant, "run_id": run_id, "chunk": n}
+
+
+def plan_message(tenant: str, run_id: str) -> dict[str, Any]:
+    return {"kind": "plan", "tenant": tenant, "run_id": run_id}
+
+
+# --- planning -------------------------------------------------------------------------------
+
+def _index_query(tenant: str) -> dict[str, Any]:
+    return {"TableName": dynamo.table("main"), "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": loans.list_pk(tenant)}}}
+
+
+def _range(tenant: str, start: str | None, end: str | None) -> dict[str, Any]:
+    """The chunk's slice of the index, sort keys in (start, end]: one key condition (BETWEEN
+    is inclusive, so the row equal to `start`, the previous chunk's last, is dropped)."""
+    kw = _index_query(tenant)
+    values = kw["ExpressionAttributeValues"]
+    if start is not None and end is not None:
+        kw["KeyConditionExpression"] += " AND gsi1sk BETWEEN :a AND :b"
+        values.update({":a": {"S": start}, ":b": {"S": end}})
+    elif start is not None:
+        kw["KeyConditionExpression"] += " AND gsi1sk > :a"
+        values[":a"] = {"S": start}
+    elif end is not None:
+        kw["KeyConditionExpression"] += " AND gsi1sk <= :b"
+        values[":b"] = {"S": end}
+    return kw
+
+
+def _loan_rows(items: list[dict[str, Any]], start: str | None) -> list[dict[str, Any]]:
+    return [r for r in items if r.get("sk", {}).get("S") == loans.LOAN_SK
+            and r["gsi1sk"]["S"] != start]
+
+
+def _write_chunk(tenant: str, run: dict[str, Any], n: int, start: str | None, end: str | None,
+                 final: bool, now: datetime) -> bool:
+    """Chunk n and the run's plan cursor in one transaction; False if another planner won."""
+    run_id = run["run_id"]["S"]
+    stamp = {"S": now.isoformat()}
+    chunk = {"pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.chunk_sk(n)},
+             "run_id": {"S": run_id}, "chunk": {"N": str(n)}, "status": {"S": cob.RUNNING},
+             "start": {"S": json.dumps(start)}, "end": {"S": json.dumps(end)},
+             "cursor": {"S": "null"}, "pages": {"N": "0"},
+             **{k: {"N": "0"} for k in COUNTS}, "updated_at": stamp}
+    uow = UnitOfWork(token_seed=f"cob-plan:{tenant}:{run_id}:{n}")
+    uow.add({"Put": {"TableName": dynamo.table("main"), "Item": chunk,
+                     "ConditionExpression": "attribute_not_exists(pk)"}})
+    uow.add({"Update": {
+        "TableName": dynamo.table("main"), "Key": {"pk": run["pk"], "sk": run["sk"]},
+        "UpdateExpression": "SET #total = :n, #planned = :f, plan_cursor = :c, "
+                            "updated_at = :t",
+        "ConditionExpression": "#total = :prev AND #s = :running",
+        "ExpressionAttributeNames": {"#s": "status", "#total": "chunks_total",
+                                     "#planned": "planned"},
+        "ExpressionAttributeValues": {":n": {"N": str(n)}, ":prev": {"N": str(n - 1)},
+                                      ":f": {"BOOL": final}, ":t": stamp,
+                                      ":c": {"S": json.dumps(end)},
+                                      ":running": {"S": cob.RUNNING}}}})
+    try:
+        uow.commit()
+    except DomainError as exc:
+        if exc.kind == "conflict":
+            return False
+        raise
+    return True
+
+
+def plan(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
+         send_chunks: bool = True, hold_single: bool = False) -> dict[str, Any]:
+    """Cuts the loans index into chunks from the run's plan cursor until planned or past
+    `deadline`. `hold_single`: a run that turns out to be one chunk is not sent (the caller
+    works it inline)."""
+    run = cob.get_run(tenant, run_id)
+    while run["status"]["S"] == cob.RUNNING and not run["planned"]["BOOL"]:
+        n = int(run["chunks_total"]["N"])
+        start = json.loads(run["plan_cursor"]["S"])  # where chunk n ended (None: the start)
+        end, count, final = _scan_chunk(tenant, start)
+        if not _write_chunk(tenant, run, n + 1, start, end, final, now):
+            run = cob.get_run(tenant, run_id)
+            continue  # another planner wrote it: carry on from its cursor
+        if send_chunks and n >= 1:
+            send(chunk_message(tenant, run_id, n))  # chunk n waited for its successor
+        if send_chunks and final and not (hold_single and n == 0):
+            send(chunk_message(tenant, run_id, n + 1))
+        log.info("cob %s %s: chunk %d planned (%d loans%s)", tenant, run_id, n + 1, count,
+                 ", the last" if final else "")
+        if final:
+            try_complete(tenant, run_id, now)  # every chunk may already be done
+            return cob.get_run(tenant, run_id)
+        run = cob.get_run(tenant, run_id)
+        if deadline is not None and time.monotonic() > deadline:
+            break
+    return run
+
+
+def _scan_chunk(tenant: str, start: str | None) -> tuple[str | None, int, bool]:
+    """Reads index keys after `start` until CHUNK loans: the last one's sort key, the count,
+    and whether the index ended (the last chunk). Every chunk is bounded, the last one too: a
+    loan whose status (the sort key's prefix) moves further down during the run is not read
+    again by an open-ended last chunk."""
+    kw = _range(tenant, start, None) | {"ProjectionExpression": KEYS}
+    count, last = 0, start
+    while True:
+        page = dynamo.client().query(**kw)
+        for row in _loan_rows(page.get("Items", []), start):
+            count, last = count + 1, row["gsi1sk"]["S"]
+            if count == CHUNK:
+                return last, count, False
+        if "LastEvaluatedKey" not in page:
+            return last, count, True
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+# --- one chunk ------------------------------------------------------------------------------
+
+def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | None = None,
+         stop_after: int | None = None) -> str:
+    """Works chunk n from its cursor: done | paused (past `deadline`; send it again) | lost
+    (finished or advanced by another delivery) | killed (`stop_after` loans: a test's stand-in
+    for a Lambda that dies mid-page, whose page is not recorded)."""
+    chunk = store.get_chunk(tenant, run_id, n)
+    run = cob.get_run(tenant, run_id)
+    if chunk is None or chunk["status"]["S"] != cob.RUNNING or run["status"]["S"] != cob.RUNNING:
+        return "lost"
+    day = date.fromisoformat(run["business_date"]["S"])
+    ctx = cob.Context(tenant, day, Actor("cob", "system", run_id), now,
+                      servicing.delinquency_settings(tenant), {})
+    start, end = json.loads(chunk["start"]["S"]), json.loads(chunk["end"]["S"])
+    cursor = json.loads(chunk["cursor"]["S"])
+    pages = int(chunk["pages"]["N"])
+    done = 0
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
+            return "paused"
+        kw = _range(tenant, start, end) | {"Limit": PAGE}
+        if cursor:
+            kw["ExclusiveStartKey"] = cursor
+        page = dynamo.client().query(**kw)
+        rows = _loan_rows(page.get("Items", []), start)
+        states = cob.servicing_items(tenant, [r["loan_id"]["S"] for r in rows
+                                              if r["status"]["S"] in cob.OPEN])
+        counts = dict.fromkeys(COUNTS, 0)
+        for raw in rows:
+            if stop_after is not None and done >= stop_after:
+                return "killed"
+            loan = loans.LoanItem.from_raw_data(raw)
+            outcome = cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
+            counts["processed"] += 1
+            counts["stepped" if outcome == "stepped" else
+                   "conflicts" if outcome == "conflict" else "skipped"] += 1
+            done += 1
+        cursor = page.get("LastEvaluatedKey")
+        if not _record(tenant, run, n, pages, cursor, counts, now):
+            return "lost"
+        pages += 1
+        if not cursor:
+            try_complete(tenant, run_id, now)
+            return "done"
+
+
+def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,
+            counts: dict[str, int], now: datetime) -> bool:
+    """One page: the chunk's cursor and counts, the same counts added to the run (and, on the
+    chunk's last page, its status and the run's chunks_done), in one transaction guarded by the
+    chunk's page number."""
+    stamp = {"S": now.isoformat()}
+    last = not cursor
+    adds = ", ".join(f"#{k} :{k}" for k in COUNTS)  # DynamoDB reserves most plain words
+    values = {f":{k}": {"N": str(v)} for k, v in counts.items()}
+    names = {f"#{k}": k for k in (*COUNTS, "status", "pages")}
+    chunk_set = "SET #cursor = :cursor, #pages = :next, updated_at = :t" + (
+        ", #status = :done" if last else "")
+    uow = UnitOfWork(token_seed=f"cob-page:{tenant}:{run['run_id']['S']}:{n}:{pages}")
+    uow.add({"Update": {
+        "TableName": dynamo.table("main"),
+        "Key": {"pk": run["pk"], "sk": {"S": store.chunk_sk(n)}},
+        "UpdateExpression": f"{chunk_set} ADD {adds}",
+        "ConditionExpression": "#pages = :pages AND #status = :running",
+        "ExpressionAttributeNames": names | {"#cursor": "cursor"},
+        "ExpressionAttributeValues": values | {
+            ":cursor": {"S": json.dumps(cursor)}, ":pages": {"N": str(pages)},
+            ":next": {"N": str(pages + 1)}, ":t": stamp, ":running": {"S": cob.RUNNING},
+            **({":done": {"S": cob.COMPLETED}} if last else {})}}})
+    uow.add({"Update": {
+        "TableName": dynamo.table("main"), "Key": {"pk": run["pk"], "sk": run["sk"]},
+        "UpdateExpression": f"SET updated_at = :t ADD {adds}, #pages :one"
+                            + (", #chunks_done :one" if last else ""),
+        "ConditionExpression": "#status = :running",
+        "ExpressionAttributeNames": names | ({"#chunks_done": "chunks_done"} if last else {}),
+        "ExpressionAttributeValues": values | {":t": stamp, ":one": {"N": "1"},
+                                               ":running": {"S": cob.RUNNING}}}})
+    try:
+        uow.commit()
+    except DomainError as exc:
+        if exc.kind == "conflict":
+            return False
+        raise
+    return True
+
+
+def try_complete(tenant: str, run_id: str, now: datetime) -> bool:
+    """Marks the run completed if every chunk is planned and done: one conditional update, so
+    of the workers finishing last chunks and the planner, exactly one does it."""
+    try:
+        dynamo.client().update_item(
+            TableName=dynamo.table("main"),
+            Key={"pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.RUN_SK}},
+            UpdateExpression="SET #s = :completed, completed_at = :t, updated_at = :t",
+            ConditionExpression="#s = :running AND #planned = :yes AND "
+                                "#done = #total",
+            ExpressionAttributeNames={"#s": "status", "#planned": "planned",
+                                      "#done": "chunks_done", "#total": "chunks_total"},
+            ExpressionAttributeValues={":completed": {"S": cob.COMPLETED},
+                                       ":running": {"S": cob.RUNNING},
+                                       ":yes": {"BOOL": True}, ":t": {"S": now.isoformat()}})
+    except dynamo.client().exceptions.ConditionalCheckFailedException:
+        return False
+    log.info("cob %s %s: completed", tenant, run_id)
+    return True
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+def run_inline(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
+               stop_after: int | None = None) -> dict[str, Any]:
+    """The whole run in this process: plans it (sending nothing), then works every unfinished
+    chunk in order. For tests, benchmarks and single-chunk runs."""
+    plan(tenant, run_id, now, deadline=deadline, send_chunks=False)
+    for chunk in store.list_chunks(tenant, run_id):
+        if chunk["status"]["S"] != cob.RUNNING:
+            continue
+        outcome = work(tenant, run_id, int(chunk["chunk"]["N"]), now, deadline=deadline,
+                       stop_after=stop_after)
+        if outcome in ("paused", "killed"):
+            break
+    return cob.get_run(tenant, run_id)
+
+
+def dispatch(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
+             inline_single: bool = False) -> dict[str, Any]:
+    """The coordinator: plans and sends the chunks; an unfinished plan goes to the queue too.
+    `inline_single`: a one-chunk run is worked here instead (the daily schedule)."""
+    run = plan(tenant, run_id, now, deadline=deadline, hold_single=inline_single)
+    if run["status"]["S"] == cob.RUNNING and not run["planned"]["BOOL"]:
+        send(plan_message(tenant, run_id))
+    elif inline_single and run["status"]["S"] == cob.RUNNING and run["chunks_total"]["N"] == "1":
+        if work(tenant, run_id, 1, now, deadline=deadline) == "paused":
+            send(chunk_message(tenant, run_id, 1))
+        run = cob.get_run(tenant, run_id)
+    return run
+
+
+def resend_stale(tenant: str, run_id: str, now: datetime) -> int:
+    """Sends again every unfinished chunk untouched for STALE_S (a lost or dead-lettered
+    message, or a crash between a chunk's write and its send). Duplicates are harmless."""
+    sent = 0
+    for chunk in store.list_chunks(tenant, run_id):
+        touched = datetime.fromisoformat(chunk["updated_at"]["S"])
+        if chunk["status"]["S"] == cob.RUNNING and now - touched > timedelta(seconds=STALE_S):
+            send(chunk_message(tenant, run_id, int(chunk["chunk"]["N"])))
+            sent += 1
+    return sent
+
+
+def handle(body: str, *, deadline: float | None = None) -> str:
+    """One SQS message: a chunk to work or a plan to continue. Raises on a malformed message
+    (SQS retries it, then dead-letters it)."""
+    msg = json.loads(body)
+    tenant, run_id, kind = str(msg["tenant"]), str(msg["run_id"]), msg["kind"]
+    now = datetime.now(UTC)
+    if kind == "plan":
+        run = plan(tenant, run_id, now, deadline=deadline)
+        if run["status"]["S"] == cob.RUNNING and not run["planned"]["BOOL"]:
+            send(plan_message(tenant, run_id))
+            return "paused"
+        return "planned"
+    if kind == "chunk":
+        n = int(msg["chunk"])
+        outcome = work(tenant, run_id, n, now, deadline=deadline)
+        if outcome == "paused":
+            send(chunk_message(tenant, run_id, n))  # the rest in a fresh invocation
+        return outcome
+    raise ValueError(f"unknown close-of-business message kind {kind!r}")
