@@ -3,11 +3,12 @@ days, each channel's statement reconciled, and the books and the audit trail pro
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from demo.client import Api
+from demo.client import Api, DemoError
 from demo.lifecycle import Outcome
 from demo.money import text
 from demo.seed import Tenant
@@ -22,16 +23,31 @@ class CobRun:
     view: dict[str, Any]
 
 
-def close_business_day(api: Api, t: Tenant, day: date) -> CobRun:
-    """`POST /v1/cob/runs` works for up to 20 s and resumes the date's unfinished run, so the
-    operator calls again until it completes (as the 15-minute resume schedule would)."""
-    calls = 0
-    while True:
-        view = api.ok("POST", "/v1/cob/runs", t.keys["operator"],
-                      {"business_date": day.isoformat()})
-        calls += 1
-        if view["status"] == "completed":
-            return CobRun(day, calls, view)
+def close_business_day(api: Api, t: Tenant, day: date, *, stall_s: float = 15.0,
+                       limit_s: float = 1800.0) -> CobRun:
+    """Starts the date's run, then follows it (`GET /v1/cob/runs/{id}`) until it completes.
+    A run that shows no progress for `stall_s` is resumed with another `POST` (the operator's
+    stand-in for the 15-minute resume schedule): the API may close loans within the request
+    (up to its budget) or hand them to workers; both resume from the recorded cursor."""
+    op, body = t.keys["operator"], {"business_date": day.isoformat()}
+    view = api.ok("POST", "/v1/cob/runs", op, body)
+    calls, started = 1, time.monotonic()
+    seen, moved = _progress(view), time.monotonic()
+    while view["status"] != "completed":
+        if time.monotonic() - started > limit_s:
+            raise DemoError(f"close of business {day} not completed in {limit_s:.0f} s: {view}")
+        time.sleep(0.5)
+        view = api.ok("GET", f"/v1/cob/runs/{view['id']}", op)
+        if _progress(view) != seen:
+            seen, moved = _progress(view), time.monotonic()
+        elif time.monotonic() - moved > stall_s:
+            view = api.ok("POST", "/v1/cob/runs", op, body)
+            calls, moved = calls + 1, time.monotonic()
+    return CobRun(day, calls, view)
+
+
+def _progress(view: dict[str, Any]) -> tuple[Any, ...]:
+    return (view["status"], view["processed"], view.get("chunks_done"), view["updated_at"])
 
 
 def statement(t: Tenant, channel_id: str, outcomes: list[Outcome], day: date) -> str:
