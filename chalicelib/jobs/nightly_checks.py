@@ -36,9 +36,13 @@ def run_all(now: datetime | None = None, day: date | None = None, budget_s: floa
     if resume_only:
         if items.get(marker["pk"]["S"], "started") is None:
             return out  # the nightly run has not started this day: nothing to resume
-    else:
-        dynamo.client().put_item(TableName=dynamo.table("main"),
-                                 Item={**marker, "at": {"S": items.iso(now)}})
+    else:  # the first delivery's time stays (a repeat writes nothing)
+        try:
+            dynamo.client().put_item(TableName=dynamo.table("main"),
+                                     Item={**marker, "at": {"S": items.iso(now)}},
+                                     ConditionExpression="attribute_not_exists(pk)")
+        except dynamo.client().exceptions.ConditionalCheckFailedException:
+            pass
     ids = list(tenants.tenant_ids())
     stored = {t: daily_checks.stored_verification(t, day) for t in ids}
     for tenant in ids:
