@@ -25,7 +25,7 @@ from chalicelib.lending import loan_state as ls
 from chalicelib.lending.delinquency import DelinquencySettings
 from chalicelib.lending.money import money_json
 from chalicelib.lending.product import ProductConfig
-from chalicelib.services import outbox, servicing
+from chalicelib.services import loan_lifecycle, outbox, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
@@ -33,6 +33,7 @@ from chalicelib.store.uow import UnitOfWork
 
 OPEN = (loans.ACTIVE, loans.DELINQUENT, loans.DEFAULTED)
 RUNNING, COMPLETED = "running", "completed"
+STEP_RETRIES = 3  # fresh reads after a conflicting write (a repayment, a redelivery)
 #: Reminders before a due date have no registered partner event type yet: this hook receives
 #: them (the webhook owner can map it to an event type); overdue notices go to the outbox.
 
@@ -48,7 +49,21 @@ class Context:
 
 
 def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
-    """Closes one loan's days through the business date: skipped | stepped | conflict."""
+    """Closes one loan's days through the business date: skipped | stepped | conflict.
+
+    A conflict means a repayment (or another delivery) moved the loan between our read and
+    our write: the step is tried again on a fresh read, else a completed run would leave this
+    loan's day open. Another run's finished step is then a skip, by its marker."""
+    outcome = _close_once(ctx, loan, item)
+    for _ in range(STEP_RETRIES):
+        if outcome != "conflict":
+            break
+        loan = loan_lifecycle.load(ctx.tenant, loan.loan_id)
+        outcome = _close_once(ctx, loan, store.get_servicing(ctx.tenant, loan.loan_id) or {})
+    return outcome
+
+
+def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     if loan.status not in OPEN:
         return "skipped"
     if item and date.fromisoformat(item["through"]["S"]) >= ctx.business_date:

@@ -42,3 +42,40 @@ def test_stale_full_payment_is_a_conflict_not_a_limit_breach(api: Any, acme: dic
     assert caught.value.kind == "conflict", caught.value
     assert balances("acme", loan) == before == {c: 0 for c in before}
     assert ledger().verify("acme").ok
+
+
+
+def test_cob_step_racing_a_repayment_still_closes_the_day(api: Any, acme: dict[str, str],
+                                                          product: str,
+                                                          monkeypatch: Any) -> None:
+    """A repayment commits between close of business reading a loan and writing its day:
+    the step must still leave the loan closed through the date (a bare "conflict" would let
+    the run report itself completed with this loan's day left open)."""
+    from chalicelib.services import cob, loan_lifecycle, servicing
+    from chalicelib.store import servicing as store
+
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    real_load, raced = servicing.load, []
+
+    def load_then_repay(*args: Any, **kwargs: Any) -> Any:
+        loaded = real_load(*args, **kwargs)
+        if len(args) > 2 and not raced:  # close_loan's read (it passes settings, loan, ...)
+            raced.append(True)
+            uow = UnitOfWork()
+            repayments.repay(uow, "acme", ACTOR, NOW, loan_id, 5_000, "CNY", PAID, "ch", "r")
+            uow.commit()
+        return loaded
+
+    monkeypatch.setattr(servicing, "load", load_then_repay)
+    day = date(2024, 2, 20)
+    ctx = cob.Context("acme", day, Actor("cob", "system", "run"), NOW,
+                      servicing.delinquency_settings("acme"), {})
+    outcome = cob.close_loan(ctx, loan_lifecycle.load("acme", loan_id),
+                             store.get_servicing("acme", loan_id) or {})
+    assert raced and outcome == "stepped", outcome
+    loaded = real_load("acme", loan_id)
+    assert loaded.state.through == day
+    assert [e.id for e in loaded.events if e.kind == "repayment"]  # the payment stands
+    t = loaded.state.totals(loaded.policy.day_count)
+    assert balances("acme", loan_id) == {c: t.receivable(c) for c in balances("acme", loan_id)}
+    assert ledger().verify("acme").ok
