@@ -14,7 +14,9 @@ attempt n of disbursement D:
   post     disb:D:n:post  on the channel's confirmation (the loan becomes active)
   void     disb:D:n:void  on failure (the next channel is tried)
 The pending leg on the channel's exact cash account (floor 0) reserves prefunded money
-atomically, so concurrent payouts can never overdraw a channel.
+atomically, so concurrent payouts can never overdraw a channel. Processing disbursements sit in
+a sparse index the resume job (`resume`, every 5 minutes) walks: a crash between reserving and
+submitting, a lost callback or an unanswered channel is finished there, never paid twice.
 """
 
 from __future__ import annotations
