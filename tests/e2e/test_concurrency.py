@@ -222,6 +222,18 @@ def test_races_over_http_conserve_money_and_keep_every_limit(stack):
     assert all(r.status_code == 202 for r in got[:3]), [r.text for r in got[:3]]
     assert all(r.status_code == 201 for r in got[3:]), [r.text for r in got[3:]]
     answers[cob_a], answers[cob_b] = got[3:6], got[6:]
+    for run_id in {r.json()["id"] for r in got[:3]}:  # workers close the loans: follow them
+        for _ in range(300):
+            run = get(stack, f"/v1/cob/runs/{run_id}", keys["admin"])
+            if run["status"] == "completed":
+                break
+            time.sleep(0.1)
+        assert run["status"] == "completed", run
+    for run_id in {r.json()["id"] for r in got[:3]}:  # 202: the stack's queue worker runs it
+        for _ in range(600):
+            if get(stack, f"/v1/cob/runs/{run_id}", keys["admin"])["status"] == "completed":
+                break
+            time.sleep(0.2)
     for loan in (cob_a, cob_b):
         assert get(stack, f"/v1/loans/{loan}/servicing", keys["admin"])[
             "closed_through"] == today
