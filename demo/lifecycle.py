@@ -133,7 +133,7 @@ def _settle_by_callback(api: Api, ch: Channel, payout_id: str, out: Outcome) -> 
 
 def _repay(api: Api, t: Tenant, b: Borrower, out: Outcome) -> None:
     """Payments are dated now: the API accepts no payment dated in the future, and the business
-    days after today are closed afterwards (cli.close_business_days)."""
+    days after today are closed afterwards (books.close_business_day)."""
     partner, loan = t.keys["partner"], out.loan_id
     if b.behaviour == "missed":
         return
