@@ -1,7 +1,8 @@
 """API keys: issued once in clear, stored only as a keyed hash, found by the id inside them.
 
 Format: lk_<tenant>_<key id>_<secret>. Tenant ids have no '_', key ids are hex, so the key
-parses without ambiguity and the lookup needs no scan or global index.
+parses without ambiguity and the lookup needs no scan or global index. A key authenticates only
+while its tenant's record exists and is active (one more consistent read, on a cache miss).
 
 Verified keys are remembered in-process for at most CACHE_TTL_SECONDS (a hot partner key would
 otherwise cost one consistent read per request). Revocation through the API forgets the key in
@@ -25,7 +26,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.config import settings
 from chalicelib.store.keys import PLATFORM, is_valid_tenant_id
 from chalicelib.store.models import ApiKeyItem
-from chalicelib.store.tenants import api_key_keys
+from chalicelib.store.tenants import api_key_keys, get_tenant
 
 PREFIX = "lk"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -123,6 +124,9 @@ def identify(authorization: str) -> Identity | None:
     except DoesNotExist:
         return None
     if item.status != "active" or not hmac.compare_digest(item.secret_hash, hashed):
+        return None
+    tenant_item = get_tenant(tenant)  # a removed or suspended tenant's keys die with it
+    if tenant_item is None or tenant_item.status != "active":
         return None
     identity = Identity(tenant, item.role, key_id, item.usage_key)
     _verified.put(hashed, identity)

@@ -1,0 +1,216 @@
+"""The security suite's view of every route: who may call it (written out here, so a change of
+roles is a reviewed change of this table, not an accident), real path ids from a fixture world,
+a query that reaches the handler, and a valid sample body.
+
+`test_matrix_covers_every_route` fails when a route in `chalicelib.api.http.ROUTES` is missing
+here (or this table names a route that no longer exists), so new endpoints join every check.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from tests.integration.origination.conftest import application
+
+ALL = frozenset({"admin", "operator", "partner", "reviewer"})
+PUBLIC = None
+A, O, P, R = "admin", "operator", "partner", "reviewer"  # noqa: E741
+
+
+def _r(*roles: str) -> frozenset[str]:
+    return frozenset(roles)
+
+
+# Route -> roles allowed (None: public, no API key). Reviewed against the product's intent:
+# the platform key only administers tenants; partners never touch the ledger, channels' money,
+# reconciliation or webhooks; reviewers read and review; money moves through operators.
+ROLE_TABLE: dict[str, frozenset[str] | None] = {
+    "GET /v1/audit/{aggregate_type}/{aggregate_id}": _r(A, O),
+    "POST /v1/audit/verify": _r(A, O),
+    "GET /v1/health": PUBLIC,
+    "GET /v1/openapi.yaml": PUBLIC,
+    "GET /v1/ledger/accounts": _r(A, O),
+    "POST /v1/ledger/accounts": _r(A),
+    "GET /v1/ledger/accounts/{account_id}": _r(A, O),
+    "POST /v1/ledger/accounts/{account_id}/close": _r(A),
+    "GET /v1/ledger/accounts/{account_id}/entries": _r(A, O),
+    "POST /v1/ledger/journals": _r(O),
+    "GET /v1/ledger/journals/{journal_id}": _r(A, O),
+    "POST /v1/ledger/journals/{journal_id}/reverse": _r(O),
+    "POST /v1/ledger/journals/{journal_id}/post": _r(O),
+    "POST /v1/ledger/journals/{journal_id}/void": _r(O),
+    "GET /v1/ledger/trial-balance": _r(A, O),
+    "POST /v1/ledger/verify": _r(A, O),
+    "POST /v1/quotes": _r(A, P),
+    "GET /v1/quotes/{quote_id}": ALL,
+    "POST /v1/apr": ALL,
+    "POST /v1/products": _r(A),
+    "GET /v1/products": ALL,
+    "GET /v1/products/{product_id}": ALL,
+    "POST /v1/products/{product_id}/versions": _r(A),
+    "POST /v1/products/{product_id}/retire": _r(A),
+    "POST /v1/tenants": _r("platform"),
+    "POST /v1/tenants/{tenant_id}/api-keys": _r("platform"),
+    "DELETE /v1/tenants/{tenant_id}/api-keys/{key_id}": _r("platform"),
+    "POST /v1/applications": _r(A, P),
+    "GET /v1/applications": ALL,
+    "GET /v1/applications/{application_id}": ALL,
+    "POST /v1/applications/{application_id}/withdraw": _r(A, P),
+    "POST /v1/applications/{application_id}/accept": _r(A, P),
+    "POST /v1/channels": _r(A),
+    "GET /v1/channels": ALL,
+    "GET /v1/channels/{channel_id}": ALL,
+    "PATCH /v1/channels/{channel_id}": _r(A),
+    "POST /v1/channels/{channel_id}/fundings": _r(A),
+    "POST /v1/channel-callbacks/{channel_id}": PUBLIC,  # authenticated by its signature
+    "POST /v1/cob/runs": _r(A, O),
+    "GET /v1/cob/runs/{run_id}": ALL,
+    "PUT /v1/settings/delinquency": _r(A),
+    "GET /v1/settings/delinquency": ALL,
+    "POST /v1/contract-templates": _r(A),
+    "GET /v1/contract-templates": ALL,
+    "GET /v1/contract-templates/{template_id}": ALL,
+    "POST /v1/contract-templates/{template_id}/versions": _r(A),
+    "GET /v1/contracts/{contract_id}": ALL,
+    "GET /v1/contracts/{contract_id}/document": _r(A, O, P),
+    "POST /v1/contracts/{contract_id}/signing-code": _r(P),
+    "POST /v1/contracts/{contract_id}/sign": _r(P),
+    "POST /v1/contracts/{contract_id}/verify": ALL,
+    "POST /v1/decision-policies": _r(A),
+    "GET /v1/decision-policies": ALL,
+    "GET /v1/decision-policies/{policy_id}": ALL,
+    "POST /v1/decision-policies/{policy_id}/versions": _r(A),
+    "POST /v1/loans/{loan_id}/disbursements": _r(A, O, P),
+    "GET /v1/disbursements/{disbursement_id}": ALL,
+    "GET /v1/loans/{loan_id}": ALL,
+    "PUT /v1/products/{product_id}/routing-policy": _r(A),
+    "GET /v1/products/{product_id}/routing-policy": ALL,
+    "POST /v1/models": _r(A),
+    "POST /v1/models/{model_id}/versions": _r(A),
+    "POST /v1/models/{model_id}/versions/{version}/activate": _r(A),
+    "GET /v1/models": ALL,
+    "GET /v1/models/{model_id}": ALL,
+    "POST /v1/score": _r(A, P, R),
+    "POST /v1/reconciliation/runs": _r(O),
+    "GET /v1/reconciliation/runs": _r(A, O),
+    "GET /v1/reconciliation/exceptions": _r(A, O),
+    "POST /v1/reconciliation/exceptions/{exception_id}/resolve": _r(O),
+    "GET /v1/reconciliation/checkpoints": _r(A, O),
+    "POST /v1/reconciliation/checkpoints/verify": _r(A, O),
+    "GET /v1/reconciliation/verifications": _r(A, O),
+    "POST /v1/reconciliation/verifications": _r(O),
+    "POST /v1/loans/{loan_id}/repayments": _r(A, O, P),
+    "GET /v1/loans/{loan_id}/repayments": ALL,
+    "GET /v1/repayments/{repayment_id}": ALL,
+    "POST /v1/repayments/{repayment_id}/reverse": _r(A, O, P),
+    "POST /v1/loans/{loan_id}/refunds": _r(A, O),
+    "GET /v1/loans/{loan_id}/payoff-quote": ALL,
+    "POST /v1/loans/{loan_id}/write-off": _r(A, O),
+    "GET /v1/loans/{loan_id}/servicing": ALL,
+    "GET /v1/reports/portfolio": _r(A, O, R),
+    "GET /v1/reports/portfolio.csv": _r(A, O, R),
+    "GET /v1/reports/origination": _r(A, O, R),
+    "GET /v1/reports/origination.csv": _r(A, O, R),
+    "GET /v1/reviews": _r(A, R),
+    "POST /v1/applications/{application_id}/review": _r(A, R),
+    "POST /v1/webhooks": _r(A),
+    "GET /v1/webhooks": _r(A, O),
+    "DELETE /v1/webhooks/{webhook_id}": _r(A),
+    "GET /v1/webhooks/{webhook_id}/deliveries": _r(A, O),
+    "GET /v1/webhooks/dead-letters": _r(A, O),
+    "POST /v1/webhooks/dead-letters/{delivery_id}/replay": _r(A, O),
+}
+
+# Query strings that make a GET reach its handler (required parameters).
+QUERIES: dict[str, str] = {
+    "GET /v1/reports/origination": "from={d0}&to={d1}",
+    "GET /v1/reports/origination.csv": "from={d0}&to={d1}",
+    "GET /v1/loans/{loan_id}/payoff-quote": "date={d1}",
+}
+
+PARAM = re.compile(r"{(\w+)}")
+
+
+def path_of(route: str, ids: dict[str, str]) -> str:
+    """The route's path with the world's ids in it (and its needed query)."""
+    _method, template = route.split(" ", 1)
+    path = PARAM.sub(lambda m: ids[m.group(1)], template)
+    query = QUERIES.get(route)
+    if query:
+        today = date.today()
+        path += "?" + query.format(d0=(today - timedelta(days=30)).isoformat(),
+                                   d1=today.isoformat())
+    return path
+
+
+def id_params(route: str) -> list[str]:
+    return PARAM.findall(route.split(" ", 1)[1])
+
+
+def _money(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "CNY"}
+
+
+def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+    """A valid body for every route that takes one (valid as to its shape: the call may still
+    be refused by the state of the world), so that a refused call would have written something
+    had the refusal not happened, and a mass-assignment 422 names only the extra field."""
+    today = date.today().isoformat()
+    postings = [{"account_id": "cash:alipay", "side": "debit", "amount": _money("1.00")},
+                {"account_id": "funding", "side": "credit", "amount": _money("1.00")}]
+    policy = {"score_bands": {"approve_from": 540, "decline_below": 500}}
+    return {
+        "POST /v1/ledger/accounts": {"account_id": "cash:wechat", "name": "Cash", "type": "asset",
+                                     "currency": "CNY"},
+        "POST /v1/ledger/journals": {"journal_id": "sec-j-1", "effective_date": today,
+                                     "postings": postings},
+        "POST /v1/ledger/journals/{journal_id}/reverse": {"journal_id": "sec-rev-1",
+                                                          "effective_date": today},
+        "POST /v1/ledger/journals/{journal_id}/post": {"journal_id": "sec-post-1",
+                                                       "effective_date": today},
+        "POST /v1/ledger/journals/{journal_id}/void": {"journal_id": "sec-void-1",
+                                                       "effective_date": today},
+        "POST /v1/quotes": {"product_id": ids["product_id"], "amount": _money("5000.00"),
+                            "term": 6, "grade": "B", "disbursement_date": today},
+        "POST /v1/apr": {"method": "irr", "advances": [{"date": "2026-01-01", "amount": "100"}],
+                         "payments": [{"date": "2027-01-01", "amount": "110"}]},
+        "POST /v1/products": {"name": "Second", "terms": extra["terms"]},
+        "POST /v1/products/{product_id}/versions": {"terms": extra["terms"]},
+        "POST /v1/tenants": {"tenant_id": "sec-new", "name": "New"},
+        "POST /v1/tenants/{tenant_id}/api-keys": {"role": "admin", "name": "k"},
+        "POST /v1/applications": application(ids["product_id"], serial="777"),
+        "POST /v1/channels": {"name": "second", "type": "sandbox", "currency": "CNY"},
+        "PATCH /v1/channels/{channel_id}": {"name": "renamed"},
+        "POST /v1/channels/{channel_id}/fundings": {"amount": "10.00", "reference": "sec-f"},
+        "POST /v1/channel-callbacks/{channel_id}": {"type": "payout.settled",
+                                                    "payout_id": "x.1"},
+        "POST /v1/cob/runs": {"business_date": today},
+        "PUT /v1/settings/delinquency": {"ranges": [{"name": "late", "min_days": 1}]},
+        "POST /v1/contract-templates": {"name": "T", "body": "# {{ contract_id }}\n"},
+        "POST /v1/contract-templates/{template_id}/versions": {"body": "# {{ contract_id }}\n"},
+        "POST /v1/contracts/{contract_id}/sign": {"code": "123456", "signer": {
+            "name": "王小明", "national_id": extra["national_id"]}},
+        "POST /v1/decision-policies": {"name": "P2", "config": policy},
+        "POST /v1/decision-policies/{policy_id}/versions": {"config": policy},
+        "PUT /v1/products/{product_id}/routing-policy": {"strategy": "fastest"},
+        "POST /v1/models": {"name": "M", **extra["model"]},
+        "POST /v1/models/{model_id}/versions": extra["model"],
+        "POST /v1/score": {"features": extra["features"]},
+        "POST /v1/reconciliation/runs": {"channel": "alipay", "csv": extra["csv"]},
+        "POST /v1/reconciliation/exceptions/{exception_id}/resolve": {"note": "checked"},
+        "POST /v1/reconciliation/verifications": {"day": today},
+        "POST /v1/loans/{loan_id}/repayments": {"amount": _money("1.00"),
+                                                "paid_at": f"{today}T08:00:00+00:00",
+                                                "channel": "alipay",
+                                                "external_reference": "sec-rep"},
+        "POST /v1/repayments/{repayment_id}/reverse": {"reason": "bounced"},
+        "POST /v1/loans/{loan_id}/refunds": {"amount": _money("1.00"), "channel": "alipay",
+                                             "external_reference": "sec-ref"},
+        "POST /v1/loans/{loan_id}/write-off": {"reason": "uncollectable"},
+        "POST /v1/applications/{application_id}/review": {"decision": "approve",
+                                                          "comment": "ok"},
+        "POST /v1/webhooks": {"url": "https://hooks.example.com/2",
+                              "event_types": ["loan.closed"]},
+    }
