@@ -29,6 +29,7 @@ import json
 import math
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -317,7 +318,8 @@ def one_size(n: int, workers: int, chunk: int) -> dict[str, Any]:
         assert again["stepped"] == 0 and again["skipped"] == n, again
         ok = ledger().verify(TENANT).ok if n <= 1000 else None
         return {"n": n, "setup": setup, "wall": wall, "cpu": cpu, "rerun": rerun, "ok": ok,
-                "meter": meter, "sqs": sqs_calls, "chunks": first["chunks_total"],
+                "requests": dict(meter.requests), "items": meter.items, "wcu": meter.wcu,
+                "sqs": dict(sqs_calls), "chunks": first["chunks_total"],
                 "load": f"{load0} -> {loadavg()}"}
     finally:
         stop_stack(stack)
@@ -325,8 +327,8 @@ def one_size(n: int, workers: int, chunk: int) -> dict[str, Any]:
 
 def report(rows: list[dict[str, Any]], workers: int) -> None:
     r = rows[-1]
-    n, meter = r["n"], r["meter"]
-    per = {k: v / n for k, v in sorted(meter.requests.items())}
+    n = r["n"]
+    per = {k: v / n for k, v in sorted(r["requests"].items())}
     sqs_per = sum(r["sqs"].values()) / n
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
@@ -337,27 +339,26 @@ def report(rows: list[dict[str, Any]], workers: int) -> None:
     io_ms = sum(per.get(k, 0) * v for k, v in LATENCY_MS.items() if k != "sqs") \
         + sqs_per * LATENCY_MS["sqs"]
     t_loan = (cpu_ms + io_ms) / 1000
-    budget = 13 * 60
-    per_worker = budget / t_loan
-    chunk = 25_000
+    per_worker = 13 * 60 / t_loan  # one Lambda's budget
+    chunk = int(10 * 60 / t_loan) // 1000 * 1000  # ~10 minutes of one worker
+    chunks = math.ceil(1e6 / chunk)
     plan_s = 1e6 / 1000 * LATENCY_MS["Query"] / 1000 * 4  # ~250 keys-only loans per 1 MB page
-    workers_needed = math.ceil(1e6 / min(per_worker, chunk))
-    wcu = meter.wcu / n
+    tx_s = chunks / t_loan
+    wcu = r["wcu"] / n
     print(f"\nProjection, 1,000,000 loans on DynamoDB (one loan-day each), from the measured "
           f"requests per loan ({', '.join(f'{k} {v:.3f}' for k, v in per.items())}, SQS "
           f"{sqs_per:.4f}) x typical latencies {LATENCY_MS} ms, plus the measured Python CPU "
           f"{cpu_ms:.1f} ms/loan (this machine; a 1769 MB Lambda has one vCPU):\n"
-          f"  per loan ~{t_loan * 1000:.0f} ms -> one worker closes ~{per_worker:,.0f} loans "
-          f"in its 13-minute budget; chunks of {chunk:,} take ~{chunk * t_loan / 60:.1f} min;\n"
-          f"  planning reads the index keys-only (~{plan_s:.0f} s for 1M loans, 1 MB pages); "
-          f"{math.ceil(1e6 / chunk)} chunks -> {workers_needed} workers at once finish in "
-          f"~{(plan_s + chunk * t_loan) / 60:.1f} min (< 15), "
-          f"{workers_needed} x {1 / t_loan:.0f} tx/s = {workers_needed / t_loan:,.0f} "
-          f"transactions/s x {wcu:.1f} WCU = {workers_needed / t_loan * wcu:,.0f} WCU/s "
-          f"(table default quota 40,000 WCU/s on demand); ~{wcu:.1f} M WCU per COB "
-          f"(~${wcu * 1.25:.0f} on demand at $1.25 per million WRU).\n"
-          f"  The SQS event source's maximum concurrency ({workers} here) is set to 50 in "
-          f"app.py: 1M loans need {workers_needed}.")
+          f"  ~{t_loan * 1000:.0f} ms per loan, one loan at a time -> one worker closes "
+          f"~{per_worker:,.0f} loans in its 13-minute budget; chunks of {chunk:,} loans "
+          f"(~10 min each);\n"
+          f"  planning reads the index keys-only (~{plan_s:.0f} s for 1M loans, 1 MB pages), "
+          f"then {chunks} chunks on {chunks} workers at once finish ~"
+          f"{(plan_s + chunk * t_loan) / 60:.1f} min after the start (< 15);\n"
+          f"  load: {tx_s:,.0f} transactions/s x {wcu:.1f} WCU = {tx_s * wcu:,.0f} WCU/s "
+          f"(on-demand table default quota 40,000 WCU/s); ~{wcu:.1f} M WCU per COB "
+          f"(~${wcu * 1.25:.0f} on demand at $1.25 per million WRU). The SQS event source's "
+          f"maximum concurrency is jobs/cob.MAX_WORKERS; {workers} worker(s) here.")
 
 
 def main() -> None:
@@ -365,21 +366,30 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--workers", type=int, default=1, help="chunk worker threads")
     parser.add_argument("--chunk", type=int, default=5000, help="loans per chunk")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in a child
     ns = parser.parse_args()
+    if ns.one:
+        print("RESULT " + json.dumps(one_size(ns.one, ns.workers, ns.chunk)), flush=True)
+        return
     rows = []
     print(f"load average at start: {loadavg()} (2 cores, shared)", flush=True)
     for n in ns.sizes:
-        r = one_size(n, ns.workers, ns.chunk)
+        # Each size in its own process and stack (the app's clients cache their endpoint).
+        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers",
+                              str(ns.workers), "--chunk", str(ns.chunk)], cwd=ROOT,
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        r = json.loads(next(line for line in out.splitlines()
+                            if line.startswith("RESULT "))[len("RESULT "):])
         rows.append(r)
-        per = ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(r["meter"].requests.items()))
+        per = ", ".join(f"{k} {v / n:.3f}" for k, v in sorted(r["requests"].items()))
         print(f"{n:>6} loans ({r['chunks']} chunks, {ns.workers} worker(s)): setup "
               f"{r['setup']:6.1f} s | COB {r['wall']:7.1f} s = {n / r['wall']:6.1f} loans/s "
               f"({r['wall'] / n * 1000:5.1f} ms/loan, bench CPU {r['cpu'] / n * 1000:4.1f} "
               f"ms/loan) | rerun {r['rerun']:6.1f} s ({n / r['rerun']:5.0f} loans/s, all "
               f"skipped) | verify {r['ok']} | load {r['load']}", flush=True)
         print(f"        per loan: {per}; SQS {sum(r['sqs'].values()) / n:.4f} "
-              f"({dict(r['sqs'])}); {r['meter'].items / n:.1f} items written, "
-              f"~{r['meter'].wcu / n:.1f} WCU", flush=True)
+              f"({r['sqs']}); {r['items'] / n:.1f} items written, "
+              f"~{r['wcu'] / n:.1f} WCU", flush=True)
     report(rows, ns.workers)
 
 

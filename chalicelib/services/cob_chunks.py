@@ -1,8 +1,9 @@
 """Close of business fanned out: a coordinator slices the loans index into chunks, workers
 close one chunk each (SQS, at least once), and the run completes when its last chunk does.
 
-Why chunks: one Lambda closes ~40,000 loans in its 15 minutes on DynamoDB (bench/bench_cob.py);
-a larger tenant needs several workers at once, each with its own slice of the index.
+Why chunks: one worker closes ~26,000 loans in a 13-minute Lambda budget on DynamoDB (~30 ms a
+loan, bench/bench_cob.py); a larger tenant needs several workers at once, each with its own
+slice of the index.
 
 - **Planning** (`plan`) pages the tenant's loans index (gsi1 `<t>#loans`) reading keys only
   and cuts it every `CHUNK` loans. A chunk item holds its slice of sort keys, (start, end].
@@ -45,7 +46,7 @@ from chalicelib.store.uow import UnitOfWork
 
 log = logging.getLogger("lending.cob")
 
-CHUNK = 25_000  # loans per chunk: ~10 minutes of one worker on DynamoDB (bench/bench_cob.py)
+CHUNK = 20_000  # loans per chunk: ~10 minutes of one worker on DynamoDB (bench/bench_cob.py)
 PAGE = 100  # loans per recorded page inside a chunk
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
