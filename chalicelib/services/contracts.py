@@ -260,8 +260,8 @@ def sign(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, contract_id:
     record = signing.signature_record(
         contract_id=contract_id, loan_id=item.loan_id, document_sha256=item.document_sha256,
         template_id=item.template_id, template_version=item.template_version,
-        signer={"name": signer_name, "national_id": national_id}, signed_at=now, ip=ip,
-        user_agent=user_agent, key_id=actor.key_id)
+        signer=_sealed_signer(tenant, contract_id, signer_name, national_id), signed_at=now,
+        ip=ip, user_agent=user_agent, key_id=actor.key_id)
     evidence = json.dumps(record, sort_keys=True, ensure_ascii=False, indent=1).encode()
     signed_key = storage.signed_document_key(tenant, contract_id)
     signature_key = storage.signature_key(tenant, contract_id, record["record_sha256"])
@@ -285,6 +285,18 @@ def sign(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, contract_id:
     loan_lifecycle.move(uow, tenant, actor, now, loan, PENDING_DISBURSEMENT,
                         "loan.contract_signed", {"contract_id": contract_id})
     return item
+
+
+def _sealed_signer(tenant: str, contract_id: str, name: str, national_id: str) -> dict[str, str]:
+    """The evidence is kept for years under Object Lock, so the signer's identity in it is
+    sealed with the tenant's personal-data key (bound to the contract) and shown masked: the
+    record still proves who signed, to whoever may unseal it, and leaks no ID in clear."""
+    from chalicelib.lending.identity import mask_id, mask_name
+    from chalicelib.services import personal_data
+
+    sealed = personal_data.seal(tenant, "signature", contract_id,
+                                {"name": name, "national_id": national_id})
+    return {"name": mask_name(name), "national_id": mask_id(national_id), "sealed": sealed}
 
 
 def _code_error(problem: str) -> DomainError:
