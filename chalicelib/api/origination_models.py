@@ -316,7 +316,8 @@ class ApplicationPage(BaseModel):
 
 class LoanOut(BaseModel):
     id: str
-    status: Literal["pending_contract"]
+    status: str = Field(description="pending_contract when the offer is first accepted; "
+                        "accepting it again returns the loan as it is now.")
     application_id: str
     product_id: str
     product_version: int
