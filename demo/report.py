@@ -29,6 +29,7 @@ def summarise(outcomes: list[Outcome], states: list[dict[str, Any]], cob: list[C
         "approved": sum(o.final == "approved" for o in outcomes),
         "declined": sum(o.final == "declined" for o in outcomes),
         "contracts_signed": sum(o.signed for o in outcomes),
+        "render_retries": sum(o.render_retries for o in outcomes),
         "disbursed": {"count": len(disbursed), "amount": text(sum(o.disbursed for o in loans)),
                       "failovers": sum(o.failed_attempts > 0 for o in loans),
                       "callbacks": sum(o.callbacks for o in loans),
@@ -79,7 +80,8 @@ def render(s: dict[str, Any], console: Console) -> None:
         ("Reviewed (referred)", f"approved {r['approved']:,}, declined {r['declined']:,} "
                                 f"({r['four_eyes']:,} by four eyes)"),
         ("Approved / declined", f"{s['approved']:,} / {s['declined']:,}"),
-        ("Contracts signed", f"{s['contracts_signed']:,}"),
+        ("Contracts signed", f"{s['contracts_signed']:,} ({s['render_retries']:,} acceptances "
+                             "retried after a contract render timeout)"),
         ("Disbursed", f"{d['count']:,} loans, CNY {grouped(minor(d['amount']))}"),
         ("Payouts", f"{d['failovers']:,} re-routed after a refusal, {d['callbacks']:,} "
                     f"callbacks ({d['duplicate_callbacks']:,} duplicates ignored)"),
