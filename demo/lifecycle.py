@@ -65,6 +65,8 @@ def run_one(api: Api, t: Tenant, b: Borrower) -> Outcome:
             _repay(api, t, b, out)
     except DemoError as exc:
         out.error = str(exc)
+    except Exception as exc:  # one loan's surprise (a timeout, an odd answer) is reported,
+        out.error = f"{type(exc).__name__}: {exc}"  # not allowed to stop the other loans
     return out
 
 
