@@ -2,7 +2,7 @@
 the whole package (built once, about 10-30 s), a log capture running from before the world is
 built, and snapshots of everything stored.
 
-Every test here runs in the `security` xdist group, so the world is built on one worker only.
+Every module here marks itself `xdist_group("security")`, so the world is built on one worker.
 Nothing the suite's checks do may change the world: refused calls change nothing (that is what
 is checked), and calls the role table allows are made so they stop at validation or at a
 missing id (see test_function_level).
@@ -37,13 +37,6 @@ from tests.security import matrix, world
 
 BUCKET = TEST_ENV["LENDING_BUCKET"]
 NOISY = ("botocore", "boto3", "urllib3", "s3transfer", "moto", "pynamodb", "fontTools", "fpdf")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One group: the shared world is built once, on one worker."""
-    for item in items:
-        if "tests/security/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(pytest.mark.xdist_group("security"))
 
 
 class _Capture(logging.Handler):

@@ -18,6 +18,8 @@ from tests.security import matrix
 from tests.security.conftest import BUCKET, Env, changed, snapshot
 from tests.security.world import problem
 
+pytestmark = pytest.mark.xdist_group("security")  # one shared world, one worker
+
 TENANT_ROUTES = [f"{r.method} {r.path}" for r in ROUTES
                  if r.roles and "platform" not in r.roles]
 ID_ROUTES = [r for r in TENANT_ROUTES if matrix.id_params(r)]

@@ -13,11 +13,14 @@ import re
 import zlib
 from datetime import date, timedelta
 
+import pytest
 from pypdf import PdfReader
 
 from tests.integration.origination.conftest import application
 from tests.security.conftest import BUCKET, Env
 from tests.security.world import PHONE_DIGITS
+
+pytestmark = pytest.mark.xdist_group("security")  # one shared world, one worker
 
 
 def _forms(env: Env) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 import app  # noqa: F401 - registers every blueprint's routes in ROUTES
@@ -14,6 +15,8 @@ from chalicelib.api.http import ROUTES, RouteSpec
 from tests.security import matrix
 from tests.security.conftest import Env, changed, snapshot
 from tests.security.world import problem
+
+pytestmark = pytest.mark.xdist_group("security")  # one shared world, one worker
 
 BODY_ROUTES = [r for r in ROUTES if r.body is not None]
 TENANT_ID_ROUTES = [r for r in ROUTES if r.roles and "platform" not in r.roles
