@@ -21,6 +21,13 @@ What ``apply()`` changes (in-process, idempotent, for ``mock_aws`` and ``Threade
 3. ``DynamoHandler.call_action`` runs under one re-entrant lock per DynamoDB backend
    (account + region), so every DynamoDB request is atomic with respect to the others.
 
+4. Per-call costs (item construction, expression parsing, request routing, serialisation) and
+   the update-expression validator: ``Validator.__init__`` copies the (cached, never mutated)
+   AST with a structural clone instead of ``copy.deepcopy``, and ``DepthFirstTraverser`` picks
+   a node's processor by its exact type, cached, instead of rebuilding the processing map and
+   running ABC ``isinstance`` checks for every node (the AST classes use ABCMeta) — in a ledger
+   posting these were ~2/3 of moto's time.
+
 Query on a GSI/LSI still scans the table (moto keeps no index structures, which is also why
 GSI/LSI consistency needs no maintenance here): keep GSI queries off hot paths in local runs.
 
@@ -60,6 +67,8 @@ from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing import validators as moto_validators
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import Validator
 from moto.dynamodb.responses import DynamoHandler
@@ -84,6 +93,17 @@ _EXPECTED_SOURCES: dict[str, str] = {
     "ConditionExpressionParser._lookup_expression_attribute_name": "891f122f1ef67fb3",
     "UpdateExpressionParser.make": "2c00ed96d6e191f2",
     "Validator.__init__": "9489b532dd0fb359",
+    "Validator.validate": "5a99f0d36c7b7b8e",
+    "UpdateExpressionValidator.get_ast_processors": "918400bbecd67e83",
+    "ActionCountValidator": "3fe995f04a9c4a2d",
+    "OverlappingPathsValidator": "27f48a77a1762303",
+    "UpdateHashRangeKeyValidator": "18ca06e4b0d82e64",
+    "Node.__init__": "73e3e0773294a2bf",
+    "Node.set_parent": "6f1144cae8e3be5f",
+    "DepthFirstTraverser.nodes_to_be_processed": "1c2c84c8097e3517",
+    "DepthFirstTraverser.process": "58328ec7c2f9b1f9",
+    "DepthFirstTraverser.traverse_node_recursively": "d7f01d9b45cf9f64",
+    "DepthFirstTraverser.traverse": "c78f8583f1961be7",
     "Table.sorted_items": "216dac1cd6b659d2",
     "moto.backends.list_of_moto_modules": "4f741a10b06500e8",
     "moto.core.responses.method_names_from_class": "9dbac89d082b655f",
@@ -134,6 +154,19 @@ def _source_targets() -> dict[str, Callable[..., Any]]:
             ConditionExpressionParser._lookup_expression_attribute_name,
         "UpdateExpressionParser.make": UpdateExpressionParser.make,
         "Validator.__init__": Validator.__init__,
+        "Validator.validate": Validator.validate,
+        "UpdateExpressionValidator.get_ast_processors":
+            moto_validators.UpdateExpressionValidator.get_ast_processors,
+        "ActionCountValidator": moto_validators.ActionCountValidator,
+        "OverlappingPathsValidator": moto_validators.OverlappingPathsValidator,
+        "UpdateHashRangeKeyValidator": moto_validators.UpdateHashRangeKeyValidator,
+        "Node.__init__": Node.__init__,
+        "Node.set_parent": Node.set_parent,
+        "DepthFirstTraverser.nodes_to_be_processed": DepthFirstTraverser.nodes_to_be_processed,
+        "DepthFirstTraverser.process": DepthFirstTraverser.process,
+        "DepthFirstTraverser.traverse_node_recursively":
+            DepthFirstTraverser.traverse_node_recursively,
+        "DepthFirstTraverser.traverse": DepthFirstTraverser.traverse,
         "Table.sorted_items": Table.sorted_items,
         "moto.backends.list_of_moto_modules": moto.backends.list_of_moto_modules,
         "moto.core.responses.method_names_from_class":
@@ -159,6 +192,22 @@ def _fingerprint(func: Callable[..., Any]) -> str:
     return hashlib.sha256(inspect.getsource(func).encode()).hexdigest()[:16]
 
 
+def _traverser_classes() -> list[type]:
+    return [cls for cls in vars(moto_validators).values()
+            if isinstance(cls, type) and issubclass(cls, DepthFirstTraverser)]
+
+
+def _check_traversers() -> None:
+    """The traverser shortcut relies on no processor overriding how nodes are picked or
+    walked (each one's ``_processing_map`` only maps node classes to its bound methods)."""
+    for cls in _traverser_classes():
+        for name in ("nodes_to_be_processed", "process", "traverse_node_recursively",
+                     "traverse"):
+            if cls is not DepthFirstTraverser and name in vars(cls):
+                raise RuntimeError(f"infra.moto_patches: moto's {cls.__name__}.{name} is "
+                                   "overridden; re-verify the traverser patch")
+
+
 def _check_moto() -> None:
     """Fails loudly if this is not the moto our patch was written and verified against."""
     if moto.__version__ != EXPECTED_MOTO_VERSION:
@@ -175,6 +224,7 @@ def _check_moto() -> None:
                 f"infra.moto_patches: moto's {name} differs from the verified 5.2.5 source; "
                 "re-verify the patch before using it"
             )
+    _check_traversers()
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,6 +581,179 @@ def _condition_parse(self: ConditionExpressionParser) -> Any:
     return op
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class _NotPlain(Exception):
+    """The AST holds something the structural clone does not model: use deepcopy."""
+
+
+def _clone_node(node: Node, parent: Node | None) -> Node:
+    new = object.__new__(type(node))
+    attrs: dict[str, Any] = {}
+    for name, value in node.__dict__.items():
+        if name == "parent":
+            attrs[name] = parent
+        elif name == "children" and type(value) is list:
+            kids: list[Any] = []
+            for child in value:
+                if isinstance(child, Node):
+                    kids.append(_clone_node(child, new))
+                elif type(child) in _IMMUTABLE:
+                    kids.append(child)
+                else:
+                    raise _NotPlain
+            attrs[name] = kids
+        elif type(value) in _IMMUTABLE:
+            attrs[name] = value
+        else:
+            raise _NotPlain
+    new.__dict__ = attrs
+    return new
+
+
+def _ast_copy(expression: Any) -> Any:
+    """What ``copy.deepcopy`` makes of a parsed update expression, built directly: a parser AST
+    is a tree (no shared nodes) whose nodes hold only ``type``, ``parent`` and ``children``
+    (nodes or immutable leaves such as placeholder names), so a copy is the same classes with
+    the same attributes, children copied and parents pointing into the copy. Anything else
+    (a root with a parent, other attribute values, a shared node) falls back to deepcopy."""
+    if isinstance(expression, Node) and expression.parent is None and _is_tree(expression):
+        try:
+            return _clone_node(expression, None)
+        except _NotPlain:
+            pass
+    return copy.deepcopy(expression)
+
+
+_tree_verdicts: dict[int, tuple[Node, bool]] = {}
+
+
+def _is_tree(root: Node) -> bool:
+    """No node reachable twice (the parse cache hands out the same ASTs: checked once each)."""
+    known = _tree_verdicts.get(id(root))
+    if known is not None and known[0] is root:
+        return known[1]
+    verdict = _count_nodes(root) == _count_unique_nodes(root)
+    _bounded_put(_tree_verdicts, id(root), (root, verdict))  # holds root: its id stays unique
+    return verdict
+
+
+def _count_nodes(node: Node) -> int:
+    return 1 + sum(_count_nodes(c) for c in node.children or () if isinstance(c, Node))
+
+
+def _count_unique_nodes(root: Node) -> int:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(c for c in node.children or () if isinstance(c, Node))
+    return len(seen)
+
+
+def _validator_init(self: Validator, expression: Any, expression_attribute_names: Any,
+                    expression_attribute_values: Any, item: Item, table: Table) -> None:
+    """Validator.__init__ (same attributes, same order) with ``_ast_copy`` for deepcopy."""
+    self.expression_attribute_names = expression_attribute_names
+    self.expression_attribute_values = expression_attribute_values
+    self.item = item
+    self.table = table
+    self.processors = self.get_ast_processors()
+    self.node_to_validate = _ast_copy(expression)
+    self.__dict__["_patched_source"] = expression  # ours: the parse-cache AST it copies
+
+
+_PURE_CHECKS = (moto_validators.ActionCountValidator, moto_validators.OverlappingPathsValidator,
+                moto_validators.UpdateHashRangeKeyValidator)
+_passed_checks: dict[tuple[Any, ...], Node] = {}
+
+
+def _checks_key(validator: Validator) -> tuple[Any, ...] | None:
+    source = validator.__dict__.get("_patched_source")
+    names = validator.expression_attribute_names
+    if not isinstance(source, Node) or not isinstance(names, dict | type(None)):
+        return None
+    try:
+        named = None if names is None else tuple(sorted(names.items()))
+        keys = tuple(validator.table.table_key_attrs)
+        hash((named, keys))
+    except TypeError:
+        return None
+    return (id(source), named, keys)
+
+
+def _validate(self: Validator) -> Node:
+    """Validator.validate, skipping the three leading pure checks of an update expression
+    (clause counts, overlapping paths, key attributes: they read only the AST, the names and
+    the table's key attributes, change nothing and return the node) when the same parsed AST
+    already passed them with the same names and keys. A failure is never remembered."""
+    n = self.node_to_validate
+    processors = self.processors
+    key = None
+    if tuple(type(p) for p in processors[:3]) == _PURE_CHECKS:
+        key = _checks_key(self)
+        if key is not None:
+            known = _passed_checks.get(key)
+            if known is not None and known is self.__dict__["_patched_source"]:
+                processors = processors[3:]
+                key = None  # nothing new to remember
+    for i, processor in enumerate(processors):
+        n = processor.traverse(n)
+        if i == 2 and key is not None:
+            _bounded_put(_passed_checks, key, self.__dict__["_patched_source"])
+    return n
+
+
+_node_types: dict[type, bool] = {}
+
+
+def _is_node_type(cls: type) -> bool:
+    found = _node_types.get(cls)
+    if found is None:
+        found = issubclass(cls, Node)
+        _node_types[cls] = found
+    return found
+
+
+def _processor_for(traverser: DepthFirstTraverser, cls: type) -> Callable[[Node], Node] | None:
+    """The processor ``process`` would call for a node of exactly this class (the first entry
+    of the processing map it is an instance of), or None if ``nodes_to_be_processed`` excludes
+    it. ``_processing_map`` only maps classes to the traverser's bound methods, so it is built
+    once per traverser; the pick depends on the node's class alone."""
+    state = traverser.__dict__.get("_patched_pick")
+    if state is None:
+        state = (traverser._processing_map(), {})
+        traverser.__dict__["_patched_pick"] = state
+        # Traversers do not define __slots__; the attribute is ours and never read by moto.
+    mapping, picks = state
+    if cls in picks:
+        return picks[cls]
+    pick = next((fn for key, fn in mapping.items() if issubclass(cls, key)), None)
+    picks[cls] = pick
+    return pick
+
+
+def _traverse_node_recursively(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+    """DepthFirstTraverser.traverse_node_recursively with the per-node ABC checks cached by
+    class (``isinstance`` on an ABCMeta class costs a registry lookup every time)."""
+    if _is_node_type(type(node)):
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        processor = _processor_for(self, type(node))
+        if processor is not None:
+            node = processor(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+    return node
+
+
 _moto_modules: tuple[str, ...] | None = None
 
 
@@ -658,6 +881,11 @@ def apply() -> None:
         _originals["Item.__init__"] = Item.__init__
         _originals["ConditionExpressionParser.parse"] = ConditionExpressionParser.parse
         _originals["UpdateExpressionParser.make"] = UpdateExpressionParser.make
+        _originals["Validator.__init__"] = Validator.__init__
+        _originals["Validator.validate"] = Validator.validate
+        _originals["DepthFirstTraverser.traverse_node_recursively"] = (
+            DepthFirstTraverser.traverse_node_recursively
+        )
         _originals["moto.backends.list_of_moto_modules"] = moto.backends.list_of_moto_modules
         _originals["moto.core.responses.method_names_from_class"] = (
             moto.core.responses.method_names_from_class
@@ -675,6 +903,11 @@ def apply() -> None:
         Item.__init__ = _item_init  # type: ignore[method-assign]
         ConditionExpressionParser.parse = _condition_parse  # type: ignore[method-assign]
         UpdateExpressionParser.make = classmethod(_update_expression_make)  # type: ignore[method-assign,assignment]
+        Validator.__init__ = _validator_init  # type: ignore[method-assign]
+        Validator.validate = _validate  # type: ignore[method-assign]
+        DepthFirstTraverser.traverse_node_recursively = (  # type: ignore[method-assign]
+            _traverse_node_recursively
+        )
         moto.backends.list_of_moto_modules = _list_of_moto_modules
         moto.core.responses.method_names_from_class = _method_names_from_class  # type: ignore[assignment]
         BaseJSONSerializer._serialize_type_structure = _json_structure  # type: ignore[method-assign]

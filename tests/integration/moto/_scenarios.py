@@ -133,6 +133,27 @@ def _update(rng: random.Random) -> dict[str, Any]:
         # Same expression text, different name mappings: the parse caches must key on names.
         op["UpdateExpression"] = "ADD #f :d"
         op["ExpressionAttributeNames"] = {"#f": rng.choice(("bal", "bal", "note"))}
+    elif roll < 0.55:
+        # The validator's paths: if_not_exists, arithmetic on stored values, nested documents,
+        # list indexes, and the refusals (key attribute, overlapping paths, two SET clauses);
+        # the same text with other names must be re-checked (validation caches key on names).
+        op["UpdateExpression"], names, values = rng.choice((
+            ("ADD #b :d SET #s = if_not_exists(#s, :o)", {"#b": "bal", "#s": "st"},
+             {":o": {"S": "open"}}),
+            ("SET #b = #b + :d", {"#b": "bal"}, {}),
+            ("SET #b = if_not_exists(#b, :z) - :d", {"#b": "bal"}, {":z": _n(0)}),
+            ("SET doc.a[0] = :v, #l = list_append(if_not_exists(#l, :e), :e) ADD bal :d",
+             {"#l": "lst"}, {":v": {"S": "w"}, ":e": {"L": [{"N": "1"}]}}),
+            ("SET #k = :v ADD bal :d", {"#k": rng.choice(("sk", "note", "pk"))},
+             {":v": {"S": "k"}}),
+            ("SET #a = :v, #b2 = :v ADD bal :d",
+             {"#a": "note", "#b2": rng.choice(("note", "other"))}, {":v": {"S": "o"}}),
+            ("SET note = :v SET other = :v ADD bal :d", {}, {":v": {"S": "x"}}),
+            ("REMOVE doc.c, #l[0] ADD bal :d", {"#l": "list"}, {}),
+        ))
+        if names:
+            op["ExpressionAttributeNames"] = names
+        op["ExpressionAttributeValues"].update(values)
     cond = rng.choice(("none", "exists", "floor", "floor", "named"))
     if cond == "exists":
         op["ConditionExpression"] = "attribute_exists(pk)"
