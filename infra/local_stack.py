@@ -49,13 +49,12 @@ def app_env(moto_port: int) -> dict[str, str]:
 def start_moto(port: int) -> Any:
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     from infra import moto_patches
 
     moto_patches.apply()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # moto's server with keep-alive connections (moto_patches, 5): no TCP connect per call.
+    server = moto_patches.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
 

@@ -28,6 +28,14 @@ What ``apply()`` changes (in-process, idempotent, for ``mock_aws`` and ``Threade
    running ABC ``isinstance`` checks for every node (the AST classes use ABCMeta) — in a ledger
    posting these were ~2/3 of moto's time.
 
+5. ``KeepAliveMotoServer`` (what ``make run`` serves): moto's ``ThreadedMotoServer`` with
+   HTTP/1.1 keep-alive. Werkzeug's dev server closes every connection (it cannot drain a
+   request body before the next request line), so each DynamoDB call paid a TCP connect, a new
+   server thread and a teardown. Here a request with a Content-Length (and no Expect or
+   Transfer-Encoding) has its body read in full before the app runs, so nothing of it can be
+   left on the socket, and a length-delimited response keeps the connection open; any other
+   request is served exactly as moto serves it (and closed).
+
 Query on a GSI/LSI still scans the table (moto keeps no index structures, which is also why
 GSI/LSI consistency needs no maintenance here): keep GSI queries off hot paths in local runs.
 
@@ -42,6 +50,7 @@ import copy
 import functools
 import hashlib
 import inspect
+import io
 import json
 import threading
 import weakref
@@ -72,6 +81,13 @@ from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.parsing.validators import Validator
 from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 EXPECTED_MOTO_VERSION = "5.2.5"
 
@@ -98,6 +114,9 @@ _EXPECTED_SOURCES: dict[str, str] = {
     "ActionCountValidator": "3fe995f04a9c4a2d",
     "OverlappingPathsValidator": "27f48a77a1762303",
     "UpdateHashRangeKeyValidator": "18ca06e4b0d82e64",
+    "ThreadedMotoServer._server_entry": "ef744bd45e1e465a",
+    "WSGIRequestHandler.run_wsgi": "774df60c75afd439",
+    "WSGIRequestHandler.make_environ": "5aa026f5fa8ca3c2",
     "Node.__init__": "73e3e0773294a2bf",
     "Node.set_parent": "6f1144cae8e3be5f",
     "DepthFirstTraverser.nodes_to_be_processed": "1c2c84c8097e3517",
@@ -160,6 +179,9 @@ def _source_targets() -> dict[str, Callable[..., Any]]:
         "ActionCountValidator": moto_validators.ActionCountValidator,
         "OverlappingPathsValidator": moto_validators.OverlappingPathsValidator,
         "UpdateHashRangeKeyValidator": moto_validators.UpdateHashRangeKeyValidator,
+        "ThreadedMotoServer._server_entry": ThreadedMotoServer._server_entry,
+        "WSGIRequestHandler.run_wsgi": WSGIRequestHandler.run_wsgi,
+        "WSGIRequestHandler.make_environ": WSGIRequestHandler.make_environ,
         "Node.__init__": Node.__init__,
         "Node.set_parent": Node.set_parent,
         "DepthFirstTraverser.nodes_to_be_processed": DepthFirstTraverser.nodes_to_be_processed,
@@ -865,6 +887,66 @@ def _locked_call_action(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# 5. A moto server with keep-alive connections
+# --------------------------------------------------------------------------------------------
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """MotoRequestHandler that keeps an HTTP/1.1 connection open when that is safe.
+
+    Werkzeug's run_wsgi (checked by fingerprint) reads the body only through ``self.rfile``
+    (as ``wsgi.input``, and in its after-response drain) and ends every response with a
+    ``Connection: close`` header. For a request whose body length is known and that expects no
+    100-continue, the body is read here first and run_wsgi gets it as an in-memory rfile, so
+    the socket is left exactly at the next request line and the drain finds nothing to eat;
+    the closing header is then dropped if the response carried a Content-Length."""
+
+    _keep_alive = False
+    _length_sent = False
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "")
+        simple = (self.request_version == "HTTP/1.1" and "Transfer-Encoding" not in self.headers
+                  and "Expect" not in self.headers and (length == "" or length.isdigit()))
+        if not simple:
+            self._keep_alive = False
+            super().run_wsgi()
+            return
+        body = self.rfile.read(int(length)) if length else b""
+        if len(body) < int(length or 0):  # the client went away mid-body
+            self.close_connection = True
+            return
+        socket_file = self.rfile
+        self.rfile = io.BytesIO(body)  # type: ignore[assignment]
+        self._keep_alive, self._length_sent = True, False
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = socket_file
+            self._keep_alive = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        name = keyword.lower()
+        if name == "content-length":
+            self._length_sent = True
+        elif (name == "connection" and value.lower() == "close" and self._keep_alive
+              and self._length_sent):
+            return  # length-delimited response, request fully read: the connection stays
+        super().send_header(keyword, value)
+
+
+class KeepAliveMotoServer(ThreadedMotoServer):
+    """ThreadedMotoServer serving through KeepAliveRequestHandler (same app, same threads)."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self._ip_address, self._port, app, True,
+                                   request_handler=KeepAliveRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def apply() -> None:
@@ -920,14 +1002,12 @@ def is_applied() -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Runs a patched moto server in the foreground (the plain ``moto_server`` is unpatched)."""
-    from moto.server import ThreadedMotoServer
-
     parser = argparse.ArgumentParser(description="moto server with infra.moto_patches applied")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     ns = parser.parse_args(argv)
     apply()
-    server = ThreadedMotoServer(ip_address=ns.host, port=ns.port, verbose=True)
+    server = KeepAliveMotoServer(ip_address=ns.host, port=ns.port, verbose=True)
     server.start()
     try:
         threading.Event().wait()
