@@ -51,3 +51,16 @@ def _apply_moto_patches() -> None:
     except ImportError:  # the patch module lands separately; until then moto runs unpatched
         return
     moto_patches.apply()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Makes `--dist loadgroup` group again: xdist 3.8 renames a grouped item by writing
+    `_nodeid` (`<id>@<group>`), but pytest 9 reads a node's id from `_id`, so without this every
+    `xdist_group` is ignored and shared module worlds (security, artifact) are built twice."""
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        renamed = item.__dict__.get("_nodeid")
+        if renamed and renamed != item.nodeid:
+            item._id = NodeId.parse(renamed)
