@@ -5,16 +5,16 @@ Run: .venv/bin/python bench/bench_apr.py   (prints medians; never asserts on tim
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import median_ms
 
 from chalicelib.lending.apr import AprMethod, compute_apr
 from chalicelib.lending.due_dates import Frequency, FrequencyUnit
@@ -23,15 +23,6 @@ from chalicelib.lending.schedule import LoanTerms, generate_schedule
 
 REPEATS = 15
 
-
-def median_ms(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -58,7 +49,7 @@ def main() -> None:
         advances, payments = schedule_flows(schedule)
         for method in (AprMethod.US_REG_Z, AprMethod.IRR):
             result = compute_apr(method, advances, payments)
-            ms = median_ms(lambda m=method, a=advances, p=payments: compute_apr(m, a, p))
+            ms = median_ms(lambda m=method, a=advances, p=payments: compute_apr(m, a, p), REPEATS)
             print(
                 f"{label:<14} {n:>8} {method.value:<9} {result.apr:>8} "
                 f"{result.iterations:>5} {ms:>10.3f}"

@@ -5,31 +5,22 @@ Run: .venv/bin/python bench/bench_schedule.py   (prints medians; never asserts o
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import median_ms
 
 from chalicelib.lending.daycount import DayCount
 from chalicelib.lending.schedule import Amortization, LoanTerms, generate_schedule
 
 REPEATS = 31
 
-
-def median_ms(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    fn()  # warm caches and imports
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -57,7 +48,7 @@ def main() -> None:
                         amortization.value,
                         day_count.value,
                         n,
-                        median_ms(lambda t=terms: generate_schedule(t)),
+                        median_ms(lambda t=terms: generate_schedule(t), REPEATS),
                     )
                 )
     print(f"schedule generation, median of {REPEATS} runs (Python {sys.version.split()[0]})")

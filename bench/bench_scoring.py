@@ -9,6 +9,7 @@ over every row; "batch" = all rows per call, rows per second. Prints a table; as
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -53,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--batch-repeat", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
     import pandas as pd
@@ -115,6 +117,11 @@ def main() -> None:
     print(f"{'batch scoring':<50} {'rows/s':>9}")
     for name, rate in batch.items():
         print(f"{name:<50} {rate:>9.0f}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "rows": len(rows), "max_pd_difference": agree,
+            "single_us": {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in single.items()},
+            "batch_rows_per_s": batch, "first_load_ms": first_ms}, indent=1))
 
 
 if __name__ == "__main__":
