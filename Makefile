@@ -35,8 +35,8 @@ e2e: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -c "import app; from chalicelib.api.openapi import spec_yaml; open('openapi.yaml', 'w').write(spec_yaml())"
 
-bench: $(STAMP)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: $(STAMP)  # quick mode, one summary table at the end; BENCH_FLAGS=--full for the long runs
+	$(BIN)/python bench/summary.py $(BENCH_FLAGS)
 
 LOANS ?= 1000
 WORKERS ?= 8

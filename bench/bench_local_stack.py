@@ -24,6 +24,7 @@ The final verify() proves the prefilled balances equal their entries.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -333,6 +334,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--paths", nargs="+", choices=("adapter", "api"),
                         default=["adapter", "api"], help="which paths to measure")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     ns = parser.parse_args()
 
     import requests
@@ -424,6 +426,9 @@ def main() -> None:
     print(f"verify(): ok={report.ok} accounts={report.accounts} journals={report.journals} "
           f"entries={report.entries} discrepancies={len(report.discrepancies)} "
           f"({verify_s:.1f}s); whole run {time.perf_counter() - t_start:.0f}s")
+    if ns.json:
+        ns.json.write_text(json.dumps({"items": items_now, "cells": cells, "verify_ok": report.ok,
+                                       "cpus": os.cpu_count()}, indent=1))
     if not report.ok:
         for d in report.discrepancies[:10]:
             print("  ", d)

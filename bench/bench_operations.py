@@ -32,7 +32,7 @@ import tests.conftest as test_env  # noqa: E402  (the test environment: secrets,
 
 OPERATIONS = ("application", "decision (review)", "acceptance", "signing code", "signing",
               "disbursement", "payout callback", "repayment", "journal (ledger API)",
-              "COB per loan")
+              "journal read (GET)", "COB per loan")
 
 
 def _measure(results: dict[str, dict[str, Any]], name: str, call: Any) -> Any:
@@ -135,6 +135,9 @@ def run(loans: int) -> dict[str, dict[str, Any]]:
                 r = _measure(results, "journal (ledger API)", lambda j=journal: api.call(
                     "POST", "/v1/ledger/journals", j, key=keys["operator"]))
                 assert r.status == 201, r.json
+                r = _measure(results, "journal read (GET)", lambda j=journal: api.call(
+                    "GET", f"/v1/ledger/journals/{j['journal_id']}", key=keys["operator"]))
+                assert r.status == 200, r.json
                 loan_ids.append(loan_id)
             day = date.today() + timedelta(days=1)  # the loans' first day of accrual
             now = datetime.now(UTC) + timedelta(days=2)
