@@ -76,7 +76,7 @@ def main() -> None:
                       + ["--json", str(tmp / "scoring.json")], tmp / "scoring.json", failures)
         cold = run("bench_cold_start.py", ["--runs", "9" if ns.full else "3", "--json",
                                            str(tmp / "cold.json")], tmp / "cold.json", failures)
-        stack_args = ([] if ns.full else ["--items", "10000", "--seconds", "4", "--threads",
+        stack_args = ([] if ns.full else ["--items", "5000", "--seconds", "5", "--threads",
                                           "4", "--paths", "api"])
         stack = run("bench_local_stack.py", [*stack_args, "--json", str(tmp / "stack.json")],
                     tmp / "stack.json", failures)
