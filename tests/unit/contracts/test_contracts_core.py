@@ -39,6 +39,20 @@ def test_the_sandbox_refuses_with_a_problem_never_a_crash(source, code):
     assert info.value.code == code
 
 
+def test_the_render_budget_counts_cpu_not_a_busy_machines_wall_clock():
+    """Waiting (a loaded machine, a slow neighbour) costs no budget; computing does."""
+    import time
+
+    def stall() -> str:
+        time.sleep(0.3)  # wall time passes, this thread's CPU time does not
+        return "ok"
+
+    assert render("{{ stall() }}", {"stall": stall}, seconds=0.1) == "ok"
+    with pytest.raises(TemplateProblem) as err:
+        render("{% for i in range(150000) %}{{ i }}{% endfor %}", {}, seconds=0.001)
+    assert err.value.code == "render_timeout"
+
+
 def test_output_size_is_bounded():
     with pytest.raises(TemplateProblem) as info:
         render("{% for i in range(5000) %}{{ '0123456789' * 100 }}{% endfor %}", {},
