@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
@@ -23,13 +22,15 @@ MAX_ITERATIONS = 200_000  # total loop steps through `range`, across the whole r
 MAX_SEQUENCE = 10_000  # largest result of `*` on strings or lists
 
 
-@dataclass(frozen=True)
 class TemplateProblem(Exception):
-    """Why a template cannot be used; `line` when the parser knows it."""
+    """Why a template cannot be used; `line` when the parser knows it.
 
-    message: str
-    code: str
-    line: int | None = None
+    Not a frozen dataclass: Python code on the way up (contextlib's `__exit__`) assigns
+    `__traceback__`, which a frozen instance refuses with FrozenInstanceError."""
+
+    def __init__(self, message: str, code: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.code, self.line = message, code, line
 
     def __str__(self) -> str:
         return self.message if self.line is None else f"line {self.line}: {self.message}"

@@ -53,6 +53,20 @@ def test_the_render_budget_counts_cpu_not_a_busy_machines_wall_clock():
     assert err.value.code == "render_timeout"
 
 
+def test_a_template_problem_passes_through_a_context_manager_intact():
+    """contextlib assigns `__traceback__` on the way out (the render timeout hit inside a
+    `with` block under load surfaced as FrozenInstanceError)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        yield
+
+    with pytest.raises(TemplateProblem) as err, scope():
+        render("{% for i in range(150000) %}{{ i }}{% endfor %}", {}, seconds=0.0)
+    assert err.value.code == "render_timeout"
+
+
 def test_output_size_is_bounded():
     with pytest.raises(TemplateProblem) as info:
         render("{% for i in range(5000) %}{{ '0123456789' * 100 }}{% endfor %}", {},
