@@ -48,7 +48,7 @@ SERVICED = {"active", "delinquent", "defaulted", "closed"}
 SHARDS = 4
 MAX_LOANS = 3  # per tenant: bounds each example's work
 FUNDED = "500000.00"
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", 6))  # more locally: LIFECYCLE_EXAMPLES=50
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", 3))  # deeper: LIFECYCLE_EXAMPLES=50
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", 15))
 _serials = itertools.count(100)
 
