@@ -80,7 +80,7 @@ def main() -> None:
                                           "4", "--paths", "api"])
         stack = run("bench_local_stack.py", [*stack_args, "--json", str(tmp / "stack.json")],
                     tmp / "stack.json", failures)
-        cob = cob_figures([1000, 5000] if ns.full else [1000], tmp, failures)
+        cob = cob_figures([1000, 5000] if ns.full else [300], tmp, failures)
     table(ops, lat, scoring, cold, stack, cob, failures)
     sys.exit(1 if failures else 0)
 
