@@ -111,10 +111,11 @@ class AllocationResult:
     allocations: tuple[InstallmentAllocation, ...]  # only installments that received something
     overpayment: int
     steps: tuple[tuple[int, DueClass, Component, int], ...] = field(default_factory=tuple)
+    prepaid: int = 0  # principal paid ahead of the schedule (servicing's reshape), no installment
 
     @property
     def allocated(self) -> int:
-        return sum(a.total for a in self.allocations)
+        return sum(a.total for a in self.allocations) + self.prepaid
 
 
 def due_class(due_date: date, as_of: date) -> DueClass:

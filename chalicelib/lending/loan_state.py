@@ -14,11 +14,22 @@ Fees: an installment fee is recognised on its due date (or when paid early); a l
 charged on the first day past due per installment still owing. Penalties: the loan's overdue
 principal × days accumulates, and the penalty recognised is that sum × rate / (100 × year days)
 rounded half-up cumulatively; each day's increase is charged to the oldest overdue installment.
-Repayments allocate by the product's rules over what is owed on their date: past-due and due
-installments in full, installments not yet due only the interest earned to date and their
-principal. Principal paid ahead is a prepayment: the installments not yet due are reshaped
-(reduce_term takes it off the last installments; reduce_installment spreads it pro rata) and
-their interest recomputed on the new balance from the payment date.
+Repayments (Fineract/Mambu-like "pay the next installments first"):
+- A payment of at least the payoff on its date (`payoff`: everything past due and due, all
+  principal, interest earned to that date, no fee not yet due) is a payoff: it settles all of
+  that, the rest goes to the credit balance, the unearned interest and fees of later periods
+  are dropped, and the loan closes with every account at zero.
+- Any other payment is allocated by the product's rules over: past-due and due installments in
+  full, and the running installment (the first not yet due) as scheduled, i.e. its whole
+  scheduled interest and fee too (no rebate for paying early), partly if the money runs out.
+  What is left settles the later installments in due order, each only in full as scheduled
+  (components in the in_advance rules' order), until the next one cannot be settled whole.
+  So an installment paid early is not owed again and never falls overdue.
+- What is still left is a prepayment of principal: it comes off the installments not yet
+  settled (reduce_term takes it off the last ones; reduce_installment spreads it pro rata),
+  whose interest still to run is scaled to the new balance (the schedule's own rate).
+Interest of an installment paid in advance is recognised when paid (Totals takes the larger of
+earned and paid), so the ledger's income never runs ahead of what is owed or paid.
 """
 
 from __future__ import annotations
@@ -30,8 +41,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accrual import Segment, accrued, period_interest
-from .allocation import DEFAULT_ALLOCATION, AllocationResult, AllocationRule, InstallmentState
+from .accrual import Segment, accrued, ratio_half_up
+from .allocation import (
+    DEFAULT_ALLOCATION,
+    AllocationResult,
+    AllocationRule,
+    DueClass,
+    InstallmentAllocation,
+    InstallmentState,
+)
 from .allocation import allocate as allocate_rules
 from .daycount import DayCount
 from .delinquency import DEFAULT_SETTINGS, DelinquencySettings, status_for
@@ -89,6 +107,14 @@ class Inst:
         return {"principal": self.principal - self.paid["principal"],
                 "interest": max(accrued(self.segs, on, dc) - self.paid["interest"], 0),
                 "fee": max(fee - self.paid["fee"], 0),
+                "penalty": self.penalty - self.paid["penalty"]}
+
+    def owed_in_advance(self) -> dict[str, int]:
+        """What settling this installment before its due date takes: all of it as scheduled
+        (its whole interest and fee, no rebate for paying early)."""
+        return {"principal": self.principal - self.paid["principal"],
+                "interest": max(self.interest_total() - self.paid["interest"], 0),
+                "fee": max(self.late_fee + self.fee - self.paid["fee"], 0),
                 "penalty": self.penalty - self.paid["penalty"]}
 
     def arrears(self, on: date, dc: DayCount) -> int:
@@ -200,24 +226,19 @@ def initial(financed: int, disbursed_on: date, rows: list[dict[str, Any]]) -> Lo
 
 
 def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult:
-    """Allocates a payment by the rules; principal ahead of schedule reshapes the rest."""
+    """A payment of at least the payoff closes the loan; any other is allocated by the rules,
+    settling installments in advance as scheduled, and only what is left prepays principal."""
     if s.status == WRITTEN_OFF:
         raise LendingError.single("loan", "a written-off loan takes no repayments",
                                   "loan_written_off")
-    dc = p.day_count
-    states = [InstallmentState(i.n, i.due, **i.owed(on, dc)) for i in s.installments]
-    result = allocate_rules(amount, states, p.allocation, on)
-    by_n = {i.n: i for i in s.installments}
-    prepaid = False
-    for a in result.allocations:
-        inst = by_n[a.number]
-        for k in COMPONENTS:
-            inst.paid[k] += getattr(a, k)
-        prepaid = prepaid or (inst.due > on and a.principal > 0)
-    s.credit_in += result.overpayment
-    if prepaid:
-        _reshape(s, on, p)
-    if s.status != CLOSED and s.outstanding_principal() == 0 and not any(s.payoff(on, dc).values()):
+    if s.status == CLOSED:
+        s.credit_in += amount
+        return AllocationResult((), amount)
+    if amount >= sum(s.payoff(on, p.day_count).values()):
+        result = _pay_off(s, amount, on, p)
+    else:
+        result = _pay_as_scheduled(s, amount, on, p)
+    if s.outstanding_principal() == 0 and not any(s.payoff(on, p.day_count).values()):
         s.status, s.stopped_on, s.dpd = CLOSED, on, 0
     return result
 
@@ -229,46 +250,98 @@ def apply_refund(s: LoanState, amount: int) -> None:
     s.refunded += amount
 
 
-def _reshape(s: LoanState, on: date, p: Policy) -> None:
-    ahead = [i for i in s.installments if i.due > on]
-    if not ahead:
-        return
-    remaining = sum(i.principal - i.paid["principal"] for i in ahead)
-    scheduled = [i.principal for i in ahead]
-    for i in ahead:
-        s.prepaid_principal += i.paid["principal"]
-        i.paid["principal"] = 0
+def _credit(s: LoanState, result: AllocationResult) -> None:
+    by_n = {i.n: i for i in s.installments}
+    for a in result.allocations:
+        for k in COMPONENTS:
+            by_n[a.number].paid[k] += getattr(a, k)
+
+
+def _pay_off(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult:
+    """Everything owed on `on` (interest earned to date only), the rest to the credit balance;
+    interest and fees of the periods after `on` are dropped from the schedule."""
+    dc = p.day_count
+    states = [InstallmentState(i.n, i.due, **i.owed(on, dc)) for i in s.installments]
+    result = allocate_rules(amount, states, p.allocation, on)
+    _credit(s, result)
+    s.credit_in += result.overpayment
+    for i in s.installments:
+        if i.due > on and not _settled(i):
+            i.segs = [(i.start, on, accrued(i.segs, on, dc))] if i.start < on else []
+            i.fee = i.paid["fee"]
+    return result
+
+
+def _pay_as_scheduled(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult:
+    """Past-due and due installments, then the running one (the first not yet due, which may
+    be paid partly) by the rules; then whole later installments in due order, each in full as
+    scheduled; what cannot settle the next one whole prepays principal (`_reshape`)."""
+    dc = p.day_count
+    ahead = sorted((i for i in s.installments if i.due > on), key=lambda i: (i.due, i.n))
+    running = ahead[0] if ahead else None
+    zero = dict.fromkeys(COMPONENTS, 0)
+    states = [InstallmentState(i.n, i.due, **(i.owed(on, dc) if i.due <= on else
+                                               i.owed_in_advance() if i is running else zero))
+              for i in s.installments]
+    first = allocate_rules(amount, states, p.allocation, on)
+    _credit(s, first)
+    allocations, steps, rest = list(first.allocations), list(first.steps), first.overpayment
+    order = [r.component for r in p.allocation if r.due_class is DueClass.IN_ADVANCE]
+    for i in ahead[1:]:
+        owed = i.owed_in_advance()
+        if not any(owed.values()):
+            continue
+        if rest < sum(owed.values()):
+            break
+        for k in COMPONENTS:
+            i.paid[k] += owed[k]
+        rest -= sum(owed.values())
+        allocations.append(InstallmentAllocation(i.n, **owed))
+        steps += [(i.n, DueClass.IN_ADVANCE, c, owed[c.value]) for c in order if owed[c.value]]
+    unsettled = [i for i in ahead if i.principal > i.paid["principal"]]
+    prepaid = min(rest, sum(i.principal - i.paid["principal"] for i in unsettled))
+    if prepaid:
+        _reshape(s, unsettled, prepaid, on, p)
+    s.credit_in += rest - prepaid
+    return AllocationResult(tuple(allocations), rest - prepaid, tuple(steps), prepaid)
+
+
+def _settled(i: Inst) -> bool:
+    return i.paid["principal"] >= i.principal and i.paid["interest"] >= i.interest_total()
+
+
+def _reshape(s: LoanState, unsettled: list[Inst], prepaid: int, on: date, p: Policy) -> None:
+    """`prepaid` principal comes off the unsettled installments (reduce_term: the last ones;
+    reduce_installment: pro rata); each one's interest still to run is scaled by new balance /
+    old balance at its period's start, so it keeps the schedule's own rate and day basis."""
+    s.prepaid_principal += prepaid
+    unpaid = [i.principal - i.paid["principal"] for i in unsettled]
+    remaining = sum(unpaid) - prepaid
     new: list[int] = []
     if p.prepayment == REDUCE_INSTALLMENT and remaining:
-        total = sum(scheduled)
-        new = [remaining * x // total for x in scheduled[:-1]]
+        total = sum(unpaid)
+        new = [remaining * x // total for x in unpaid[:-1]]
         new.append(remaining - sum(new))
     else:
         left = remaining
-        for x in scheduled:
+        for x in unpaid:
             take = min(x, left)
             new.append(take)
             left -= take
-    balance = remaining
-    for k, (inst, principal) in enumerate(zip(ahead, new, strict=True)):
-        inst.principal = principal
-        if k == 0 and inst.start < on:
-            earned = accrued(inst.segs, on, p.day_count)
-            inst.segs = [(inst.start, on, earned),
-                         (on, inst.due, _interest(balance, on, inst.due, p))]
-        else:
-            inst.segs = [(inst.start, inst.due, _interest(balance, inst.start, inst.due, p))]
-        balance -= principal
+    old_balance, balance = sum(unpaid), remaining
+    for inst, was, principal in zip(unsettled, unpaid, new, strict=True):
+        inst.principal = inst.paid["principal"] + principal
+        earned = accrued(inst.segs, on, p.day_count) if inst.start < on else 0
+        rest = ratio_half_up(inst.interest_total() - earned, balance, old_balance)
+        inst.segs = ([(inst.start, on, earned), (on, inst.due, rest)] if inst.start < on
+                     else [(inst.start, inst.due, rest)])
+        old_balance, balance = old_balance - was, balance - principal
     s.installments = [i for i in s.installments if not _empty(i, on)]
 
 
 def _empty(i: Inst, on: date) -> bool:
     return (i.due > on and i.principal == 0 and i.interest_total() == 0 and i.late_fee == 0
             and i.penalty == 0 and not any(i.paid.values()))
-
-
-def _interest(balance: int, start: date, end: date, p: Policy) -> int:
-    return period_interest(balance, p.annual_rate_percent, start, end, p.day_count, p.rounding)
 
 
 def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:

@@ -39,7 +39,14 @@ def test_partial_then_early_then_over_payment_and_refund(api: Any, acme: dict[st
     early = pay(api, acme["partner"], loan_id, "6000.00", "2024-03-10")
     assert early.status == 201 and early.json["allocated"]["principal"]["amount"] != "0.00"
     consistent("acme", loan_id)
-    assert len(servicing.load("acme", loan_id).state.installments) < len(sched)  # reduce_term
+    after = servicing.load("acme", loan_id).state
+    # Feb's rest and March's installment settled as scheduled; April's cannot be settled whole,
+    # so the rest prepays principal, taken off the last installment (reduce_term).
+    assert [i.paid["principal"] for i in after.installments[:3]] == [
+        sched[0].principal, sched[1].principal, 0]
+    assert after.installments[2].principal == sched[2].principal
+    assert 0 < after.installments[-1].principal < sched[-1].principal
+    assert after.prepaid_principal == sched[-1].principal - after.installments[-1].principal
     quote = api.call("GET", f"/v1/loans/{loan_id}/payoff-quote?date=2024-03-20",
                      key=acme["partner"])
     assert quote.status == 200, quote.json

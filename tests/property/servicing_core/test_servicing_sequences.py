@@ -29,6 +29,8 @@ step = st.one_of(
     st.tuples(st.just("cob"), st.integers(1, 45), st.just(0)),
     st.tuples(st.just("reverse"), st.integers(0, 7), st.just(0)),
     st.tuples(st.just("payoff"), st.integers(1, 20), st.just(0)),
+    # the next unsettled installment, n days before its due date, plus 0..3 extra units
+    st.tuples(st.just("next"), st.integers(0, 6), st.integers(0, 3)),
 )
 
 
@@ -46,9 +48,11 @@ def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any]
         loaded = servicing.load(tenant, loan_id)
         try:
             uow = UnitOfWork()
-            if kind == "pay" or kind == "payoff":
+            if kind in ("pay", "payoff", "next"):
                 on = max(day, loaded.state.through) + timedelta(days=n)
-                if kind == "payoff":
+                if kind == "next":
+                    on, amount = _next_installment(loaded.state, day, n, amount)
+                elif kind == "payoff":
                     amount = repayments.payoff_quote(tenant, loan_id, on, on)["total"] or 1
                 at = datetime.combine(on, time(9), UTC)
                 paid.append(repayments.repay(uow, tenant, ACTOR, NOW, loan_id, amount, "CNY",
@@ -72,3 +76,14 @@ def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any]
             assert set(expected.values()) == {0}
     report = ledger().verify(tenant)
     assert report.ok, report.discrepancies
+
+
+def _next_installment(s: Any, day: date, early: int, extra_units: int) -> tuple[date, int]:
+    """The date `early` days before the next unsettled installment's due date (not before the
+    last step) and its full scheduled amount plus `extra_units` × 100.00."""
+    after = max(day, s.through) + timedelta(days=1)
+    for i in s.installments:
+        owed = sum(i.owed_in_advance().values())
+        if owed and i.due >= after:
+            return max(after, i.due - timedelta(days=early)), owed + extra_units * 10_000
+    return after, 1 + extra_units * 10_000

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from chalicelib.lending.due_dates import MONTHLY, Frequency, FrequencyUnit
 from chalicelib.lending.loan_state import LoanState, Policy, initial
 from chalicelib.lending.schedule import LoanTerms, generate_schedule
 
+WEEKLY = Frequency(unit=FrequencyUnit.WEEK)
+
 
 def loan(principal: int = 1_200_000, n: int = 6, rate: str = "12", start: date = date(2024, 1, 31),
-         fee: int = 0) -> LoanState:
+         fee: int = 0, frequency: Frequency = MONTHLY) -> LoanState:
     sched = generate_schedule(LoanTerms("CNY", principal, n, Decimal(rate), start,
-                                        installment_fee=fee))
+                                        frequency=frequency, installment_fee=fee))
     rows = [{"number": i.number, "due_date": i.due_date, "principal": i.principal,
              "interest": i.interest, "fee": i.fee} for i in sched.installments]
     return initial(sched.financed, start, rows)

@@ -90,8 +90,13 @@ def test_prepayment_reduce_term_shortens_and_reduce_installment_keeps_count() ->
     for strategy, expect_fewer in ((ls.REDUCE_TERM, True), (ls.REDUCE_INSTALLMENT, False)):
         s, p = loan(), policy(prepayment=strategy)
         n = len(s.installments)
-        ls.apply_repayment(s, 500_000, date(2024, 2, 15), p)
+        first = s.installments[0]
+        # the first installment as scheduled, then the last one's principal as a prepayment
+        extra = s.installments[-1].principal
+        ls.apply_repayment(s, first.principal + first.interest_total() + extra,
+                           date(2024, 2, 15), p)
         assert (len(s.installments) < n) is expect_fewer
+        assert s.prepaid_principal == extra
         paid = s.prepaid_principal + sum(i.paid["principal"] for i in s.installments)
         assert paid + s.outstanding_principal() == s.financed
 
