@@ -194,7 +194,12 @@ def main() -> int:
         start_cob_workers(env, args.cob_workers, stop_workers)
         wait_healthy(args.port)
         print(_banner(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"]), flush=True)
-        return api.wait()
+        # Not `api.wait()`: a process-directed SIGINT may land on any thread (moto's handlers,
+        # the COB pollers) and then never interrupts the main thread's waitpid, so the handler
+        # would wait for ever. Short sleeps let the main thread run it within 0.2 s.
+        while (code := api.poll()) is None:
+            time.sleep(0.2)
+        return code
     except KeyboardInterrupt:
         return 0
     finally:
