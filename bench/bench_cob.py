@@ -119,15 +119,15 @@ def setup_tenant(stack: Any) -> str:
     from tests.integration.origination.conftest import TERMS
 
     with requests.Session() as s:
-        r = api_post(s, stack.api + "/v1/tenants", stack.admin_key,
+        r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
                      {"tenant_id": TENANT, "name": "Bench", "base_currency": "CNY"})
         assert r.status_code == 201, r.text
-        r = api_post(s, f"{stack.api}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
+        r = api_post(s, f"{stack.base}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
                      {"role": "admin", "name": "bench"})
         assert r.status_code == 201, r.text
         admin = r.json()["key"]
         terms = {**TERMS, "fees": {"late": "50.00", "penalty_rate_percent": "18"}}
-        r = api_post(s, stack.api + "/v1/products", admin, {"name": "Microloan",
+        r = api_post(s, stack.base + "/v1/products", admin, {"name": "Microloan",
                                                              "terms": terms})
         assert r.status_code == 201, r.text
         return str(r.json()["id"])

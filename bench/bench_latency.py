@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _timing import percentile  # noqa: E402
-from bench_local_stack import _free_port, api_post, start_stack, stop_stack  # noqa: E402
+from bench_local_stack import api_post, start_stack, stop_stack  # noqa: E402
 
 from infra.local_stack import PREFIX, aws_env  # noqa: E402
+from infra.stack_process import free_port  # noqa: E402
 
 
 def _timed(fn: Any, n: int) -> list[float]:
@@ -66,15 +67,15 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     try:
         s = requests.Session()
-        r = api_post(s, stack.api + "/v1/tenants", stack.admin_key,
+        r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
                      {"tenant_id": "lat", "name": "Latency", "base_currency": "CNY"})
         assert r.status_code == 201, r.text
         keys = {}
         for role in ("admin", "operator", "partner"):
-            r = api_post(s, f"{stack.api}/v1/tenants/lat/api-keys", stack.admin_key,
+            r = api_post(s, f"{stack.base}/v1/tenants/lat/api-keys", stack.admin_key,
                          {"role": role, "name": role})
             keys[role] = r.json()["key"]
-        r = api_post(s, stack.api + "/v1/products", keys["admin"],
+        r = api_post(s, stack.base + "/v1/products", keys["admin"],
                      {"name": "Microloan", "terms": TERMS})
         assert r.status_code == 201, r.text
         product = r.json()["id"]
@@ -86,20 +87,20 @@ def main() -> None:
                          "amount": {"amount": "1.00", "currency": "CNY"}},
                         {"account_id": "funding", "side": "credit",
                          "amount": {"amount": "1.00", "currency": "CNY"}}]}
-            got = api_post(s, stack.api + "/v1/ledger/journals", keys["operator"], body)
+            got = api_post(s, stack.base + "/v1/ledger/journals", keys["operator"], body)
             assert got.status_code == 201, got.text
 
         def read(i: int) -> None:
-            got = s.get(stack.api + "/v1/ledger/journals/lat-seed",
+            got = s.get(stack.base + "/v1/ledger/journals/lat-seed",
                         headers={"Authorization": f"Bearer {keys['operator']}"})
             assert got.status_code == 200, got.text
 
         def apply(i: int) -> None:
             body = application(product, serial=f"{(i + 2) % 900 + 100}")
-            got = api_post(s, stack.api + "/v1/applications", keys["partner"], body)
+            got = api_post(s, stack.base + "/v1/applications", keys["partner"], body)
             assert got.status_code == 201, got.text
 
-        api_post(s, stack.api + "/v1/ledger/journals", keys["operator"], {
+        api_post(s, stack.base + "/v1/ledger/journals", keys["operator"], {
             "journal_id": "lat-seed", "effective_date": "2026-03-01", "postings": [
                 {"account_id": "channel-clearing", "side": "debit",
                  "amount": {"amount": "1.00", "currency": "CNY"}},
@@ -108,7 +109,7 @@ def main() -> None:
         endpoints = [("POST /v1/ledger/journals", journal, _calls(ops, "journal (ledger API)")),
                      ("GET /v1/ledger/journals/{id}", read, _calls(ops, "journal read (GET)")),
                      ("POST /v1/applications", apply, _calls(ops, "application"))]
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, **aws_env(int(stack.moto.rsplit(":", 1)[1]))}
         bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_bare_app.py"), "--port",
                                  str(port), "--table", f"{PREFIX}main"], env=env,

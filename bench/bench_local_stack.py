@@ -24,21 +24,17 @@ The final verify() proves the prefilled balances equal their entries.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import re
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,7 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.local_stack import PREFIX, REGION, wait_healthy  # noqa: E402
+from infra.local_stack import PREFIX, REGION  # noqa: E402
+from infra.stack_process import StackProcess, interrupt, spawn  # noqa: E402
 from ledger.dynamodb import DynamoLedger  # noqa: E402
 from ledger.model import (  # noqa: E402
     AccountSpec,
@@ -63,52 +60,17 @@ PREFILL_ACCOUNTS = 2_000
 HOT_ACCOUNTS = 200  # what the timed postings touch (exact, no floor) + the sharded funding
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---- the stack ------------------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    process: subprocess.Popen[bytes]
-    api: str
-    moto: str
-    admin_key: str
-    log: Path
-
-
-def start_stack() -> Stack:
+def start_stack() -> StackProcess:
     """`python -m infra.local_stack` on free ports, as tests/e2e/conftest.py starts it."""
-    api_port, moto_port = _free_port(), _free_port()
-    admin = "bench-admin-" + secrets.token_urlsafe(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LENDING_"))}
-    env.update({"PLATFORM_ADMIN_KEY": admin, "PORT": str(api_port), "MOTO_PORT": str(moto_port)})
-    log = Path(tempfile.mkstemp(prefix="bench-local-stack-", suffix=".log")[1])
-    with log.open("wb") as sink:  # a file, never an undrained pipe
-        process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,
-                                   env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(api_port, timeout=90)
-    except RuntimeError:
-        process.kill()
-        output = log.read_text(errors="replace")[-4000:]
-        raise RuntimeError(f"local stack failed:\n{output}") from None
-    return Stack(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}",
-                 admin, log)
+    return spawn("bench-admin-" + secrets.token_urlsafe(16), log_prefix="bench-local-stack-")
 
 
-def stop_stack(stack: Stack) -> None:
-    stack.process.send_signal(signal.SIGINT)
-    try:
-        stack.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        stack.process.kill()
-        stack.process.wait(timeout=10)
-    stack.log.unlink(missing_ok=True)
+def stop_stack(stack: StackProcess) -> None:
+    with contextlib.suppress(RuntimeError):  # ignored Ctrl-C: killed; the figures are out
+        interrupt(stack)
 
 
 def _children(pid: int) -> list[int]:
@@ -151,15 +113,15 @@ def api_post(session: Any, url: str, key: str, body: dict[str, Any]) -> Any:
     return session.post(url, json=body, headers=headers, timeout=60)
 
 
-def setup_tenant(stack: Stack) -> str:
+def setup_tenant(stack: StackProcess) -> str:
     """Creates the tenant (with its default chart) and an operator key through the API."""
     import requests
 
     with requests.Session() as s:
-        r = api_post(s, stack.api + "/v1/tenants", stack.admin_key,
+        r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
                      {"tenant_id": TENANT, "name": "Bench", "base_currency": CURRENCY})
         assert r.status_code == 201, r.text
-        r = api_post(s, f"{stack.api}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
+        r = api_post(s, f"{stack.base}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
                      {"role": "operator", "name": "bench"})
         assert r.status_code == 201, r.text
         return str(r.json()["key"])
@@ -374,7 +336,7 @@ def main() -> None:
                                  via_adapter, pids))
             print(f"  .. {cells[-1]}", file=sys.stderr, flush=True)
         if "api" in ns.paths:
-            url = stack.api + "/v1/ledger/journals"
+            url = stack.base + "/v1/ledger/journals"
             with requests.Session() as warm:  # first requests import and cache: not measured
                 for i in range(20):
                     debit, credit = _legs(random.Random(i))

@@ -1,33 +1,30 @@
-"""Money in the demo: integer minor units inside, decimal strings on the wire (CNY, 2 places)."""
+"""Money in the demo: integer minor units inside, decimal strings on the wire (CNY, 2 places).
+
+The conversions are the API's own (chalicelib.lending.money): exact, never through a float.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from chalicelib.lending.money import format_amount, money_json, parse_amount
 
 CURRENCY = "CNY"
-SCALE = 100
 
 
 def minor(amount: str | dict[str, str]) -> int:
-    """'123.45' or {"amount": "123.45", ...} → 12345; exact, never through a float."""
+    """'123.45' or {"amount": "123.45", ...} → 12345."""
     text = amount["amount"] if isinstance(amount, dict) else amount
-    value = Decimal(text) * SCALE
-    if value != value.to_integral_value():
-        raise ValueError(f"{text} has more than two decimals")
-    return int(value)
+    return parse_amount(text, CURRENCY, allow_negative=True)
 
 
 def text(units: int) -> str:
-    sign = "-" if units < 0 else ""
-    whole, cents = divmod(abs(units), SCALE)
-    return f"{sign}{whole}.{cents:02d}"
+    return format_amount(units, CURRENCY)
 
 
 def money(units: int) -> dict[str, str]:
-    return {"amount": text(units), "currency": CURRENCY}
+    return money_json(units, CURRENCY)
 
 
 def grouped(units: int) -> str:
     """For people: 1,234,567.89."""
-    whole, cents = divmod(abs(units), SCALE)
+    whole, cents = divmod(abs(units), 100)
     return f"{'-' if units < 0 else ''}{whole:,}.{cents:02d}"

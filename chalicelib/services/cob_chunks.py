@@ -133,13 +133,7 @@ def _write_chunk(tenant: str, run: dict[str, Any], n: int, start: str | None, en
                                       ":f": {"BOOL": final}, ":t": stamp,
                                       ":c": {"S": json.dumps(end)},
                                       ":running": {"S": cob.RUNNING}}}})
-    try:
-        uow.commit()
-    except DomainError as exc:
-        if exc.kind == "conflict":
-            return False
-        raise
-    return True
+    return _committed(uow)
 
 
 def plan(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
@@ -266,13 +260,7 @@ def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,
         "ExpressionAttributeNames": names | ({"#chunks_done": "chunks_done"} if last else {}),
         "ExpressionAttributeValues": values | {":t": stamp, ":one": {"N": "1"},
                                                ":running": {"S": cob.RUNNING}}}})
-    try:
-        uow.commit()
-    except DomainError as exc:
-        if exc.kind == "conflict":
-            return False
-        raise
-    return True
+    return _committed(uow)
 
 
 def try_complete(tenant: str, run_id: str, now: datetime) -> bool:
@@ -358,3 +346,14 @@ def handle(body: str, *, deadline: float | None = None) -> str:
             send(chunk_message(tenant, run_id, n))  # the rest in a fresh invocation
         return outcome
     raise ValueError(f"unknown close-of-business message kind {kind!r}")
+
+
+def _committed(uow: UnitOfWork) -> bool:
+    """Commits; False when a guard refused it (another planner or worker got there first)."""
+    try:
+        uow.commit()
+    except DomainError as exc:
+        if exc.kind == "conflict":
+            return False
+        raise
+    return True
