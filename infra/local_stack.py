@@ -72,10 +72,9 @@ def provision(moto_port: int) -> None:
 
 
 def start_api(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    chalice = Path(sys.executable).with_name("chalice")
     return subprocess.Popen(
-        [str(chalice), "local", "--host", "127.0.0.1", "--port", str(port), "--stage", "local",
-         "--no-autoreload"],
+        [sys.executable, "-m", "infra.chalice_local", "--host", "127.0.0.1", "--port", str(port),
+         "--stage", "local", "--no-autoreload"],
         cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
     )
 
