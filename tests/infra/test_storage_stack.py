@@ -169,3 +169,18 @@ def test_every_table_has_a_throttle_alarm_on_the_topic():
                 dims = metric["MetricStat"]["Metric"]["Dimensions"]
                 alarmed |= {d["Value"]["Ref"] for d in dims if d["Name"] == "TableName"}
     assert alarmed == tables
+
+
+def test_every_dead_letter_queue_has_an_alarm_on_the_topic():
+    """A redrive target nobody watches hides failures: each one has an alarm on its depth."""
+    resources = load_template()["Resources"]
+    dead_letter = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                   for q in resources.values()
+                   if q["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in q["Properties"]}
+    watched = {dim["Value"]["Fn::GetAtt"][0]
+               for res in resources.values() if res["Type"] == "AWS::CloudWatch::Alarm"
+               and res["Properties"].get("Namespace") == "AWS/SQS"
+               and res["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+               and res["Properties"]["Threshold"] == 0
+               for dim in res["Properties"]["Dimensions"] if dim["Name"] == "QueueName"}
+    assert dead_letter and dead_letter == watched
