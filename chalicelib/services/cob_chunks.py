@@ -165,18 +165,18 @@ def plan(tenant: str, run_id: str, now: datetime, *, deadline: float | None = No
 
 
 def _scan_chunk(tenant: str, start: str | None) -> tuple[str | None, int, bool]:
-    """Reads index keys after `start` until CHUNK loans: the last one's sort key, the count,
-    and whether the index ended (the last chunk). Every chunk is bounded, the last one too: a
-    loan whose status (the sort key's prefix) moves further down during the run is not read
-    again by an open-ended last chunk."""
+    """Reads index keys after `start` until CHUNK loans and one more: the CHUNK-th loan's sort
+    key, the count, and whether the index ended there (the last chunk, so never an empty one).
+    Every chunk is bounded, the last one too: a loan whose status (the sort key's prefix) moves
+    further down during the run is not read again by an open-ended last chunk."""
     kw = _range(tenant, start, None) | {"ProjectionExpression": KEYS}
     count, last = 0, start
     while True:
         page = dynamo.client().query(**kw)
         for row in _loan_rows(page.get("Items", []), start):
-            count, last = count + 1, row["gsi1sk"]["S"]
-            if count == CHUNK:
+            if count == CHUNK:  # a loan beyond this chunk: not the last one (never empty)
                 return last, count, False
+            count, last = count + 1, row["gsi1sk"]["S"]
         if "LastEvaluatedKey" not in page:
             return last, count, True
         kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -157,3 +157,15 @@ def test_schedule_inline_for_one_chunk_and_resends_lost_chunks(api: Any, acme: d
     assert len(q.drain()) == 2
     view = cob.view(cob.get_run("acme", run["run_id"]["S"]))
     assert (view["status"], view["stepped"], view["chunks_done"]) == ("completed", 3, 2)
+
+
+def test_whole_chunks_leave_no_empty_last_chunk(api: Any, acme: dict[str, str], product: str,
+                                                small_chunks: None) -> None:
+    """4 loans in chunks of 2 are 2 chunks: the planner looks one loan ahead before it calls
+    a full chunk not the last, so no worker is sent an empty slice."""
+    portfolio("acme", product, 4)
+    run = cob.start("acme", DAY, NOW, "test")
+    done = cob.view(cob_chunks.run_inline("acme", run["run_id"]["S"], NOW))
+    chunks = store.list_chunks("acme", run["run_id"]["S"])
+    assert (done["status"], done["chunks_total"], done["stepped"]) == ("completed", 2, 4)
+    assert [int(c["processed"]["N"]) for c in chunks] == [2, 2]
