@@ -62,25 +62,36 @@ def _pooled(progress: Progress, label: str, workers: int, fn: Callable[[T], R],
 def run(args: argparse.Namespace, base: str, admin_key: str, console: Console) -> dict[str, Any]:
     api = Api(base)
     started = time.monotonic()
+    phases: dict[str, float] = {}  # seconds per phase: the synchronous checks' cost shows
+
+    def timed(name: str, fn: Callable[..., R], *a: Any) -> R:
+        t0 = time.monotonic()
+        try:
+            return fn(*a)
+        finally:
+            phases[name] = round(time.monotonic() - t0, 1)
+
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         seeding = progress.add_task("seed tenant, model, products", total=1)
         tenant = setup(api, admin_key, args.loans)
         progress.advance(seeding)
         borrowers = generate(args.loans, args.seed, model_categories())
-        outcomes: list[Outcome] = _pooled(
-            progress, "apply → sign → disburse → repay", args.workers,
-            lambda b: run_one(api, tenant, b), borrowers)
+        outcomes: list[Outcome] = timed("lifecycle", _pooled, progress,
+                                        "apply → sign → disburse → repay", args.workers,
+                                        lambda b: run_one(api, tenant, b), borrowers)
         today = datetime.now(UTC).date()
         days = [today + timedelta(days=k) for k in COB_OFFSETS]
         closing = progress.add_task("close of business", total=len(days))
         cob = []
         for day in days:
-            cob.append(books.close_business_day(api, tenant, day))
+            cob.append(timed(f"close of business {day.isoformat()}",
+                             books.close_business_day, api, tenant, day))
             progress.advance(closing)
         checks = progress.add_task("reconcile, verify ledger and audit", total=1)
-        recon = books.reconcile(api, tenant, outcomes, today)
-        ledger, audit = books.verify(api, tenant)
+        recon = timed("reconciliation runs", books.reconcile, api, tenant, outcomes, today)
+        ledger = timed("ledger verify", books.verify_ledger, api, tenant)
+        audit = timed("audit verify", books.verify_audit, api, tenant)
         progress.advance(checks)
         loan_ids = [o.loan_id for o in outcomes if o.loan_id and o.disbursed]
         states = _pooled(progress, "loan states", args.workers,
@@ -89,6 +100,7 @@ def run(args: argparse.Namespace, base: str, admin_key: str, console: Console) -
                                time.monotonic() - started)
     summary.update({"tenant": tenant.id, "loans_requested": args.loans,
                     "workers": args.workers, "first_day": today.isoformat(),
+                    "phase_seconds": phases,
                     "ledger_problems": _problems(ledger), "audit_problems": _problems(audit)})
     return summary
 

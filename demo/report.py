@@ -98,7 +98,9 @@ def render(s: dict[str, Any], console: Console) -> None:
         ("Ledger verified", yes[s["ledger_verified"]]),
         ("Audit verified", f"{yes[s['audit_verified']]} ({s['audit']['chains']:,} chains, "
                            f"{s['audit']['records']:,} records)"),
-        ("Wall time", f"{s['wall_seconds']:,} s"),
+        ("Wall time", f"{s['wall_seconds']:,} s ("
+                      + ", ".join(f"{k} {v:,} s" for k, v in s.get("phase_seconds", {}).items())
+                      + ")"),
         ("Requests", f"{s['requests']:,} ({s['requests_per_second']} /s, {s['retries']:,} "
                      f"retried, {s['server_errors']} server errors)"),
     ]
