@@ -1,4 +1,5 @@
-"""`chalice local` for the local stack, with Nagle's algorithm off on its connections.
+"""`chalice local` for the local stack: Nagle's algorithm off on its connections, and the
+gateway's own 401/403 as the deployed gateway answers them (infra/gateway_problems.py).
 
 Why: the dev server writes a response's headers and its body in two sends. On a kept-alive
 connection the body then waits for the client's ACK of the headers, which Linux delays by
@@ -15,9 +16,12 @@ import sys
 from chalice import local
 from chalice.cli import main as chalice_main
 
+from infra import gateway_problems
+
 
 def main(argv: list[str]) -> int:
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
+    gateway_problems.install_local()
     sys.argv = ["chalice", "local", *argv]
     return int(chalice_main() or 0)
 

@@ -18,11 +18,10 @@ backstop.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
 
-from infra import iam
+from infra import gateway_problems, iam
 
 RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
@@ -91,36 +90,6 @@ def _alarm(description: str, metric: str, namespace: str, dimensions: list[dict[
                                         {"Ref": "AWS::NoValue"}]},
         },
     }
-
-
-_GATEWAY_PROBLEMS = {
-    "THROTTLED": ("429", "rate-limited", "Too many requests"),
-    "QUOTA_EXCEEDED": ("429", "quota-exceeded", "Daily request quota exceeded"),
-    "UNAUTHORIZED": ("401", "unauthenticated", "Authentication required"),
-    "ACCESS_DENIED": ("403", "forbidden", "Forbidden"),
-    "DEFAULT_4XX": (None, "malformed-request", "Request rejected by the gateway"),
-    "DEFAULT_5XX": (None, "service-unavailable", "Service unavailable"),
-}
-
-
-def _gateway_responses() -> dict[str, Any]:
-    """Gateway-made errors in our problem+json shape rather than API Gateway's {"message"}."""
-    out = {}
-    for kind, (status, problem, title) in _GATEWAY_PROBLEMS.items():
-        body: dict[str, Any] = {"type": f"urn:problem-type:lending:{problem}", "title": title}
-        if status:
-            body["status"] = int(status)
-        body["request_id"] = "$context.requestId"
-        response: dict[str, Any] = {
-            "responseTemplates": {"application/json": json.dumps(body)},
-            "responseParameters": {
-                "gatewayresponse.header.Content-Type": "'application/problem+json'"
-            },
-        }
-        if status:
-            response["statusCode"] = status
-        out[kind] = response
-    return out
 
 
 def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = True,
@@ -194,7 +163,7 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = T
         }]
         body = props["DefinitionBody"]
         body["x-amazon-apigateway-api-key-source"] = "AUTHORIZER"
-        body["x-amazon-apigateway-gateway-responses"] = _gateway_responses()
+        body["x-amazon-apigateway-gateway-responses"] = gateway_problems.gateway_responses()
         if require_usage_keys:
             _require_api_keys(body)
         resources["TenantUsagePlan"] = {

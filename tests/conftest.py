@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra import gateway_problems
 from infra.tables import provision
 
 TEST_ENV = {
@@ -29,6 +30,8 @@ TEST_ENV = {
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LENDING_SECRETS_ID"):
     os.environ.pop(_name, None)
 os.environ.update(TEST_ENV)
+# The in-process test client's gateway answers its own 401/403 as the deployed one does.
+gateway_problems.install_local()
 
 
 @pytest.fixture

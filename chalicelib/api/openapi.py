@@ -17,7 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, ROUTES, RouteSpec
 from chalicelib.api.problems import PROBLEM_JSON
-from chalicelib.api.schemas import GatewayError, Problem
+from chalicelib.api.schemas import Problem
 from chalicelib.config import VERSION
 
 REF = "#/components/schemas/{model}"
@@ -50,8 +50,7 @@ Multi-tenant lending API with a double-entry ledger at its core.
 
 
 def _models() -> list[tuple[type[BaseModel], str]]:
-    seen: dict[tuple[type[BaseModel], str], None] = {(Problem, "serialization"): None,
-                                                     (GatewayError, "serialization"): None}
+    seen: dict[tuple[type[BaseModel], str], None] = {(Problem, "serialization"): None}
     for route in ROUTES:
         if route.body:
             seen[(route.body, "validation")] = None
@@ -199,10 +198,8 @@ def _error_responses() -> dict[str, Any]:
     problem = {"schema": {"$ref": REF.format(model="Problem")}}
     out = {}
     for status, description in ERROR_STATUSES.items():
-        content: dict[str, Any] = {PROBLEM_JSON: problem}
-        if status in (401, 403):  # the gateway answers these itself before our code runs
-            content["application/json"] = {"schema": {"$ref": REF.format(model="GatewayError")}}
-        out[f"E{status}"] = {"description": description, "content": content}
+        # The gateway's own 401/403 are the same problems (infra/gateway_problems.py).
+        out[f"E{status}"] = {"description": description, "content": {PROBLEM_JSON: problem}}
     return out
 
 

@@ -39,13 +39,6 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = None
 
 
-class GatewayError(BaseModel):
-    """The body API Gateway (and chalice local) return when no Authorization header is sent."""
-
-    model_config = ConfigDict(extra="allow")
-    message: str | None = None
-
-
 class PageQuery(Strict):
     limit: int = Field(default=25, ge=1, le=100, description="Page size, 1-100.")
     cursor: str | None = Field(default=None, max_length=2048,

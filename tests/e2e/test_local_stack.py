@@ -54,8 +54,12 @@ def test_errors_are_problem_json_over_http(stack):
     assert r.headers["Content-Type"] == "application/problem+json"
     r = stack.call("GET", "/v1/audit/tenant/acme", "lk_acme_0123456789abcdef_" + "A" * 43)
     assert r.status_code == 401 and r.json()["type"].endswith(":unauthenticated")
-    r = stack.call("GET", "/v1/audit/tenant/acme")  # no header: the gateway answers
-    assert r.status_code == 401
+    r = stack.call("GET", "/v1/audit/tenant/acme")  # no header: the gateway answers, alike
+    assert r.status_code == 401 and r.headers["Content-Type"] == "application/problem+json"
+    assert (r.json()["type"].endswith(":unauthenticated"), r.json()["instance"]) == (
+        True, "/v1/audit/tenant/acme")
+    r = stack.call("GET", "/v1/no-such-route")  # API Gateway's MISSING_AUTHENTICATION_TOKEN
+    assert r.status_code == 404 and r.json()["type"].endswith(":not-found")
 
 
 def test_contract_is_served(stack):

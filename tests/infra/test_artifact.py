@@ -332,3 +332,22 @@ def test_template_meters_each_tenant_through_its_usage_key(artifact):
     assert not any("api_key" in s for s in platform_op), "the platform is in no tenant's plan"
     assert "security" not in ops["/v1/health"]["get"] or not any(
         "api_key" in s for s in ops["/v1/health"]["get"].get("security", []))
+
+
+def test_gateway_errors_are_complete_problems(artifact):
+    """The gateway answers these itself (no key, throttled, unknown route, its 29 s timeout):
+    each body, once API Gateway fills in $context, is a whole Problem with its own status."""
+    from chalicelib.api.schemas import Problem
+    from infra import gateway_problems
+
+    body = artifact["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert responses == gateway_problems.gateway_responses()
+    assert {"UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    for response in responses.values():
+        text = response["responseTemplates"]["application/json"]
+        filled = json.loads(text.replace("$context.path", "/v1/x")
+                            .replace("$context.requestId", "req-1"))
+        assert Problem.model_validate(filled).status == int(response["statusCode"])
+        assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == \
+            "'application/problem+json'"

@@ -12,6 +12,7 @@ import pytest
 
 import app  # noqa: F401 - registers every blueprint's routes in ROUTES
 from chalicelib.api.http import ROUTES
+from chalicelib.api.schemas import Problem
 from tests.security import matrix
 from tests.security.conftest import Env, changed, snapshot
 from tests.security.world import problem
@@ -79,7 +80,7 @@ def _check_refusals(env: Env, route: str) -> list[str]:
         r = _refused(env, route, credential)
         if r.status != 401:
             wrong.append(f"{route} with {name}: {r.status} {r.body[:200]!r}")
-        elif credential is not None:  # no header at all: the gateway's own 401 (see below)
+        else:  # with no header at all, the gateway's own 401: the same problem (see below)
             assert problem(r)["type"].endswith(":unauthenticated"), (route, name)
     return wrong
 
@@ -129,13 +130,20 @@ def test_allowed_roles_pass_the_role_check(env: Env, route: str) -> None:
                                                                r.body[:300])
 
 
-def test_no_authorization_header_is_the_gateways_401_and_deployed_as_problem_json(
-        env: Env) -> None:
-    """Without the header API Gateway answers before any code runs; the deployed gateway's
-    UNAUTHORIZED response is configured as problem+json (infra/sam_template.py)."""
-    from infra import sam_template
+def test_no_authorization_header_is_the_gateways_401_as_deployed(env: Env) -> None:
+    """Without the header API Gateway answers before any code runs. The deployed gateway's
+    UNAUTHORIZED response and the local gateway's (chalice local, the test client) are built
+    from one definition (infra/gateway_problems.py): a complete problem+json."""
+    from infra import gateway_problems
 
-    r = env.api.call("GET", "/v1/products")
-    assert r.status == 401
-    problems = sam_template._GATEWAY_PROBLEMS
-    assert problems["UNAUTHORIZED"][:2] == ("401", "unauthenticated")
+    r = env.api.call("GET", "/v1/products?limit=5")
+    body = problem(r)
+    assert r.status == 401 and body["status"] == 401
+    assert body["instance"] == "/v1/products" and body["request_id"]
+    Problem.model_validate(body)
+    template = json.loads(gateway_problems.gateway_responses()["UNAUTHORIZED"][
+        "responseTemplates"]["application/json"])
+    assert {k: v for k, v in template.items() if k not in ("instance", "request_id")} == {
+        k: v for k, v in body.items() if k not in ("instance", "request_id")}
+    assert (template["instance"], template["request_id"]) == ("$context.path",
+                                                               "$context.requestId")
