@@ -1,8 +1,9 @@
 """A bare Chalice app for bench_latency: `GET /bare/{n}` makes n consistent GetItem calls.
 
 Served by chalice.local's own server (LocalDevServer: the ThreadedHTTPServer + LocalGateway
-that `chalice local` runs), against the same moto, so the ratio endpoint / bare isolates what
-our code adds over Chalice + boto3 for the same number of DynamoDB round trips.
+that `chalice local` runs) with the local stack's setting (Nagle off, infra/chalice_local.py),
+against the same moto, so the ratio endpoint / bare isolates what our code adds over Chalice +
+boto3 for the same number of DynamoDB round trips.
 
     python bench/_bare_app.py --port 9001 --moto http://127.0.0.1:5005 --table <name>
 """
@@ -13,7 +14,7 @@ import argparse
 import os
 
 import boto3
-from chalice import Chalice
+from chalice import Chalice, local
 from chalice.config import Config
 from chalice.local import LocalDevServer
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--table", required=True)
     ns = parser.parse_args()
     TABLE = ns.table
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True  # as infra/chalice_local.py
     server = LocalDevServer(app, Config(chalice_stage="local", config_from_disk={}),
                             "127.0.0.1", ns.port)
     server.serve_forever()
