@@ -16,9 +16,15 @@ slice of the index.
   and after each page one transaction records the chunk's cursor and counts (guarded by its
   page number: of two deliveries working the same chunk at once, the slower stops) and adds
   the same counts to the run. Killed mid-page, the page is worked again on redelivery.
+- **The sweep**: the loans index sorts by status, so a loan whose status changed while the run
+  was in flight (a repayment curing it) can move into a slice already worked. When every
+  planned chunk is done, one more chunk is added (exactly once, guarded like a plan step): the
+  whole index, filtered to loans whose item changed since the run started (minus a clock
+  margin). It steps any such loan not yet through the date; the others are skipped by their
+  markers and not counted.
 - **Completion**: the chunk's last page also adds 1 to the run's `chunks_done`; whoever sees
-  `planned and chunks_done = chunks_total` sets the run `completed` with a conditional update,
-  so it happens exactly once.
+  `planned and swept and chunks_done = chunks_total` sets the run `completed` with a
+  conditional update, so it happens exactly once.
 - **Lost messages** (a crash between a chunk's write and its send, a message dead-lettered):
   the 15-minute resume schedule continues planning and sends again every unfinished chunk that
   has not moved for `STALE_S`.
@@ -35,6 +41,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from pynamodb.attributes import UTCDateTimeAttribute
 
 from chalicelib.config import settings
 from chalicelib.errors import DomainError
@@ -50,6 +57,7 @@ CHUNK = 20_000  # loans per chunk: ~10 minutes of one worker on DynamoDB (bench/
 PAGE = 100  # loans per recorded page inside a chunk
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
+SWEEP_MARGIN = timedelta(minutes=5)  # clock skew between the coordinator and the API's writers
 COUNTS = ("processed", "stepped", "skipped", "conflicts")
 
 
@@ -109,18 +117,23 @@ def _loan_rows(items: list[dict[str, Any]], start: str | None) -> list[dict[str,
             and r["gsi1sk"]["S"] != start]
 
 
+def _chunk_item(tenant: str, run_id: str, n: int, start: str | None, end: str | None,
+                now: datetime) -> dict[str, Any]:
+    return {"pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.chunk_sk(n)},
+            "run_id": {"S": run_id}, "chunk": {"N": str(n)}, "status": {"S": cob.RUNNING},
+            "start": {"S": json.dumps(start)}, "end": {"S": json.dumps(end)},
+            "cursor": {"S": "null"}, "pages": {"N": "0"},
+            **{k: {"N": "0"} for k in COUNTS}, "updated_at": {"S": now.isoformat()}}
+
+
 def _write_chunk(tenant: str, run: dict[str, Any], n: int, start: str | None, end: str | None,
                  final: bool, now: datetime) -> bool:
     """Chunk n and the run's plan cursor in one transaction; False if another planner won."""
     run_id = run["run_id"]["S"]
     stamp = {"S": now.isoformat()}
-    chunk = {"pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.chunk_sk(n)},
-             "run_id": {"S": run_id}, "chunk": {"N": str(n)}, "status": {"S": cob.RUNNING},
-             "start": {"S": json.dumps(start)}, "end": {"S": json.dumps(end)},
-             "cursor": {"S": "null"}, "pages": {"N": "0"},
-             **{k: {"N": "0"} for k in COUNTS}, "updated_at": stamp}
     uow = UnitOfWork(token_seed=f"cob-plan:{tenant}:{run_id}:{n}")
-    uow.add({"Put": {"TableName": dynamo.table("main"), "Item": chunk,
+    uow.add({"Put": {"TableName": dynamo.table("main"),
+                     "Item": _chunk_item(tenant, run_id, n, start, end, now),
                      "ConditionExpression": "attribute_not_exists(pk)"}})
     uow.add({"Update": {
         "TableName": dynamo.table("main"), "Key": {"pk": run["pk"], "sk": run["sk"]},
@@ -156,7 +169,7 @@ def plan(tenant: str, run_id: str, now: datetime, *, deadline: float | None = No
         log.info("cob %s %s: chunk %d planned (%d loans%s)", tenant, run_id, n + 1, count,
                  ", the last" if final else "")
         if final:
-            try_complete(tenant, run_id, now)  # every chunk may already be done
+            finish(tenant, run_id, now, send_sweep=send_chunks)  # every chunk may be done
             return cob.get_run(tenant, run_id)
         run = cob.get_run(tenant, run_id)
         if deadline is not None and time.monotonic() > deadline:
@@ -185,10 +198,11 @@ def _scan_chunk(tenant: str, start: str | None) -> tuple[str | None, int, bool]:
 # --- one chunk ------------------------------------------------------------------------------
 
 def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | None = None,
-         stop_after: int | None = None) -> str:
+         stop_after: int | None = None, send_sweep: bool = True) -> str:
     """Works chunk n from its cursor: done | paused (past `deadline`; send it again) | lost
     (finished or advanced by another delivery) | killed (`stop_after` loans: a test's stand-in
-    for a Lambda that dies mid-page, whose page is not recorded)."""
+    for a Lambda that dies mid-page, whose page is not recorded). `send_sweep`: a sweep chunk
+    added when this one finishes goes to the queue (else the caller works it)."""
     chunk = store.get_chunk(tenant, run_id, n)
     run = cob.get_run(tenant, run_id)
     if chunk is None or chunk["status"]["S"] != cob.RUNNING or run["status"]["S"] != cob.RUNNING:
@@ -197,6 +211,7 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
     ctx = cob.Context(tenant, day, Actor("cob", "system", run_id), now,
                       servicing.delinquency_settings(tenant), {})
     start, end = json.loads(chunk["start"]["S"]), json.loads(chunk["end"]["S"])
+    since = chunk.get("since", {}).get("S")  # the sweep: only loans changed during the run
     cursor = json.loads(chunk["cursor"]["S"])
     pages = int(chunk["pages"]["N"])
     done = 0
@@ -204,6 +219,9 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         if deadline is not None and time.monotonic() > deadline:
             return "paused"
         kw = _range(tenant, start, end) | {"Limit": PAGE}
+        if since:
+            kw["FilterExpression"] = "updated_at >= :since"
+            kw["ExpressionAttributeValues"][":since"] = {"S": since}
         if cursor:
             kw["ExclusiveStartKey"] = cursor
         page = dynamo.client().query(**kw)
@@ -216,16 +234,18 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
                 return "killed"
             loan = loans.LoanItem.from_raw_data(raw)
             outcome = cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
+            done += 1
+            if since and outcome == "skipped":
+                continue  # the sweep counts only what the slices missed
             counts["processed"] += 1
             counts["stepped" if outcome == "stepped" else
                    "conflicts" if outcome == "conflict" else "skipped"] += 1
-            done += 1
         cursor = page.get("LastEvaluatedKey")
         if not _record(tenant, run, n, pages, cursor, counts, now):
             return "lost"
         pages += 1
         if not cursor:
-            try_complete(tenant, run_id, now)
+            finish(tenant, run_id, now, send_sweep=send_sweep)
             return "done"
 
 
@@ -264,16 +284,17 @@ def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,
 
 
 def try_complete(tenant: str, run_id: str, now: datetime) -> bool:
-    """Marks the run completed if every chunk is planned and done: one conditional update, so
-    of the workers finishing last chunks and the planner, exactly one does it."""
+    """Marks the run completed if every chunk, the sweep too, is planned and done: one
+    conditional update, so of the workers finishing last chunks and the planner, exactly one
+    does it."""
     try:
         dynamo.client().update_item(
             TableName=dynamo.table("main"),
             Key={"pk": {"S": store.run_pk(tenant, run_id)}, "sk": {"S": store.RUN_SK}},
             UpdateExpression="SET #s = :completed, completed_at = :t, updated_at = :t",
-            ConditionExpression="#s = :running AND #planned = :yes AND "
+            ConditionExpression="#s = :running AND #planned = :yes AND #swept = :yes AND "
                                 "#done = #total",
-            ExpressionAttributeNames={"#s": "status", "#planned": "planned",
+            ExpressionAttributeNames={"#s": "status", "#planned": "planned", "#swept": "swept",
                                       "#done": "chunks_done", "#total": "chunks_total"},
             ExpressionAttributeValues={":completed": {"S": cob.COMPLETED},
                                        ":running": {"S": cob.RUNNING},
@@ -284,6 +305,45 @@ def try_complete(tenant: str, run_id: str, now: datetime) -> bool:
     return True
 
 
+def finish(tenant: str, run_id: str, now: datetime, *, send_sweep: bool) -> bool:
+    """After a chunk's last page or the plan's end: completes the run, or adds its sweep chunk
+    once every planned chunk is done (sent to the queue if `send_sweep`). True: completed."""
+    if try_complete(tenant, run_id, now):
+        return True
+    n = _add_sweep(tenant, cob.get_run(tenant, run_id), now)
+    if n is not None and send_sweep:
+        send(chunk_message(tenant, run_id, n))
+    return False
+
+
+def _add_sweep(tenant: str, run: dict[str, Any], now: datetime) -> int | None:
+    """The sweep chunk (the whole index, loans changed since the run started) and the run's
+    `swept` flag in one transaction, guarded by the chunk counts: exactly once, and only after
+    every planned chunk is done. Its number, or None (not yet, or another worker added it)."""
+    total = int(run["chunks_total"]["N"])
+    if (run["status"]["S"] != cob.RUNNING or not run["planned"]["BOOL"]
+            or run.get("swept", {}).get("BOOL") or int(run["chunks_done"]["N"]) != total):
+        return None
+    run_id, n = run["run_id"]["S"], total + 1
+    since = datetime.fromisoformat(run["started_at"]["S"]) - SWEEP_MARGIN
+    chunk = _chunk_item(tenant, run_id, n, None, None, now) | {
+        "since": {"S": UTCDateTimeAttribute().serialize(since)}}  # as loan items store it
+    uow = UnitOfWork(token_seed=f"cob-sweep:{tenant}:{run_id}")
+    uow.add({"Put": {"TableName": dynamo.table("main"), "Item": chunk,
+                     "ConditionExpression": "attribute_not_exists(pk)"}})
+    uow.add({"Update": {
+        "TableName": dynamo.table("main"), "Key": {"pk": run["pk"], "sk": run["sk"]},
+        "UpdateExpression": "SET #total = :n, #swept = :yes, updated_at = :t",
+        "ConditionExpression": "#s = :running AND #planned = :yes AND #done = :prev AND "
+                               "#total = :prev AND attribute_not_exists(#swept)",
+        "ExpressionAttributeNames": {"#s": "status", "#planned": "planned", "#swept": "swept",
+                                     "#done": "chunks_done", "#total": "chunks_total"},
+        "ExpressionAttributeValues": {":n": {"N": str(n)}, ":prev": {"N": str(total)},
+                                      ":yes": {"BOOL": True}, ":running": {"S": cob.RUNNING},
+                                      ":t": {"S": now.isoformat()}}}})
+    return n if _committed(uow) else None
+
+
 # --- entry points ---------------------------------------------------------------------------
 
 def run_inline(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
@@ -291,14 +351,24 @@ def run_inline(tenant: str, run_id: str, now: datetime, *, deadline: float | Non
     """The whole run in this process: plans it (sending nothing), then works every unfinished
     chunk in order. For tests, benchmarks and single-chunk runs."""
     plan(tenant, run_id, now, deadline=deadline, send_chunks=False)
-    for chunk in store.list_chunks(tenant, run_id):
-        if chunk["status"]["S"] != cob.RUNNING:
-            continue
-        outcome = work(tenant, run_id, int(chunk["chunk"]["N"]), now, deadline=deadline,
-                       stop_after=stop_after)
-        if outcome in ("paused", "killed"):
-            break
+    _work_open_chunks(tenant, run_id, now, deadline=deadline, stop_after=stop_after)
     return cob.get_run(tenant, run_id)
+
+
+def _work_open_chunks(tenant: str, run_id: str, now: datetime, *, deadline: float | None,
+                      stop_after: int | None = None) -> tuple[int, str] | None:
+    """Works every unfinished chunk here, then the sweep they add (two passes at most); the
+    chunk that stopped short (paused, killed) and how, or None."""
+    for _ in range(2):
+        for chunk in store.list_chunks(tenant, run_id):
+            if chunk["status"]["S"] != cob.RUNNING:
+                continue
+            n = int(chunk["chunk"]["N"])
+            outcome = work(tenant, run_id, n, now, deadline=deadline, stop_after=stop_after,
+                           send_sweep=False)
+            if outcome in ("paused", "killed"):
+                return n, outcome
+    return None
 
 
 def dispatch(tenant: str, run_id: str, now: datetime, *, deadline: float | None = None,
@@ -309,8 +379,9 @@ def dispatch(tenant: str, run_id: str, now: datetime, *, deadline: float | None 
     if run["status"]["S"] == cob.RUNNING and not run["planned"]["BOOL"]:
         send(plan_message(tenant, run_id))
     elif inline_single and run["status"]["S"] == cob.RUNNING and run["chunks_total"]["N"] == "1":
-        if work(tenant, run_id, 1, now, deadline=deadline) == "paused":
-            send(chunk_message(tenant, run_id, 1))
+        stopped = _work_open_chunks(tenant, run_id, now, deadline=deadline)
+        if stopped is not None:
+            send(chunk_message(tenant, run_id, stopped[0]))
         run = cob.get_run(tenant, run_id)
     return run
 

@@ -151,7 +151,7 @@ def test_custom_ranges_default_and_write_off(api: Any, acme: dict[str, str],
     run = api.call("POST", "/v1/cob/runs", {"business_date": "2024-03-10"},
                    key=acme["operator"])
     assert run.status == 202 and run.json["status"] == "running", run.json
-    assert len(Queue(api).drain()) == 1  # one chunk, closed by the worker
+    assert len(Queue(api).drain()) == 2  # one chunk, closed by the worker, then the sweep
     got = api.call("GET", f"/v1/cob/runs/{run.json['id']}", key=acme["reviewer"])
     assert (got.json["status"], got.json["stepped"]) == ("completed", 1)
     v = api.call("GET", f"/v1/loans/{loan_id}/servicing", key=acme["reviewer"]).json

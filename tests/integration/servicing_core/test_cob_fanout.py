@@ -77,10 +77,10 @@ def test_post_answers_202_and_workers_finish_the_run(api: Any, acme: dict[str, s
     assert len(bounds) == 3 and bounds[0][0] is None and all(e for _, e in bounds)
     assert [s for s, _ in bounds[1:]] == [e for _, e in bounds[:-1]]  # contiguous slices
     seen = q.drain()
-    assert sorted(m["chunk"] for m in seen) == [1, 2, 3]
+    assert sorted(m["chunk"] for m in seen) == [1, 2, 3, 4]  # 4: the sweep, added by the last
     got = api.call("GET", f"/v1/cob/runs/{r.json['id']}", key=acme["reviewer"]).json
     assert (got["status"], got["chunks_done"], got["chunks_total"], got["processed"],
-            got["stepped"], got["skipped"]) == ("completed", 3, 3, 5, 5, 0)
+            got["stepped"], got["skipped"]) == ("completed", 4, 4, 5, 5, 0)
     assert books("acme", ids) == twin(5)
     assert ledger().verify("acme").ok
 
@@ -118,6 +118,7 @@ def test_duplicates_and_a_killed_worker_change_nothing(api: Any, acme: dict[str,
         "running", "1", "1")  # the first page was recorded
     q.deliver(msgs[2]["Body"])  # redelivered after the visibility timeout
     q.deliver(msgs[3]["Body"])
+    assert [m["chunk"] for m in q.drain()] == [4]  # the sweep
     done = cob.get_run("acme", run["id"])
     for m in msgs.values():  # late duplicates after completion
         q.deliver(m["Body"])
@@ -125,7 +126,7 @@ def test_duplicates_and_a_killed_worker_change_nothing(api: Any, acme: dict[str,
     assert not cob_chunks.try_complete("acme", run["id"], NOW)  # completed exactly once
     view = cob.view(done)
     # The killed page's loan was stepped (delinquent now: its index sort key moved out of the
-    # slice), so the redelivery neither reads nor counts it; its books are still right.
+    # slice), so the redelivery does not read it and the sweep finds it through (uncounted).
     assert (view["status"], view["processed"], view["stepped"], view["skipped"]) == (
         "completed", 4, 4, 0)
     assert books("acme", ids) == twin(5)
@@ -139,7 +140,7 @@ def test_schedule_inline_for_one_chunk_and_resends_lost_chunks(api: Any, acme: d
     day = date(2024, 2, 10)
     out = cob_job.run_all(business_date=day, now=NOW)  # 3 loans: one chunk, worked inline
     assert (out["acme"]["status"], out["acme"]["stepped"], out["acme"]["chunks_total"]) == (
-        "completed", 3, 1)
+        "completed", 3, 2)  # the chunk and its sweep, both inline
     q = Queue(api)
     assert q.receive() == []
 
@@ -154,18 +155,51 @@ def test_schedule_inline_for_one_chunk_and_resends_lost_chunks(api: Any, acme: d
     assert q.receive() == []  # not stale yet
     later = NOW + timedelta(seconds=cob_chunks.STALE_S + 1)
     cob_job.run_all(business_date=day, now=later, resume_only=True)
-    assert len(q.drain()) == 2
+    assert [m["chunk"] for m in q.drain()] == [1, 2, 3]  # both resent, then the sweep
     view = cob.view(cob.get_run("acme", run["run_id"]["S"]))
-    assert (view["status"], view["stepped"], view["chunks_done"]) == ("completed", 3, 2)
+    assert (view["status"], view["stepped"], view["chunks_done"]) == ("completed", 3, 3)
 
 
 def test_whole_chunks_leave_no_empty_last_chunk(api: Any, acme: dict[str, str], product: str,
                                                 small_chunks: None) -> None:
-    """4 loans in chunks of 2 are 2 chunks: the planner looks one loan ahead before it calls
-    a full chunk not the last, so no worker is sent an empty slice."""
+    """4 loans in chunks of 2 are 2 chunks (and the sweep): the planner looks one loan ahead
+    before it calls a full chunk not the last, so no worker is sent an empty slice."""
     portfolio("acme", product, 4)
     run = cob.start("acme", DAY, NOW, "test")
     done = cob.view(cob_chunks.run_inline("acme", run["run_id"]["S"], NOW))
     chunks = store.list_chunks("acme", run["run_id"]["S"])
-    assert (done["status"], done["chunks_total"], done["stepped"]) == ("completed", 2, 4)
-    assert [int(c["processed"]["N"]) for c in chunks] == [2, 2]
+    assert (done["status"], done["chunks_total"], done["stepped"]) == ("completed", 3, 4)
+    assert [int(c["processed"]["N"]) for c in chunks] == [2, 2, 0]  # and the sweep's
+
+
+def test_a_loan_cured_into_a_worked_slice_is_closed_by_the_sweep(api: Any, acme: dict[str, str],
+                                                                  product: str,
+                                                                  monkeypatch: Any) -> None:
+    """The index sorts by status: A (delinquent) sits in chunk 2, B (active) in chunk 1. Chunk
+    1 is worked; then a repayment cures A, whose key moves to `active#...` inside chunk 1's
+    worked slice, so chunk 2 no longer holds it. The sweep still closes A's day."""
+    from tests.integration.servicing_core.test_repayments import pay
+
+    monkeypatch.setattr(cob_chunks, "CHUNK", 1)
+    a = active_loan("acme", product, date(2024, 1, 31))  # due Feb 29: late by Mar 1
+    b = active_loan("acme", product, date(2024, 2, 10))
+    d1, d2 = date(2024, 3, 1), date(2024, 3, 2)
+    assert run_day("acme", d1)["stepped"] == 2
+    assert (servicing.load("acme", a).state.status, servicing.load("acme", b).state.status) == (
+        "delinquent", "active")
+    run = cob.start("acme", d2, NOW, "test")
+    cob_chunks.dispatch("acme", run["run_id"]["S"], NOW)
+    q = Queue(api)
+    msgs = {json.loads(m["Body"])["chunk"]: m for m in q.receive()}
+    assert sorted(msgs) == [1, 2]
+    q.deliver(msgs[1]["Body"])  # B, the active slice
+    r = pay(api, acme["partner"], a, "3000.00", d1.isoformat())  # paid yesterday, seen now
+    assert r.status == 201, r.json
+    assert servicing.load("acme", a).state.status == "active"  # moved into chunk 1's slice
+    q.deliver(msgs[2]["Body"])  # (active#B, delinquent#A]: A is no longer there
+    assert [m["chunk"] for m in q.drain()] == [3]  # the sweep
+    view = cob.view(cob.get_run("acme", run["run_id"]["S"]))
+    assert (view["status"], view["stepped"], view["chunks_total"]) == ("completed", 2, 3)
+    assert servicing.load("acme", a).state.through == d2
+    assert servicing.load("acme", b).state.through == d2
+    assert ledger().verify("acme").ok
