@@ -32,7 +32,8 @@ class RunOut(BaseModel):
     status: str = Field(description="running | completed")
     trigger: str
     planned: bool = Field(description="Every chunk of the loans index is written and sent.")
-    chunks_total: int = Field(description="Chunks planned so far.")
+    chunks_total: int = Field(description="Chunks planned so far; once every one is done, "
+                                          "one more: the sweep for loans changed meanwhile.")
     chunks_done: int = Field(description="Chunks finished; the run completes with the last.")
     processed: int = Field(description="Loans looked at so far, over all chunks (recorded "
                                        "after each page).")

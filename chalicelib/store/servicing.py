@@ -9,8 +9,9 @@
 - delinquency settings: pk `t#settings`, sk `delinquency`.
 - COB run: pk `t#cob-run#<id>`, sk `run`; gsi1pk `t#cob-runs#<date>`, gsi1sk `<attempt>`.
 - COB chunk: pk `t#cob-run#<id>`, sk `chunk#<nnnnnn>`: one slice of the loans index (exclusive
-  start key, inclusive end sort key), its status, resume cursor and counts. Beside its run, so
-  one Query reads a run's chunks.
+  start key, inclusive end sort key), its status, resume cursor and counts; the run's last one,
+  the sweep, spans the whole index and holds `since` (loans changed after it). Beside its run,
+  so one Query reads a run's chunks.
 """
 
 from __future__ import annotations
