@@ -55,6 +55,7 @@ log = logging.getLogger("lending.cob")
 
 CHUNK = 20_000  # loans per chunk: ~10 minutes of one worker on DynamoDB (bench/bench_cob.py)
 PAGE = 100  # loans per recorded page inside a chunk
+SWEEP_PAGE = 1000  # index rows per page of the sweep: its filter lets few of them through
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
 SWEEP_MARGIN = timedelta(minutes=5)  # clock skew between the coordinator and the API's writers
@@ -218,7 +219,7 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
     while True:
         if deadline is not None and time.monotonic() > deadline:
             return "paused"
-        kw = _range(tenant, start, end) | {"Limit": PAGE}
+        kw = _range(tenant, start, end) | {"Limit": SWEEP_PAGE if since else PAGE}
         if since:
             kw["FilterExpression"] = "updated_at >= :since"
             kw["ExpressionAttributeValues"][":since"] = {"S": since}
