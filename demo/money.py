@@ -26,5 +26,5 @@ def money(units: int) -> dict[str, str]:
 
 def grouped(units: int) -> str:
     """For people: 1,234,567.89."""
-    whole, cents = divmod(abs(units), 100)
-    return f"{'-' if units < 0 else ''}{whole:,}.{cents:02d}"
+    whole, _, cents = text(abs(units)).partition(".")
+    return f"{'-' if units < 0 else ''}{int(whole):,}.{cents}"

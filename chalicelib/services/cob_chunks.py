@@ -357,9 +357,9 @@ def run_inline(tenant: str, run_id: str, now: datetime, *, deadline: float | Non
 
 
 def _work_open_chunks(tenant: str, run_id: str, now: datetime, *, deadline: float | None,
-                      stop_after: int | None = None) -> tuple[int, str] | None:
+                      stop_after: int | None = None) -> int | None:
     """Works every unfinished chunk here, then the sweep they add (two passes at most); the
-    chunk that stopped short (paused, killed) and how, or None."""
+    chunk that stopped short (paused, killed), or None."""
     for _ in range(2):
         for chunk in store.list_chunks(tenant, run_id):
             if chunk["status"]["S"] != cob.RUNNING:
@@ -368,7 +368,7 @@ def _work_open_chunks(tenant: str, run_id: str, now: datetime, *, deadline: floa
             outcome = work(tenant, run_id, n, now, deadline=deadline, stop_after=stop_after,
                            send_sweep=False)
             if outcome in ("paused", "killed"):
-                return n, outcome
+                return n
     return None
 
 
@@ -382,7 +382,7 @@ def dispatch(tenant: str, run_id: str, now: datetime, *, deadline: float | None 
     elif inline_single and run["status"]["S"] == cob.RUNNING and run["chunks_total"]["N"] == "1":
         stopped = _work_open_chunks(tenant, run_id, now, deadline=deadline)
         if stopped is not None:
-            send(chunk_message(tenant, run_id, stopped[0]))
+            send(chunk_message(tenant, run_id, stopped))
         run = cob.get_run(tenant, run_id)
     return run
 
