@@ -25,6 +25,9 @@ POLICY = {
 PRICING = {"rate_percent": {"A": "10.2", "B": "12", "C": "14", "D": "18", "E": "24"},
            "max_amount": {"E": "5000.00"}}
 FEES = {"late": "20.00", "penalty_rate_percent": "18"}
+# A payoff quote is for the first open day; paid today, its day of interest is an overpayment
+# (refunded by the demo), which the product must tolerate: at most 50,000.00 at 36% a year.
+OVERPAYMENT_TOLERANCE = "100.00"
 
 
 @dataclass
@@ -75,7 +78,8 @@ def setup(api: Api, admin_key: str, loans: int) -> Tenant:
                              ("monthly", "month", {"min": 3, "max": 24})):
         terms = {"currency": CURRENCY, "amount": {"min": "1000.00", "max": "50000.00"},
                  "term": term, "frequency": {"unit": unit, "every": 1}, "pricing": PRICING,
-                 "fees": FEES, "apr_cap_percent": "36", "references": refs}
+                 "fees": FEES, "apr_cap_percent": "36", "references": refs,
+                 "overpayment_tolerance": OVERPAYMENT_TOLERANCE}
         products[name] = api.ok("POST", "/v1/products", admin,
                                 {"name": f"Microloan ({name})", "terms": terms})["id"]
     tenant = Tenant(tenant_id, keys, products, funded=loans * 3_000_000)

@@ -19,7 +19,8 @@ bp = Blueprint(__name__)
 READERS = {"admin", "partner", "reviewer", "operator"}
 PAYERS = {"admin", "partner", "operator"}
 OPERATORS = {"admin", "operator"}
-Ref = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"  # no '#': it is part of a storage key
+Ref = Field(min_length=1, max_length=128, pattern=REF_PATTERN)
 
 
 def _m(minor: int, currency: str) -> MoneyOut:
@@ -38,10 +39,14 @@ def _components(values: dict[str, int], currency: str) -> ComponentsOut:
 
 
 class RepaymentBody(Strict):
-    amount: Money
+    amount: Money = Field(description="At most what the loan owes on the payment's date plus "
+                                      "the product's overpayment tolerance.")
     paid_at: datetime = Field(description="When the borrower paid (with a time zone).")
     channel: str = Ref
-    external_reference: str = Ref
+    external_reference: str = Field(
+        min_length=1, max_length=128, pattern=REF_PATTERN,
+        description="The channel's id of this money movement: reported once per channel in "
+                    "the tenant (a second report is a 409 naming the repayment).")
 
 
 class RepaymentOut(BaseModel):

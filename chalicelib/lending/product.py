@@ -222,6 +222,12 @@ class ProductConfig(_Section):
     fees: Fees = Field(default_factory=Fees)
     allocation: tuple[AllocationRule, ...] = DEFAULT_ALLOCATION
     prepayment: PrepaymentStrategy = PrepaymentStrategy.REDUCE_TERM
+    overpayment_tolerance: DecimalString = Field(
+        default="0",
+        description="How far a repayment may exceed what the loan owes on its date: the excess "
+        "closes the loan into the borrower's (refundable) credit balance; a larger one is "
+        "refused. Major units of the product's currency.",
+    )
     apr_cap_percent: RatePercent | None = None
     apr_method: AprMethod = AprMethod.US_REG_Z
     references: References = Field(default_factory=References)
@@ -262,6 +268,7 @@ class ProductConfig(_Section):
             (("fees", "origination", "flat"), self.fees.origination.flat),
             (("fees", "installment"), self.fees.installment),
             (("fees", "late"), self.fees.late),
+            (("overpayment_tolerance",), self.overpayment_tolerance),
             *((("pricing", "max_amount", g), v) for g, v in self.pricing.max_amount.items()),
         ]
         for loc, text in fields:
@@ -298,6 +305,14 @@ class ProductConfig(_Section):
                     ("rounding", "installment_unit"),
                     "the installment unit must be positive",
                     "unit_invalid",
+                )
+            )
+        if parsed[("overpayment_tolerance",)] < 0:
+            problems.append(
+                Problem(
+                    ("overpayment_tolerance",),
+                    "the overpayment tolerance must not be negative",
+                    "amount_negative",
                 )
             )
         fee = self.fees.origination
@@ -440,6 +455,9 @@ class ProductConfig(_Section):
 
     def installment_fee_minor(self) -> int:
         return parse_amount(self.fees.installment, self.currency)
+
+    def overpayment_tolerance_minor(self) -> int:
+        return parse_amount(self.overpayment_tolerance, self.currency)
 
 
 def parse_product(data: Any) -> ProductConfig:

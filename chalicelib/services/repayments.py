@@ -3,9 +3,10 @@
 A command loads the loan's servicing state, applies its step of the fold (or folds again from
 the schedule when it lands in the past: a back-dated payment, a reversal), and adds to the
 request's unit of work: the journal of the totals' difference, the servicing state (version-
-guarded), the loan's audit record (and status when it moved), the repayment item and the
-partner event. Journal ids: `rpy:<id>` (repayment), `rpy:<id>:rev` (the payment's mirror
-netted with the re-allocation of every later payment), `rfd:<id>` (refund), `wo:<loan>`.
+guarded), the loan's audit record (and status when it moved), the repayment item (with its
+channel-reference item, which makes a reference unique) and the partner event. Journal ids:
+`rpy:<id>` (repayment), `rpy:<id>:rev` (the payment's mirror netted with the re-allocation of
+every later payment), `rfd:<id>` (refund), `wo:<loan>`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.errors import LendingError
-from chalicelib.lending.money import money_json
+from chalicelib.lending.money import format_amount, money_json
+from chalicelib.lending.product import ProductConfig
 from chalicelib.services import outbox, servicing
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
@@ -50,13 +52,18 @@ def _as_conflict(exc: LendingError) -> DomainError:
 def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: str,
           amount: int, currency: str, paid_at: datetime, channel: str,
           reference: str) -> dict[str, Any]:
-    loaded = servicing.load(tenant, loan_id)
+    """Records a payment the loan can take: a new (channel, reference), an open loan, and no
+    more than the product's overpayment tolerance above what the loan owes on its date."""
+    terms: dict[tuple[str, int], ProductConfig] = {}
+    loaded = servicing.load(tenant, loan_id, products=terms)
     loan = loaded.loan
     on = paid_at.date()
     _check_money(currency, loan.currency, amount)
+    _check_new_reference(tenant, channel, reference)
     if paid_at > now + CLOCK_SKEW or on < loaded.base.disbursed_on:
         raise DomainError("validation-error", "paid_at must lie between the disbursement and "
                           "now.", [FieldError("/body/paid_at", "outside the loan's life")])
+    _check_open(loaded.state.status, loan.currency)
     rid = f"rpy_{secrets.token_hex(8)}"
     event = ls.Event(rid, "repayment", on, amount, _next_seq(loaded.events))
     events = [*loaded.events, event]
@@ -66,6 +73,8 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
         raise _as_conflict(exc) from None
     old = servicing.flat(loaded.state.totals(loaded.policy.day_count))
     d = servicing.diff(servicing.flat(state.totals(loaded.policy.day_count)), old)
+    tolerance = terms[(loan.product_id, loan.product_version)].overpayment_tolerance_minor()
+    _check_excess(amount, d["credit_in"], tolerance, on, loan.currency)
     journal = f"rpy:{rid}"
     servicing.add_journal(uow, tenant, journal, loan, on, d, f"Repayment {rid} ({reference})",
                           {"repayment_id": rid, "channel": channel, "reference": reference})
@@ -75,11 +84,63 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     servicing.commit_change(uow, tenant, actor, now, loaded, state, events,
                             "loan.repayment_received",
                             {"repayment_id": rid, "amount": amount, "paid_on": on.isoformat()})
+    # Ahead of the servicing state's version guard: a twin report that raced this one on the
+    # same loan fails both, and the client must hear which repayment already holds the money.
+    uow.add(put("main", store.reference_item(tenant, channel, reference, rid, loan_id,
+                                             now.isoformat()), "attribute_not_exists(pk)"),
+            on_fail=lambda r: _duplicate(channel, reference, r.get("Item")), first=True)
     outbox.emit(uow, tenant, "repayment.received", {
         "loan_id": loan_id, "repayment_id": rid, "amount": money_json(amount, loan.currency),
         "paid_at": paid_at.isoformat(), "channel": channel, "reference": reference,
         "loan_status": state.status}, now=now)
     return store_view(item)
+
+
+# --- intake rules ------------------------------------------------------------------------
+
+def _check_new_reference(tenant: str, channel: str, reference: str) -> None:
+    """Early answer for a reference already recorded; the conditional put of the reference
+    item in the repayment's transaction is what guarantees it under a race."""
+    existing = store.get_reference(tenant, channel, reference)
+    if existing is not None:
+        raise _duplicate(channel, reference, existing)
+
+
+def _duplicate(channel: str, reference: str, existing: dict[str, Any] | None) -> DomainError:
+    rid = existing["repayment_id"]["S"] if existing else None
+    loan_id = existing["loan_id"]["S"] if existing else None
+    where = f" as repayment {rid} on loan {loan_id}" if existing else ""
+    detail = (f"Channel {channel} reference {reference} is already recorded{where}; a money "
+              "movement is recorded once.")
+    return DomainError("conflict", detail, [FieldError(
+        "/body/external_reference", f"already recorded{where}", "duplicate_reference")],
+        {"repayment_id": rid, "loan_id": loan_id} if existing else {})
+
+
+def _check_open(status: str, currency: str) -> None:
+    if status in (ls.CLOSED, ls.WRITTEN_OFF):
+        zero = format_amount(0, currency)
+        raise DomainError(
+            "validation-error", f"The loan is {status}: its outstanding amount is {zero} "
+            f"{currency} and it takes no repayments.",
+            [FieldError("/body/amount/amount", f"the loan is {status}; outstanding {zero}",
+                        f"loan_{status}")],
+            {"loan_status": status, "outstanding": money_json(0, currency)})
+
+
+def _check_excess(amount: int, excess: int, tolerance: int, on: date, currency: str) -> None:
+    """`excess` is what the fold put on the credit balance (its credit_in increase), so the
+    outstanding figure is exactly what the loan took, back-dated or not."""
+    if excess <= tolerance:
+        return
+    owed, tol, over = (format_amount(x, currency) for x in (amount - excess, tolerance, excess))
+    raise DomainError(
+        "validation-error", f"The payment exceeds the outstanding amount {owed} {currency} on "
+        f"{on.isoformat()} by {over}; the product's overpayment tolerance is {tol}.",
+        [FieldError("/body/amount/amount", f"at most {owed} plus the tolerance {tol}",
+                    "overpayment_exceeds_tolerance")],
+        {"outstanding": money_json(amount - excess, currency),
+         "tolerance": money_json(tolerance, currency)})
 
 
 def _check_money(currency: str, loan_currency: str, amount: int) -> None:

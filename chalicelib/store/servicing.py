@@ -6,6 +6,10 @@
   loans index (gsi1 projects ALL; one tenant's loans share one index partition).
 - repayment: pk `t#repayment#<id>`, sk `repayment`; gsi1pk `t#loan#<id>#repayments`,
   gsi1sk `<created>#<id>` (a loan's repayments, in order).
+- repayment reference: pk `t#repayment-ref#<channel>#<external reference>`, sk `repayment-ref`:
+  which repayment a channel's reference was reported as. Put with `attribute_not_exists` in the
+  repayment's own transaction, so one money movement is recorded once (the reference grammar
+  has no '#', so the key is unambiguous); kept when the repayment is reversed.
 - delinquency settings: pk `t#settings`, sk `delinquency`.
 - COB run: pk `t#cob-run#<id>`, sk `run`; gsi1pk `t#cob-runs#<date>`, gsi1sk `<attempt>`.
 - COB chunk: pk `t#cob-run#<id>`, sk `chunk#<nnnnnn>`: one slice of the loans index (exclusive
@@ -25,6 +29,7 @@ from chalicelib.store.loans import loan_pk
 
 SERVICING_SK = "servicing"
 REPAYMENT_SK = "repayment"
+REFERENCE_SK = "repayment-ref"
 RUN_SK = "run"
 CHUNK_SK = "chunk#"
 
@@ -60,6 +65,21 @@ def repayments_index_pk(tenant: str, loan_id: str) -> str:
 
 def get_repayment(tenant: str, repayment_id: str) -> dict[str, Any] | None:
     return _get(repayment_pk(tenant, repayment_id), REPAYMENT_SK)
+
+
+def reference_pk(tenant: str, channel: str, reference: str) -> str:
+    return key(tenant, "repayment-ref", channel, reference)
+
+
+def get_reference(tenant: str, channel: str, reference: str) -> dict[str, Any] | None:
+    return _get(reference_pk(tenant, channel, reference), REFERENCE_SK)
+
+
+def reference_item(tenant: str, channel: str, reference: str, repayment_id: str, loan_id: str,
+                   created_at: str) -> dict[str, Any]:
+    return {"pk": {"S": reference_pk(tenant, channel, reference)}, "sk": {"S": REFERENCE_SK},
+            "repayment_id": {"S": repayment_id}, "loan_id": {"S": loan_id},
+            "created_at": {"S": created_at}}
 
 
 def list_repayments(tenant: str, loan_id: str, limit: int,

@@ -4,11 +4,13 @@ account, and repayments, refunds and charged-back (reversed) payments on channel
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.reconcile import StatementLine
 from chalicelib.lending.statement import render
+from tests.integration.contracts.helpers import make_product
 from tests.integration.disbursement.conftest import channel, disburse, signed_loan, verify_ledger
 
 
@@ -42,7 +44,10 @@ def _run(api: Any, key: str, ch: str, lines: list[StatementLine], start: Any) ->
     return r.json
 
 
-def test_payouts_repayments_refunds_and_chargebacks_reconcile(api, acme, product, aws, clock):
+def test_payouts_repayments_refunds_and_chargebacks_reconcile(api, acme, aws, clock):
+    # A tolerance above the 100.00 overpaid (and the day's interest a quote for tomorrow adds).
+    product = make_product(api, acme["admin"], overpayment_tolerance="150.00",
+                           fees={"origination": {"percent": "2", "treatment": "deducted"}})
     ch = channel(api, acme["admin"], "only")["id"]
     other = channel(api, acme["admin"], "other", fund=None)["id"]  # repayments elsewhere
     loans = [signed_loan(api, acme, aws, product["id"]) for _ in range(2)]
@@ -52,8 +57,10 @@ def test_payouts_repayments_refunds_and_chargebacks_reconcile(api, acme, product
             api, acme["partner"], loan_id).json["id"])
         assert d["status"] == "settled", d
         payouts.append((d["attempts"][0]["payout_id"], d["payout"]["amount"]))
-    over = _pay(api, acme["partner"], loans[0], "20000.00", ch, "COL-1")  # closes, credit left
-    assert over["overpayment"]["amount"] != "0.00"
+    quote = _get(api, acme["partner"], f"/v1/loans/{loans[0]}/payoff-quote")["total"]["amount"]
+    paid = str(Decimal(quote) + 100)
+    over = _pay(api, acme["partner"], loans[0], paid, ch, "COL-1")  # closes, credit left
+    assert Decimal(over["overpayment"]["amount"]) >= 100
     refund = api.call("POST", f"/v1/loans/{loans[0]}/refunds", {
         "amount": _money("100.00"), "channel": ch, "external_reference": "RFD-1"},
         key=acme["operator"])
@@ -68,7 +75,7 @@ def test_payouts_repayments_refunds_and_chargebacks_reconcile(api, acme, product
     statement = [_line("initial", "collection", "100000.00", today, 2)]
     statement += [_line(pid, "payout", amount, today, 3 + i)
                   for i, (pid, amount) in enumerate(payouts)]
-    statement += [_line("COL-1", "collection", "20000.00", today, 5),
+    statement += [_line("COL-1", "collection", paid, today, 5),
                   _line("RFD-1", "payout", "100.00", today, 6),
                   _line("COL-2", "collection", "300.00", today, 7),
                   _line("COL-3", "collection", "200.00", today, 8),

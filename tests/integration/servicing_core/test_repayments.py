@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -10,9 +11,12 @@ from chalicelib.store.ledger import ledger
 from tests.integration.servicing_core.loans import active_loan, balances, money, status
 
 
-def pay(api: Any, key: str, loan_id: str, amount: str, on: str, **kw: Any) -> Any:
-    body = {"amount": money(amount), "paid_at": f"{on}T10:00:00+00:00", "channel": "alipay",
-            "external_reference": f"ext-{on}-{amount}"}
+def pay(api: Any, key: str, loan_id: str, amount: str, on: str, reference: str | None = None,
+        channel: str = "alipay", **kw: Any) -> Any:
+    """A reported payment; a fresh external reference unless one is given (a reference names
+    one money movement: a second report of it is refused)."""
+    body = {"amount": money(amount), "paid_at": f"{on}T10:00:00+00:00", "channel": channel,
+            "external_reference": reference or f"ext-{on}-{uuid.uuid4().hex[:12]}"}
     return api.call("POST", f"/v1/loans/{loan_id}/repayments", body, key=key, **kw)
 
 
@@ -28,8 +32,12 @@ def consistent(tenant: str, loan_id: str) -> None:
     assert report.ok, report.discrepancies
 
 
-def test_partial_then_early_then_over_payment_and_refund(api: Any, acme: dict[str, str],
-                                                         product: str) -> None:
+def test_partial_then_early_then_over_payment_and_refund(api: Any,
+                                                         acme: dict[str, str]) -> None:
+    from tests.integration.contracts.helpers import make_product
+
+    product = make_product(api, acme["admin"], overpayment_tolerance="20.00",
+                           fees={"late": "50.00", "penalty_rate_percent": "18"})["id"]
     loan_id = active_loan("acme", product, date(2024, 1, 31))
     sched = servicing.load("acme", loan_id).state.installments
     r = pay(api, acme["partner"], loan_id, "100.00", "2024-02-29")  # partial, on the due date

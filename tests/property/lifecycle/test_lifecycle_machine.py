@@ -2,7 +2,8 @@
 over moto, every response checked against openapi.yaml).
 
 Two tenants; hypothesis picks the steps: apply -> (decided at once) -> accept -> sign ->
-disburse -> repay (partial / over) / miss (the business clock moves on and close of business
+disburse -> repay (partial / over within the tolerance) / a refused report (over it, or on a
+closed loan) / miss (the business clock moves on and close of business
 runs: the API starts it, the chunk worker closes the loans) / reverse a repayment / pay off /
 reconcile the channel against a statement built from what the model knows. After every step,
 for every tenant: the ledger and the audit trail verify, each serviced loan's outstanding (GET
@@ -48,6 +49,10 @@ SERVICED = {"active", "delinquent", "defaulted", "closed"}
 SHARDS = 4
 MAX_LOANS = 3  # per tenant: bounds each example's work
 FUNDED = "500000.00"
+# The products' overpayment tolerance. `payoff` may pay tomorrow's quote today (today already
+# closed) and `repay` adds up to OVER_MAX on top of a quote: both stay well within it.
+TOLERANCE = "200.00"
+OVER_MAX = 5_000
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", 3))  # deeper: LIFECYCLE_EXAMPLES=50
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", 15))
 _serials = itertools.count(100)
@@ -118,7 +123,7 @@ class Lifecycle(RuleBasedStateMachine):
         tid = f"lc{uuid.uuid4().hex[:10]}"
         self.api.tenant(tid)
         keys = {role: self.api.key(tid, role) for role in ("admin", "partner", "operator")}
-        product = make_product(self.api, keys["admin"],
+        product = make_product(self.api, keys["admin"], overpayment_tolerance=TOLERANCE,
                                fees={"late": "50.00", "penalty_rate_percent": "24"})["id"]
         ch = self.call("POST", "/v1/channels", keys["admin"], {
             "name": "bank", "type": "sandbox", "currency": "CNY", "settlement_seconds": 60},
@@ -224,22 +229,46 @@ class Lifecycle(RuleBasedStateMachine):
 
     # --- servicing ----------------------------------------------------------------------
 
+    def open_loans(self) -> list[Loan]:
+        return [x for x in self.loans if x.status in SERVICED - {"closed"}]
+
+    @precondition(lambda self: self.open_loans())
+    @rule(i=st.integers(0, 5), percent=st.integers(1, 100), over=st.integers(0, OVER_MAX))
+    def repay(self, i: int, percent: int, over: int) -> None:
+        """Part of what would close the loan today, or all of it and up to OVER_MAX more (the
+        rest is credit: within the product's tolerance)."""
+        loan = self.open_loans()[i % len(self.open_loans())]
+        quote = self.call("GET", f"/v1/loans/{loan.id}/payoff-quote", loan.tenant.keys["admin"])
+        total = minor(quote["total"]["amount"])
+        self.pay(loan, max(1, total * percent // 100 if percent < 100 else total + over))
+
     @precondition(lambda self: self.serviced())
-    @rule(i=st.integers(0, 5), percent=st.integers(1, 160))
-    def repay(self, i: int, percent: int) -> None:
-        """Part of what would close the loan today, or more (the rest is credit)."""
+    @rule(i=st.integers(0, 5))
+    def refused(self, i: int) -> None:
+        """A closed loan takes nothing; an open one nothing beyond its payoff + tolerance. The
+        invariants then prove nothing was written (payments == allocations + credit)."""
         loan = self.serviced()[i % len(self.serviced())]
         quote = self.call("GET", f"/v1/loans/{loan.id}/payoff-quote", loan.tenant.keys["admin"])
-        self.pay(loan, max(1, minor(quote["total"]["amount"]) * percent // 100))
+        owed = sum(minor(quote["components"][c]["amount"]) for c in COMPONENTS)
+        amount = 100 if loan.status == "closed" else owed + minor(TOLERANCE) + 1
+        body = {"amount": money(amount), "paid_at": Clock.now.isoformat(),
+                "channel": loan.tenant.channel, "external_reference": f"r{next(_serials)}"}
+        r = self.api.call("POST", f"/v1/loans/{loan.id}/repayments", body,
+                          key=loan.tenant.keys["partner"])
+        assert r.status == 422, r.json
+        if loan.status == "closed":
+            assert r.json["outstanding"] == money(0), r.json
+        else:
+            assert r.json["tolerance"] == money(minor(TOLERANCE)), r.json
 
-    @precondition(lambda self: any(x.status in SERVICED - {"closed"} for x in self.loans))
+    @precondition(lambda self: self.open_loans())
     @rule(i=st.integers(0, 5))
     def payoff(self, i: int) -> None:
-        open_ = [x for x in self.loans if x.status in SERVICED - {"closed"}]
-        loan = open_[i % len(open_)]
+        loan = self.open_loans()[i % len(self.open_loans())]
         quote = self.call("GET", f"/v1/loans/{loan.id}/payoff-quote", loan.tenant.keys["admin"])
         # Today, or tomorrow when today is already closed (the disbursement day): paid
-        # today, tomorrow's quote leaves a day's interest as credit and still closes the loan.
+        # today, tomorrow's quote leaves a day's interest as credit (within the tolerance) and
+        # still closes the loan.
         assert quote["date"] in {(Clock.now + timedelta(days=d)).date().isoformat()
                                  for d in (0, 1)}, quote
         total = minor(quote["total"]["amount"])

@@ -36,12 +36,14 @@ step = st.one_of(
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(steps=st.lists(step, min_size=1, max_size=8))
-def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any]) -> None:  # noqa: F811
+@given(steps=st.lists(step, min_size=1, max_size=8),
+       tolerance=st.sampled_from(["0", "50.00", "5000.00"]))
+def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any],  # noqa: F811
+                                                      tolerance: str) -> None:
     tenant = f"p{uuid.uuid4().hex[:10]}"
     keys = tenant_keys(api, tenant)
-    product = make_product(api, keys["admin"], fees={"late": "50.00",
-                                                     "penalty_rate_percent": "24"})["id"]
+    product = make_product(api, keys["admin"], overpayment_tolerance=tolerance,
+                           fees={"late": "50.00", "penalty_rate_percent": "24"})["id"]
     loan_id = active_loan(tenant, product, START)
     day, paid = START, []
     for kind, n, amount in steps:
@@ -56,7 +58,7 @@ def test_random_sequences_keep_state_and_ledger_equal(api: Any, steps: list[Any]
                     amount = repayments.payoff_quote(tenant, loan_id, on, on)["total"] or 1
                 at = datetime.combine(on, time(9), UTC)
                 paid.append(repayments.repay(uow, tenant, ACTOR, NOW, loan_id, amount, "CNY",
-                                             at, "ch", "ref")["id"])
+                                             at, "ch", f"ref-{uuid.uuid4().hex[:12]}")["id"])
                 day = on
             elif kind == "cob":
                 day = max(day, loaded.state.through) + timedelta(days=n)

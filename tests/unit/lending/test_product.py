@@ -180,3 +180,32 @@ def test_unknown_grade_when_pricing() -> None:
     with pytest.raises(LendingError) as info:
         parse_product(BASE).rate_percent("Z")
     assert info.value.problems[0].type == "grade_unknown"
+
+
+def test_overpayment_tolerance_defaults_to_zero_and_is_checked_like_money() -> None:
+    assert parse_product(BASE).overpayment_tolerance_minor() == 0
+    assert parse_product(product(overpayment_tolerance="1.50")).overpayment_tolerance_minor() == 150
+    assert problems(product(overpayment_tolerance="0.001")) == {
+        ("overpayment_tolerance",): "amount_precision"}
+    assert problems(product(overpayment_tolerance="-1.00")) == {
+        ("overpayment_tolerance",): "amount_negative"}
+    assert ("overpayment_tolerance",) in problems(product(overpayment_tolerance=1))
+    jpy = product(currency="JPY", amount={"min": "1000", "max": "50000"},
+                  pricing={"rate_percent": {"A": "10", "B": "12", "C": "15", "D": "20",
+                                            "E": "24"}},
+                  fees={"origination": {"flat": "50", "percent": "2"}})
+    assert problems({**jpy, "overpayment_tolerance": "0.5"}) == {
+        ("overpayment_tolerance",): "amount_precision"}
+
+
+def test_a_version_stored_before_the_tolerance_existed_loads_with_zero() -> None:
+    import json
+
+    from chalicelib.services.products import load_terms
+    from chalicelib.store.models import ProductVersionItem
+
+    stored = parse_product(BASE).model_dump(mode="json")
+    del stored["overpayment_tolerance"]
+    version = ProductVersionItem("acme#product#p", "v#1", product_id="p", number=1,
+                                 terms=json.dumps(stored))
+    assert load_terms(version).overpayment_tolerance_minor() == 0
