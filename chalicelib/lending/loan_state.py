@@ -41,7 +41,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accrual import Segment, accrued, ratio_half_up
+from .accrual import Segment, accrued, earned, frozen, ratio_half_up
 from .allocation import (
     DEFAULT_ALLOCATION,
     AllocationResult,
@@ -213,11 +213,15 @@ class LoanState:
 # --- steps of the fold -------------------------------------------------------------------
 
 def initial(financed: int, disbursed_on: date, rows: list[dict[str, Any]]) -> LoanState:
-    """From the disbursement schedule: rows of (number, due_date, principal, interest, fee)."""
+    """From the disbursement schedule: rows of (number, due_date, principal, interest, fee and,
+    for a row collecting deferred grace interest, `earned`: its periods' segments)."""
     insts, start = [], disbursed_on
     for r in rows:
-        insts.append(Inst(r["number"], start, r["due_date"], r["principal"], r["fee"],
-                          [(start, r["due_date"], r["interest"])]))
+        segs = list(r.get("earned") or [(start, r["due_date"], r["interest"])])
+        if sum(v for _, _, v in segs) != r["interest"]:
+            raise LendingError.single("schedule", "an installment's earned interest does not "
+                                      "sum to its interest", "schedule_inconsistent")
+        insts.append(Inst(r["number"], start, r["due_date"], r["principal"], r["fee"], segs))
         start = r["due_date"]
     if sum(i.principal for i in insts) != financed:
         raise LendingError.single("schedule", "the schedule's principal does not sum to the "
@@ -231,7 +235,10 @@ def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> Allocatio
     if s.status == WRITTEN_OFF:
         raise LendingError.single("loan", "a written-off loan takes no repayments",
                                   "loan_written_off")
-    if s.status == CLOSED:
+    debt = min(max(-s.credit, 0), amount)
+    s.credit_in += debt  # a refunded credit taken back by a charge-back is settled first
+    amount -= debt
+    if s.status == CLOSED or amount == 0:
         s.credit_in += amount
         return AllocationResult((), amount)
     if amount >= sum(s.payoff(on, p.day_count).values()):
@@ -243,10 +250,18 @@ def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> Allocatio
     return result
 
 
+def check_refund(credit: int, amount: int) -> None:
+    """A new refund may pay out at most the credit balance it is applied to."""
+    if amount <= 0 or amount > credit:
+        raise LendingError.single("amount", f"the refund exceeds the credit balance ({credit})",
+                                  "refund_exceeds_credit", credit=credit)
+
+
 def apply_refund(s: LoanState, amount: int) -> None:
-    if amount <= 0 or amount > s.credit:
-        raise LendingError.single("amount", f"the refund exceeds the credit balance ({s.credit})",
-                                  "refund_exceeds_credit", credit=s.credit)
+    """A refund is money that left: the fold always takes it, even when a later charge-back
+    (a reversal refolding the history) took away the credit it paid out; the credit balance
+    is then negative, owed by the borrower (in the payoff, settled first by the next payment).
+    A new refund is checked against the credit before it (`check_refund`)."""
     s.refunded += amount
 
 
@@ -267,7 +282,7 @@ def _pay_off(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult
     s.credit_in += result.overpayment
     for i in s.installments:
         if i.due > on and not _settled(i):
-            i.segs = [(i.start, on, accrued(i.segs, on, dc))] if i.start < on else []
+            i.segs = frozen(i.segs, on, dc)
             i.fee = i.paid["fee"]
     return result
 
@@ -312,8 +327,10 @@ def _settled(i: Inst) -> bool:
 
 def _reshape(s: LoanState, unsettled: list[Inst], prepaid: int, on: date, p: Policy) -> None:
     """`prepaid` principal comes off the unsettled installments (reduce_term: the last ones;
-    reduce_installment: pro rata); each one's interest still to run is scaled by new balance /
-    old balance at its period's start, so it keeps the schedule's own rate and day basis."""
+    reduce_installment: pro rata); what each segment still has to run after `on` is scaled by
+    new balance / old balance over that segment (the unpaid principal due at or after its
+    end), so it keeps the schedule's own rate and day basis, and deferred grace interest is
+    still earned over its own period."""
     s.prepaid_principal += prepaid
     unpaid = [i.principal - i.paid["principal"] for i in unsettled]
     remaining = sum(unpaid) - prepaid
@@ -328,14 +345,18 @@ def _reshape(s: LoanState, unsettled: list[Inst], prepaid: int, on: date, p: Pol
             take = min(x, left)
             new.append(take)
             left -= take
-    old_balance, balance = sum(unpaid), remaining
-    for inst, was, principal in zip(unsettled, unpaid, new, strict=True):
+    dc = p.day_count
+
+    def balance(end: date, amounts: list[int]) -> int:
+        return sum(x for i, x in zip(unsettled, amounts, strict=True) if i.due >= end)
+
+    for inst, principal in zip(unsettled, new, strict=True):
         inst.principal = inst.paid["principal"] + principal
-        earned = accrued(inst.segs, on, p.day_count) if inst.start < on else 0
-        rest = ratio_half_up(inst.interest_total() - earned, balance, old_balance)
-        inst.segs = ([(inst.start, on, earned), (on, inst.due, rest)] if inst.start < on
-                     else [(inst.start, inst.due, rest)])
-        old_balance, balance = old_balance - was, balance - principal
+    for inst in unsettled:
+        rest = [(max(a, on), b, ratio_half_up(v - earned((a, b, v), on, dc),
+                                              balance(b, new), balance(b, unpaid)))
+                for a, b, v in inst.segs if b > on]
+        inst.segs = frozen(inst.segs, on, dc) + rest
     s.installments = [i for i in s.installments if not _empty(i, on)]
 
 
@@ -418,3 +439,41 @@ def derive(base: LoanState, events: Iterable[Event], through: date, p: Policy) -
 def can_step(events: Iterable[Event], after: date) -> bool:
     """May the stored state take the next step directly (no applied event lies after `after`)?"""
     return all(e.on <= after for e in events if not e.reversed)
+
+
+def close_days(s: LoanState, until: date, p: Policy) -> list[Notice]:
+    """Close of business for every day after `s.through` up to `until`, in order."""
+    notices: list[Notice] = []
+    while s.through < until:
+        notices += close_day(s, s.through + ONE_DAY, p)
+    return notices
+
+
+def before(base: LoanState, stored: LoanState, events: list[Event], on: date,
+           p: Policy) -> tuple[LoanState, list[Notice]]:
+    """The fold just before a new event dated `on` is applied: every close of business before
+    `on` and every stored event dated on or before `on` (a payoff quote for `on` reads this).
+    One step from the stored state when it may take it (notices of the days it closes), else a
+    fold from the schedule."""
+    if on > stored.through and can_step(events, stored.through + ONE_DAY):
+        s = copy.deepcopy(stored)
+        return s, close_days(s, on - ONE_DAY, p)
+    return derive(base, [e for e in events if e.on <= on], on - ONE_DAY, p), []
+
+
+def advance(base: LoanState, stored: LoanState, events: list[Event], new: Event,
+            p: Policy) -> tuple[LoanState, list[Notice]]:
+    """The state with `new` (dated `on`, arriving after every stored event) applied, by the
+    same fold as `before`: the stored state catches up every close of business before `on`
+    first, so a payment of `payoff(on)` read from `before` settles exactly that; an event in
+    the past folds again from the schedule. A refund may not exceed the credit before it."""
+    if new.on > stored.through and can_step(events, stored.through + ONE_DAY):
+        s, notices = before(base, stored, events, new.on, p)
+        if new.kind == "refund":
+            check_refund(s.credit, new.amount)
+        apply_event(s, new, p)
+        return s, notices
+    s = derive(base, [*events, new], max(stored.through, new.on - ONE_DAY), p)
+    if new.kind == "refund" and s.credit < 0:
+        check_refund(s.credit + new.amount, new.amount)
+    return s, []

@@ -33,14 +33,17 @@ def _next_seq(events: list[ls.Event]) -> int:
     return max((e.seq for e in events), default=0) + 1
 
 
-def _advance(loaded: servicing.Loaded, events: list[ls.Event], new: ls.Event) -> ls.LoanState:
-    """The state with `new` applied: one step when it is the latest, else a fold."""
-    s = loaded.state
-    if new.on > s.through and ls.can_step(loaded.events, new.on):
-        nxt = copy.deepcopy(s)
-        ls.apply_event(nxt, new, loaded.policy)
-        return nxt
-    return ls.derive(loaded.base, events, s.through, loaded.policy)
+def _advance(uow: UnitOfWork, tenant: str, now: datetime, loaded: servicing.Loaded,
+             new: ls.Event) -> ls.LoanState:
+    """The state with `new` applied by the one fold (`loan_state.advance`). An event dated
+    after the day following the stored `through` first closes the days in between in this
+    transaction: their charges are in its one netted journal, their notices in its outbox, and
+    the state's `through` moves to the day before the event, so close of business skips those
+    days for this loan by the marker."""
+    state, notices = ls.advance(loaded.base, loaded.state, loaded.events, new, loaded.policy)
+    for n in notices:
+        servicing.notify(uow, tenant, loaded.loan, n, now)
+    return state
 
 
 def _as_conflict(exc: LendingError) -> DomainError:
@@ -61,7 +64,7 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     event = ls.Event(rid, "repayment", on, amount, _next_seq(loaded.events))
     events = [*loaded.events, event]
     try:
-        state = _advance(loaded, events, event)
+        state = _advance(uow, tenant, now, loaded, event)
     except LendingError as exc:
         raise _as_conflict(exc) from None
     old = servicing.flat(loaded.state.totals(loaded.policy.day_count))
@@ -173,7 +176,7 @@ def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: s
                      _next_seq(loaded.events))
     events = [*loaded.events, event]
     try:
-        state = _advance(loaded, events, event)
+        state = _advance(uow, tenant, now, loaded, event)
     except LendingError as exc:
         raise DomainError("validation-error", exc.problems[0].msg,
                           [FieldError("/body/amount", exc.problems[0].msg,
@@ -191,15 +194,18 @@ def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: s
 
 
 def payoff_quote(tenant: str, loan_id: str, on: date | None, today: date) -> dict[str, Any]:
+    """What a payment dated `on` (default today) must be to close the loan: read from the same
+    fold the payment is applied by (`loan_state.before`), so every close of business before
+    `on` is in it whether or not it has run, and a negative credit (owed) is added."""
     loaded = servicing.load(tenant, loan_id)
+    on = on or today
+    if on < loaded.base.disbursed_on:
+        raise DomainError("validation-error", "The date must not be before the disbursement "
+                          f"({loaded.base.disbursed_on.isoformat()}).",
+                          [FieldError("/query/date", "before the disbursement")])
     s = loaded.state
-    on = on or max(today, s.through + ls.ONE_DAY)
-    if on <= s.through:
-        raise DomainError("validation-error", "The date must be after the last close of "
-                          f"business ({s.through.isoformat()}).",
-                          [FieldError("/query/date", "on or before the last closed day")])
-    if not ls.can_step(loaded.events, on):
-        s = ls.derive(loaded.base, loaded.events, s.through, loaded.policy)
+    if s.status != ls.WRITTEN_OFF:  # a write-off is not in the fold: its state is final
+        s, _ = ls.before(loaded.base, s, loaded.events, on, loaded.policy)
     parts = s.payoff(on, loaded.policy.day_count)
     total = max(sum(parts.values()) - s.credit, 0)
     return {"loan_id": loan_id, "date": on, "currency": loaded.loan.currency,
