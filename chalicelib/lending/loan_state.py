@@ -5,11 +5,15 @@ the disbursement apply the day's events (repayments, refunds) in arrival order, 
 of business of d; events dated after the last processed day follow, in order. Every command
 either applies one step of that fold to the stored state (the common case) or, when an event
 lands in the past (a back-dated payment, a reversal), folds again from the start, so both
-paths give the same state by construction. The ledger is then moved by the difference of two
-states' `Totals` (services/servicing.py), so balances always equal what the state owes.
+paths give the same state by construction. A new event dated d after the stored `through`
+first closes every day before d (`advance`), so it is applied where the fold puts it, and a
+payoff quote for d reads the same state (`before`). The ledger is then moved by the difference
+of two states' `Totals` (services/servicing.py), so balances always equal what the state owes.
 
 Interest: each installment's interest (its segments, see accrual.py) is recognised as it
-accrues each day, or when paid if paid earlier; the receivable never goes negative.
+accrues each day, or when paid if paid earlier; the receivable never goes negative. Deferred
+interest of an interest grace is due on the installment the schedule says but earned over the
+periods it belongs to (one segment per period), so it accrues in the grace too.
 Fees: an installment fee is recognised on its due date (or when paid early); a late fee is
 charged on the first day past due per installment still owing. Penalties: the loan's overdue
 principal × days accumulates, and the penalty recognised is that sum × rate / (100 × year days)
@@ -30,6 +34,9 @@ Repayments (Fineract/Mambu-like "pay the next installments first"):
   whose interest still to run is scaled to the new balance (the schedule's own rate).
 Interest of an installment paid in advance is recognised when paid (Totals takes the larger of
 earned and paid), so the ledger's income never runs ahead of what is owed or paid.
+Credit: overpayments in, refunds out. A refund is a fact the fold always replays; when a
+charge-back later removes the payment whose credit it paid out, the credit goes negative: the
+borrower owes it, it is part of the payoff and the next payment settles it first.
 """
 
 from __future__ import annotations
