@@ -99,9 +99,10 @@ class RefundOut(BaseModel):
 
 
 class QuoteQuery(Strict):
-    date: Day | None = Field(default=None, description="Payoff date (default: today); on or "
-                             "after the disbursement. Everything close of business would charge "
-                             "before that date is included, whether or not it has run.")
+    date: Day | None = Field(default=None, description="Payoff date (default: today), from "
+                             "the disbursement to a year after the later of today and the last "
+                             "due date. Everything close of business would charge before that "
+                             "date is included, whether or not it has run.")
 
 
 class PayoffOut(BaseModel):

@@ -27,6 +27,9 @@ from chalicelib.store.audit import Actor
 from chalicelib.store.uow import UnitOfWork, put
 
 CLOCK_SKEW = timedelta(minutes=5)
+#: A payoff quote folds every day up to its date: past a year after both today and the last
+#: due date (where only penalties still accrue) a quote has no use and would only cost time.
+QUOTE_HORIZON = timedelta(days=366)
 
 
 def _next_seq(events: list[ls.Event]) -> int:
@@ -199,10 +202,13 @@ def payoff_quote(tenant: str, loan_id: str, on: date | None, today: date) -> dic
     `on` is in it whether or not it has run, and a negative credit (owed) is added."""
     loaded = servicing.load(tenant, loan_id)
     on = on or today
-    if on < loaded.base.disbursed_on:
-        raise DomainError("validation-error", "The date must not be before the disbursement "
-                          f"({loaded.base.disbursed_on.isoformat()}).",
-                          [FieldError("/query/date", "before the disbursement")])
+    first = loaded.base.disbursed_on
+    last = max([today, *(i.due for i in loaded.base.installments)]) + QUOTE_HORIZON
+    if not first <= on <= last:
+        raise DomainError("validation-error", f"The date must lie from the disbursement "
+                          f"({first.isoformat()}) to {last.isoformat()} (a year after the "
+                          "later of today and the last due date).",
+                          [FieldError("/query/date", "outside the quotable dates")])
     s = loaded.state
     if s.status != ls.WRITTEN_OFF:  # a write-off is not in the fold: its state is final
         s, _ = ls.before(loaded.base, s, loaded.events, on, loaded.policy)

@@ -5,7 +5,7 @@ the refunded money owed."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -116,6 +116,14 @@ def test_a_quote_for_today_works_on_the_disbursement_day(api: Any, acme: dict[st
     r = pay(api, acme["partner"], loan_id, q["total"]["amount"], today.isoformat())
     assert r.status == 201, r.json
     closed_at_zero("acme", loan_id)
+
+
+def test_a_quote_outside_the_loans_dates_is_a_422_on_the_date(api: Any, acme: dict[str, str],
+                                                             product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    for on in ("2024-01-30", (datetime.now(UTC).date() + timedelta(days=367)).isoformat()):
+        r = api.call("GET", f"/v1/loans/{loan_id}/payoff-quote?date={on}", key=acme["partner"])
+        assert r.status == 422 and r.json["errors"][0]["pointer"] == "/query/date", r.json
 
 
 # --- 3. charge-backs after refunds --------------------------------------------------------
