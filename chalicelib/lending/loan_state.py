@@ -174,7 +174,8 @@ class LoanState:
 
     @property
     def credit(self) -> int:
-        return self.credit_in - self.refunded
+        """Overpayments in, refunds out, and a negative credit forgiven by a write-off."""
+        return self.credit_in - self.refunded + self.written_off.get("credit", 0)
 
     def recognised_until(self) -> date:
         return self.through if self.stopped_on is None else min(self.through, self.stopped_on)
@@ -403,10 +404,14 @@ def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:
 
 
 def write_off(s: LoanState, dc: DayCount) -> dict[str, int]:
-    """Stops the loan; what was still receivable is written off (returned per component)."""
+    """Stops the loan; what was still receivable is written off (returned per component),
+    and a negative credit (owed) with it (`written_off["credit"]`)."""
     t = s.totals(dc)
     amounts = {k: t.receivable(k) for k in COMPONENTS}
-    s.written_off = {k: s.written_off[k] + v for k, v in amounts.items()}
+    debt = max(-s.credit, 0)
+    s.written_off = {**s.written_off, **{k: s.written_off[k] + v for k, v in amounts.items()}}
+    if debt:
+        s.written_off["credit"] = s.written_off.get("credit", 0) + debt
     s.status, s.stopped_on = WRITTEN_OFF, s.recognised_until()
     return amounts
 

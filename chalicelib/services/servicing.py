@@ -7,6 +7,7 @@ Journals are the difference of two states' totals (lending/loan_state.Totals):
   Δ overpayment (credit in)         Dr channel-clearing       Cr borrower-credit
   Δ refunded                        Dr borrower-credit        Cr channel-clearing
   Δ written off <c>                 Dr write-off-expense      Cr loan:<id>:<c>
+  Δ negative credit written off     Dr write-off-expense      Cr borrower-credit
 A negative difference swaps the sides; legs are netted per account. Money received through a
 channel sits in `channel-clearing` (collections in transit) until the channel settles it to
 `cash:<channel>` (reconciliation's step), so a charged-back payment can always be reversed.
@@ -147,7 +148,8 @@ def postings(loan_id: str, currency: str, d: dict[str, int]) -> tuple[Posting, .
         add(CHANNEL_CLEARING, d[f"paid.{c}"])
         add(WRITE_OFF_EXPENSE, d[f"wo.{c}"])
     add(CHANNEL_CLEARING, d["credit_in"] - d["refunded"])
-    add(BORROWER_CREDIT, d["refunded"] - d["credit_in"])
+    add(BORROWER_CREDIT, d["refunded"] - d["credit_in"] - d.get("wo.credit", 0))
+    add(WRITE_OFF_EXPENSE, d.get("wo.credit", 0))
     return tuple(Posting(a, Side.DEBIT if v > 0 else Side.CREDIT, abs(v), currency)
                  for a, v in sorted(net.items()) if v)
 

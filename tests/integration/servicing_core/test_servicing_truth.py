@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.services import servicing
+from chalicelib.store.ledger import ledger
+from ledger.chart import BORROWER_CREDIT
 from tests.integration.contracts.helpers import make_product
 from tests.integration.servicing_core.loans import active_loan, balances, money, status
 from tests.integration.servicing_core.test_cob import run_day
@@ -177,4 +179,27 @@ def test_a_reversal_reopens_a_loan_a_later_payoff_closed(api: Any, acme: dict[st
     consistent("acme", loan_id)
     run_day("acme", date(2024, 4, 5))
     assert status("acme", loan_id) == "active"
+    consistent("acme", loan_id)
+
+
+def test_a_write_off_after_a_charge_back_of_a_refunded_credit_clears_it(
+        api: Any, acme: dict[str, str], product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    q = quote(api, acme["partner"], loan_id, "2024-02-10")
+    paid = pay(api, acme["partner"], loan_id, str(Decimal(q["total"]["amount"]) + 30),
+               "2024-02-10")
+    assert api.call("POST", f"/v1/loans/{loan_id}/refunds",
+                    {"amount": money("30.00"), "channel": "alipay",
+                     "external_reference": "rf-2"}, key=acme["operator"]).status == 201
+    credit_before = ledger().balance("acme", BORROWER_CREDIT).posted
+    assert api.call("POST", f"/v1/repayments/{paid.json['id']}/reverse", {"reason": "cb"},
+                    key=acme["operator"]).status == 200
+    assert ledger().balance("acme", BORROWER_CREDIT).posted == credit_before - 3000
+    r = api.call("POST", f"/v1/loans/{loan_id}/write-off", {"reason": "fraud"},
+                 key=acme["operator"])
+    assert r.status == 200, r.json
+    view = api.call("GET", f"/v1/loans/{loan_id}/servicing", key=acme["partner"]).json
+    assert view["status"] == "written_off" and view["credit"]["amount"] == "0.00", view
+    assert ledger().balance("acme", BORROWER_CREDIT).posted == credit_before
+    assert set(balances("acme", loan_id).values()) == {0}
     consistent("acme", loan_id)

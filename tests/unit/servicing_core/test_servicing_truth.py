@@ -251,3 +251,13 @@ def test_a_reversal_reopens_a_loan_a_later_payoff_closed() -> None:
     assert after.outstanding_principal() > 0 and after.credit == 0
     late = ls.derive(base, events[1:], s.through, p)  # the same, as the twin that never paid
     assert state_json(late) == state_json(after)
+
+
+def test_a_write_off_forgives_a_negative_credit_too() -> None:
+    s, p = loan(), policy()
+    s.refunded = 300  # a refunded credit whose payment was charged back
+    before = s.totals(p.day_count)
+    amounts = ls.write_off(s, p.day_count)
+    assert amounts["principal"] == 1_200_000 and "credit" not in amounts
+    assert s.credit == 0 and s.written_off["credit"] == 300
+    assert s.totals(p.day_count).written_off["credit"] - before.written_off.get("credit", 0) == 300
