@@ -67,6 +67,9 @@ COMPONENTS = ("principal", "interest", "fee", "penalty")
 CLOSED, WRITTEN_OFF = "closed", "written_off"
 REDUCE_TERM, REDUCE_INSTALLMENT = "reduce_term", "reduce_installment"
 ONE_DAY = timedelta(days=1)
+#: A write-off is an event of the fold (dated the day after the stored `through`, so it
+#: writes off what is owed as of the last closed day), so a later charge-back refolds past it.
+WRITE_OFF_EVENT = "write_off"
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Policy:
 @dataclass(frozen=True)
 class Event:
     id: str
-    kind: str  # repayment | refund
+    kind: str  # repayment | refund | write_off (amount 0)
     on: date
     amount: int
     seq: int
@@ -421,7 +424,10 @@ def write_off(s: LoanState, dc: DayCount) -> dict[str, int]:
 def apply_event(s: LoanState, e: Event, p: Policy) -> AllocationResult | None:
     if e.kind == "repayment":
         return apply_repayment(s, e.amount, e.on, p)
-    apply_refund(s, e.amount)
+    if e.kind == WRITE_OFF_EVENT:
+        write_off(s, p.day_count)
+    else:
+        apply_refund(s, e.amount)
     return None
 
 

@@ -10,7 +10,6 @@ netted with the re-allocation of every later payment), `rfd:<id>` (refund), `wo:
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from dataclasses import replace
@@ -141,8 +140,10 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment
     if item["status"]["S"] == "reversed":
         raise conflict("The repayment is already reversed.")
     loaded = servicing.load(tenant, item["loan_id"]["S"])
-    if loaded.state.status == ls.WRITTEN_OFF:
-        raise conflict("A written-off loan's repayments cannot be reversed.")
+    if loaded.state.status == ls.WRITTEN_OFF and not any(
+            e.kind == ls.WRITE_OFF_EVENT for e in loaded.events):
+        raise conflict("This loan was written off before write-offs were in its history: "
+                       "its repayments cannot be reversed.")
     events = [replace(e, reversed=True) if e.id == repayment_id else e for e in loaded.events]
     try:
         state = ls.derive(loaded.base, events, loaded.state.through, loaded.policy)
@@ -224,13 +225,16 @@ def write_off(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id
     loaded = servicing.load(tenant, loan_id)
     if loaded.state.status in (ls.CLOSED, ls.WRITTEN_OFF):
         raise conflict(f"A {loaded.state.status} loan cannot be written off.")
-    state = copy.deepcopy(loaded.state)
+    event = ls.Event(f"wo_{loan_id}", ls.WRITE_OFF_EVENT, loaded.state.through + ls.ONE_DAY, 0,
+                     _next_seq(loaded.events))
+    events = [*loaded.events, event]
+    state = _advance(uow, tenant, now, loaded, event)
     dc = loaded.policy.day_count
-    amounts = ls.write_off(state, dc)
+    amounts = {c: state.written_off[c] - loaded.state.written_off[c] for c in ls.COMPONENTS}
     d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
     servicing.add_journal(uow, tenant, f"wo:{loan_id}", loaded.loan, now.date(), d,
                           f"Write-off of loan {loan_id}: {reason}"[:200], {})
-    servicing.commit_change(uow, tenant, actor, now, loaded, state, loaded.events, None,
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, events, None,
                             {"reason": reason, "amounts": amounts})
     return {"loan_id": loan_id, "status": state.status, "currency": loaded.loan.currency,
             "written_off": amounts, "journal_id": f"wo:{loan_id}"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.services import servicing
 from chalicelib.store.ledger import ledger
-from ledger.chart import BORROWER_CREDIT
+from ledger.chart import BORROWER_CREDIT, WRITE_OFF_EXPENSE
 from tests.integration.contracts.helpers import make_product
 from tests.integration.servicing_core.loans import active_loan, balances, money, status
 from tests.integration.servicing_core.test_cob import run_day
@@ -203,3 +203,29 @@ def test_a_write_off_after_a_charge_back_of_a_refunded_credit_clears_it(
     assert ledger().balance("acme", BORROWER_CREDIT).posted == credit_before
     assert set(balances("acme", loan_id).values()) == {0}
     consistent("acme", loan_id)
+
+
+def test_a_charge_back_after_a_write_off_goes_through(api: Any, acme: dict[str, str],
+                                                      product: str) -> None:
+    loan_id = active_loan("acme", product, date(2024, 1, 31))
+    never = active_loan("acme", product, date(2024, 1, 31))  # the twin that never paid
+    paid = pay(api, acme["partner"], loan_id, "2100.00", "2024-02-29")
+    run_day("acme", date(2024, 6, 1))
+    for loan in (loan_id, never):
+        wo = api.call("POST", f"/v1/loans/{loan}/write-off", {"reason": "uncollectable"},
+                      key=acme["operator"])
+        assert wo.status == 200, wo.json
+    expense = ledger().balance("acme", WRITE_OFF_EXPENSE).posted
+    written = sum(servicing.load("acme", loan_id).state.written_off.values())
+    r = api.call("POST", f"/v1/repayments/{paid.json['id']}/reverse", {"reason": "chargeback"},
+                 key=acme["operator"])
+    assert r.status == 200, r.json
+    assert status("acme", loan_id) == "written_off"
+    after, twin = (servicing.load("acme", x).state for x in (loan_id, never))
+    assert after.written_off == twin.written_off and after.stopped_on == twin.stopped_on
+    more = sum(after.written_off.values()) - written  # the charged-back 2,100.00 and more
+    assert more > 210000  # (its missed installment's late fee and penalties, as the twin's)
+    assert ledger().balance("acme", WRITE_OFF_EXPENSE).posted == expense + more
+    assert set(balances("acme", loan_id).values()) == {0}
+    consistent("acme", loan_id)
+    assert run_day("acme", date(2024, 6, 2))["stepped"] == 0

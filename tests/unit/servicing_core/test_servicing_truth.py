@@ -5,6 +5,7 @@ refused because the credit it created was refunded."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -261,3 +262,21 @@ def test_a_write_off_forgives_a_negative_credit_too() -> None:
     assert amounts["principal"] == 1_200_000 and "credit" not in amounts
     assert s.credit == 0 and s.written_off["credit"] == 300
     assert s.totals(p.day_count).written_off["credit"] - before.written_off.get("credit", 0) == 300
+
+
+def test_a_charge_back_after_a_write_off_refolds_past_it() -> None:
+    s, p = loan(), policy()
+    base = copy.deepcopy(s)
+    first = s.installments[0]
+    paid = ls.Event("a", "repayment", DUE[0], first.principal + first.interest_total(), 1)
+    run_to(s, DUE[0] - D, p)
+    ls.apply_event(s, paid, p)
+    run_to(s, date(2024, 6, 1), p)
+    events = [paid, ls.Event("wo", ls.WRITE_OFF_EVENT, s.through + D, 0, 2)]
+    ls.apply_event(s, events[1], p)
+    assert state_json(ls.derive(base, events, s.through, p)) == state_json(s)
+    after = ls.derive(base, [replace(paid, reversed=True), events[1]], s.through, p)
+    assert after.status == ls.WRITTEN_OFF and after.stopped_on == s.stopped_on
+    t = after.totals(p.day_count)
+    assert all(t.receivable(c) == 0 for c in ls.COMPONENTS)
+    assert after.written_off["principal"] == s.written_off["principal"] + first.principal
