@@ -65,3 +65,45 @@ def test_fold_is_deterministic_and_payoff_closes(weekly: bool, reduce_term: bool
     t = s.totals(p.day_count)
     assert all(t.receivable(c) == 0 for c in ls.COMPONENTS)
     assert t.charged["interest"] == t.paid["interest"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(grace=st.sampled_from([(0, 0), (0, 2), (2, 2)]), over=st.integers(1, 50_000),
+       pays=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 400_000)), min_size=1,
+                     max_size=4),
+       bounced=st.integers(0, 4), refund_part=st.integers(1, 100))
+def test_a_charge_back_after_a_refund_always_folds_and_the_quote_still_closes(
+        grace: tuple[int, int], over: int, pays: list[tuple[int, int]], bounced: int,
+        refund_part: int) -> None:
+    """Payments, a payoff with an overpayment, a refund of part of the credit, then any one
+    payment charged back: the refold never refuses, nothing receivable goes negative, and the
+    quote (which adds a negative credit) paid the next day closes at zero with no credit."""
+    start = date(2024, 1, 31)
+    base = loan(start=start, principal_grace=grace[0], interest_grace=grace[1])
+    p = policy()
+    day, events = start, []
+    s = copy.deepcopy(base)
+    for k, (gap, amount) in enumerate(pays):
+        day += gap * D
+        events.append(ls.Event(f"e{k}", "repayment", day, amount, k))
+        s, _ = ls.advance(base, s, events[:-1], events[-1], p)
+    day += D
+    quoted, _ = ls.before(base, s, events, day, p)
+    owed = sum(quoted.payoff(day, p.day_count).values()) - quoted.credit
+    events.append(ls.Event("off", "repayment", day, max(owed, 0) + over, 50))
+    s, _ = ls.advance(base, s, events[:-1], events[-1], p)
+    assert s.status == ls.CLOSED and s.credit >= over
+    refund = ls.Event("rf", "refund", day + D, max(s.credit * refund_part // 100, 1), 51)
+    s, _ = ls.advance(base, s, events, refund, p)
+    events.append(refund)
+    gone = events[bounced % (len(events) - 1)]
+    events = [ls.Event(e.id, e.kind, e.on, e.amount, e.seq, e is gone) for e in events]
+    after = ls.derive(base, events, s.through, p)
+    t = after.totals(p.day_count)
+    assert all(t.receivable(c) >= 0 for c in ls.COMPONENTS)
+    on = after.through + D
+    total = max(sum(after.payoff(on, p.day_count).values()) - after.credit, 0)
+    paid, _ = ls.advance(base, after, events, ls.Event("z", "repayment", on, total or 1, 60), p)
+    t = paid.totals(p.day_count)
+    assert paid.status == ls.CLOSED and all(t.receivable(c) == 0 for c in ls.COMPONENTS)
+    assert paid.credit == (0 if total else after.credit + 1)
