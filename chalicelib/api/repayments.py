@@ -21,6 +21,9 @@ PAYERS = {"admin", "partner", "operator"}
 OPERATORS = {"admin", "operator"}
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"  # no '#': it is part of a storage key
 Ref = Field(min_length=1, max_length=128, pattern=REF_PATTERN)
+CREDIT = Field(description="The borrower's credit balance (overpayments not refunded). "
+               "Negative when a charged-back payment's credit had already been refunded: the "
+               "borrower owes it, the payoff includes it and the next payment settles it first.")
 
 
 def _m(minor: int, currency: str) -> MoneyOut:
@@ -101,8 +104,10 @@ class RefundOut(BaseModel):
 
 
 class QuoteQuery(Strict):
-    date: Day | None = Field(default=None, description="Payoff date (default: today, or the "
-                                                        "day after the last close of business).")
+    date: Day | None = Field(default=None, description="Payoff date (default: today), from "
+                             "the disbursement to a year after the later of today and the last "
+                             "due date. Everything close of business would charge before that "
+                             "date is included, whether or not it has run.")
 
 
 class PayoffOut(BaseModel):
@@ -111,7 +116,7 @@ class PayoffOut(BaseModel):
     status: str
     components: ComponentsOut = Field(description="Outstanding principal, interest accrued to "
                                                   "the date, fees and penalties.")
-    credit: MoneyOut
+    credit: MoneyOut = CREDIT
     total: MoneyOut = Field(description="Pay exactly this on the date to close the loan.")
 
 
@@ -143,7 +148,7 @@ class ServicingOut(BaseModel):
     days_past_due: int
     bucket: str | None
     outstanding: ComponentsOut = Field(description="Equal to the loan's ledger balances.")
-    credit: MoneyOut
+    credit: MoneyOut = CREDIT
     installments: list[InstallmentOut]
 
 

@@ -1,11 +1,13 @@
 """Daily interest accrual: how much of an installment's interest has been earned by a date.
 
 An installment's interest is a list of segments (from, to, amount): the contractual schedule
-gives one segment per period; a prepayment inside a period freezes the part already earned and
-adds a segment for the rest on the new balance. Earned by day d = Σ amount × elapsed/length,
-where elapsed and length are counted by the product's day count, capped at the length, and
-rounded half-up once per segment with integer arithmetic (never a float). By the segment's end
-exactly its amount is earned, so the daily accrual sums to the scheduled interest.
+gives one segment per period (a row collecting an interest grace's deferred interest has one
+per period it collects, each earned over its own period); a prepayment inside a period freezes
+the part already earned and keeps each segment's rest, scaled to the new balance. Earned by day
+d = Σ amount × elapsed/length, where elapsed and length are counted by the product's day
+count, capped at the length, and rounded half-up once per segment with integer arithmetic
+(never a float). By the segment's end exactly its amount is earned, so the daily accrual sums
+to the scheduled interest.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def earned(segment: Segment, day: date, day_count: DayCount) -> int:
 
 def accrued(segments: Sequence[Segment], day: date, day_count: DayCount) -> int:
     return sum(earned(s, day, day_count) for s in segments)
+
+
+def frozen(segments: Sequence[Segment], day: date, day_count: DayCount) -> list[Segment]:
+    """What the segments have earned by `day`, as one segment ending then (none if they all
+    start later): a payoff or prepayment on `day` keeps it and replaces the rest."""
+    starts = [s[0] for s in segments if s[0] < day]
+    return [(min(starts), day, accrued(segments, day, day_count))] if starts else []
 
 
 def period_interest(balance: int, annual_rate_percent: Decimal, start: date, end: date,

@@ -5,11 +5,15 @@ the disbursement apply the day's events (repayments, refunds) in arrival order, 
 of business of d; events dated after the last processed day follow, in order. Every command
 either applies one step of that fold to the stored state (the common case) or, when an event
 lands in the past (a back-dated payment, a reversal), folds again from the start, so both
-paths give the same state by construction. The ledger is then moved by the difference of two
-states' `Totals` (services/servicing.py), so balances always equal what the state owes.
+paths give the same state by construction. A new event dated d after the stored `through`
+first closes every day before d (`advance`), so it is applied where the fold puts it, and a
+payoff quote for d reads the same state (`before`). The ledger is then moved by the difference
+of two states' `Totals` (services/servicing.py), so balances always equal what the state owes.
 
 Interest: each installment's interest (its segments, see accrual.py) is recognised as it
-accrues each day, or when paid if paid earlier; the receivable never goes negative.
+accrues each day, or when paid if paid earlier; the receivable never goes negative. Deferred
+interest of an interest grace is due on the installment the schedule says but earned over the
+periods it belongs to (one segment per period), so it accrues in the grace too.
 Fees: an installment fee is recognised on its due date (or when paid early); a late fee is
 charged on the first day past due per installment still owing. Penalties: the loan's overdue
 principal × days accumulates, and the penalty recognised is that sum × rate / (100 × year days)
@@ -30,6 +34,9 @@ Repayments (Fineract/Mambu-like "pay the next installments first"):
   whose interest still to run is scaled to the new balance (the schedule's own rate).
 Interest of an installment paid in advance is recognised when paid (Totals takes the larger of
 earned and paid), so the ledger's income never runs ahead of what is owed or paid.
+Credit: overpayments in, refunds out. A refund is a fact the fold always replays; when a
+charge-back later removes the payment whose credit it paid out, the credit goes negative: the
+borrower owes it, it is part of the payoff and the next payment settles it first.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .accrual import Segment, accrued, ratio_half_up
+from .accrual import Segment, accrued, earned, frozen, ratio_half_up
 from .allocation import (
     DEFAULT_ALLOCATION,
     AllocationResult,
@@ -60,6 +67,9 @@ COMPONENTS = ("principal", "interest", "fee", "penalty")
 CLOSED, WRITTEN_OFF = "closed", "written_off"
 REDUCE_TERM, REDUCE_INSTALLMENT = "reduce_term", "reduce_installment"
 ONE_DAY = timedelta(days=1)
+#: A write-off is an event of the fold (dated the day after the stored `through`, so it
+#: writes off what is owed as of the last closed day), so a later charge-back refolds past it.
+WRITE_OFF_EVENT = "write_off"
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ class Policy:
 @dataclass(frozen=True)
 class Event:
     id: str
-    kind: str  # repayment | refund
+    kind: str  # repayment | refund | write_off (amount 0)
     on: date
     amount: int
     seq: int
@@ -167,7 +177,8 @@ class LoanState:
 
     @property
     def credit(self) -> int:
-        return self.credit_in - self.refunded
+        """Overpayments in, refunds out, and a negative credit forgiven by a write-off."""
+        return self.credit_in - self.refunded + self.written_off.get("credit", 0)
 
     def recognised_until(self) -> date:
         return self.through if self.stopped_on is None else min(self.through, self.stopped_on)
@@ -213,11 +224,15 @@ class LoanState:
 # --- steps of the fold -------------------------------------------------------------------
 
 def initial(financed: int, disbursed_on: date, rows: list[dict[str, Any]]) -> LoanState:
-    """From the disbursement schedule: rows of (number, due_date, principal, interest, fee)."""
+    """From the disbursement schedule: rows of (number, due_date, principal, interest, fee and,
+    for a row collecting deferred grace interest, `earned`: its periods' segments)."""
     insts, start = [], disbursed_on
     for r in rows:
-        insts.append(Inst(r["number"], start, r["due_date"], r["principal"], r["fee"],
-                          [(start, r["due_date"], r["interest"])]))
+        segs = list(r.get("earned") or [(start, r["due_date"], r["interest"])])
+        if sum(v for _, _, v in segs) != r["interest"]:
+            raise LendingError.single("schedule", "an installment's earned interest does not "
+                                      "sum to its interest", "schedule_inconsistent")
+        insts.append(Inst(r["number"], start, r["due_date"], r["principal"], r["fee"], segs))
         start = r["due_date"]
     if sum(i.principal for i in insts) != financed:
         raise LendingError.single("schedule", "the schedule's principal does not sum to the "
@@ -231,7 +246,10 @@ def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> Allocatio
     if s.status == WRITTEN_OFF:
         raise LendingError.single("loan", "a written-off loan takes no repayments",
                                   "loan_written_off")
-    if s.status == CLOSED:
+    debt = min(max(-s.credit, 0), amount)
+    s.credit_in += debt  # a refunded credit taken back by a charge-back is settled first
+    amount -= debt
+    if s.status == CLOSED or amount == 0:
         s.credit_in += amount
         return AllocationResult((), amount)
     if amount >= sum(s.payoff(on, p.day_count).values()):
@@ -243,10 +261,18 @@ def apply_repayment(s: LoanState, amount: int, on: date, p: Policy) -> Allocatio
     return result
 
 
+def check_refund(credit: int, amount: int) -> None:
+    """A new refund may pay out at most the credit balance it is applied to."""
+    if amount <= 0 or amount > credit:
+        raise LendingError.single("amount", f"the refund exceeds the credit balance ({credit})",
+                                  "refund_exceeds_credit", credit=credit)
+
+
 def apply_refund(s: LoanState, amount: int) -> None:
-    if amount <= 0 or amount > s.credit:
-        raise LendingError.single("amount", f"the refund exceeds the credit balance ({s.credit})",
-                                  "refund_exceeds_credit", credit=s.credit)
+    """A refund is money that left: the fold always takes it, even when a later charge-back
+    (a reversal refolding the history) took away the credit it paid out; the credit balance
+    is then negative, owed by the borrower (in the payoff, settled first by the next payment).
+    A new refund is checked against the credit before it (`check_refund`)."""
     s.refunded += amount
 
 
@@ -267,7 +293,7 @@ def _pay_off(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult
     s.credit_in += result.overpayment
     for i in s.installments:
         if i.due > on and not _settled(i):
-            i.segs = [(i.start, on, accrued(i.segs, on, dc))] if i.start < on else []
+            i.segs = frozen(i.segs, on, dc)
             i.fee = i.paid["fee"]
     return result
 
@@ -312,8 +338,10 @@ def _settled(i: Inst) -> bool:
 
 def _reshape(s: LoanState, unsettled: list[Inst], prepaid: int, on: date, p: Policy) -> None:
     """`prepaid` principal comes off the unsettled installments (reduce_term: the last ones;
-    reduce_installment: pro rata); each one's interest still to run is scaled by new balance /
-    old balance at its period's start, so it keeps the schedule's own rate and day basis."""
+    reduce_installment: pro rata); what each segment still has to run after `on` is scaled by
+    new balance / old balance over that segment (the unpaid principal due at or after its
+    end), so it keeps the schedule's own rate and day basis, and deferred grace interest is
+    still earned over its own period."""
     s.prepaid_principal += prepaid
     unpaid = [i.principal - i.paid["principal"] for i in unsettled]
     remaining = sum(unpaid) - prepaid
@@ -328,14 +356,18 @@ def _reshape(s: LoanState, unsettled: list[Inst], prepaid: int, on: date, p: Pol
             take = min(x, left)
             new.append(take)
             left -= take
-    old_balance, balance = sum(unpaid), remaining
-    for inst, was, principal in zip(unsettled, unpaid, new, strict=True):
+    dc = p.day_count
+
+    def balance(end: date, amounts: list[int]) -> int:
+        return sum(x for i, x in zip(unsettled, amounts, strict=True) if i.due >= end)
+
+    for inst, principal in zip(unsettled, new, strict=True):
         inst.principal = inst.paid["principal"] + principal
-        earned = accrued(inst.segs, on, p.day_count) if inst.start < on else 0
-        rest = ratio_half_up(inst.interest_total() - earned, balance, old_balance)
-        inst.segs = ([(inst.start, on, earned), (on, inst.due, rest)] if inst.start < on
-                     else [(inst.start, inst.due, rest)])
-        old_balance, balance = old_balance - was, balance - principal
+    for inst in unsettled:
+        rest = [(max(a, on), b, ratio_half_up(v - earned((a, b, v), on, dc),
+                                              balance(b, new), balance(b, unpaid)))
+                for a, b, v in inst.segs if b > on]
+        inst.segs = frozen(inst.segs, on, dc) + rest
     s.installments = [i for i in s.installments if not _empty(i, on)]
 
 
@@ -375,10 +407,14 @@ def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:
 
 
 def write_off(s: LoanState, dc: DayCount) -> dict[str, int]:
-    """Stops the loan; what was still receivable is written off (returned per component)."""
+    """Stops the loan; what was still receivable is written off (returned per component),
+    and a negative credit (owed) with it (`written_off["credit"]`)."""
     t = s.totals(dc)
     amounts = {k: t.receivable(k) for k in COMPONENTS}
-    s.written_off = {k: s.written_off[k] + v for k, v in amounts.items()}
+    debt = max(-s.credit, 0)
+    s.written_off = {**s.written_off, **{k: s.written_off[k] + v for k, v in amounts.items()}}
+    if debt:
+        s.written_off["credit"] = s.written_off.get("credit", 0) + debt
     s.status, s.stopped_on = WRITTEN_OFF, s.recognised_until()
     return amounts
 
@@ -388,7 +424,10 @@ def write_off(s: LoanState, dc: DayCount) -> dict[str, int]:
 def apply_event(s: LoanState, e: Event, p: Policy) -> AllocationResult | None:
     if e.kind == "repayment":
         return apply_repayment(s, e.amount, e.on, p)
-    apply_refund(s, e.amount)
+    if e.kind == WRITE_OFF_EVENT:
+        write_off(s, p.day_count)
+    else:
+        apply_refund(s, e.amount)
     return None
 
 
@@ -418,3 +457,41 @@ def derive(base: LoanState, events: Iterable[Event], through: date, p: Policy) -
 def can_step(events: Iterable[Event], after: date) -> bool:
     """May the stored state take the next step directly (no applied event lies after `after`)?"""
     return all(e.on <= after for e in events if not e.reversed)
+
+
+def close_days(s: LoanState, until: date, p: Policy) -> list[Notice]:
+    """Close of business for every day after `s.through` up to `until`, in order."""
+    notices: list[Notice] = []
+    while s.through < until:
+        notices += close_day(s, s.through + ONE_DAY, p)
+    return notices
+
+
+def before(base: LoanState, stored: LoanState, events: list[Event], on: date,
+           p: Policy) -> tuple[LoanState, list[Notice]]:
+    """The fold just before a new event dated `on` is applied: every close of business before
+    `on` and every stored event dated on or before `on` (a payoff quote for `on` reads this).
+    One step from the stored state when it may take it (notices of the days it closes), else a
+    fold from the schedule."""
+    if on > stored.through and can_step(events, stored.through + ONE_DAY):
+        s = copy.deepcopy(stored)
+        return s, close_days(s, on - ONE_DAY, p)
+    return derive(base, [e for e in events if e.on <= on], on - ONE_DAY, p), []
+
+
+def advance(base: LoanState, stored: LoanState, events: list[Event], new: Event,
+            p: Policy) -> tuple[LoanState, list[Notice]]:
+    """The state with `new` (dated `on`, arriving after every stored event) applied, by the
+    same fold as `before`: the stored state catches up every close of business before `on`
+    first, so a payment of `payoff(on)` read from `before` settles exactly that; an event in
+    the past folds again from the schedule. A refund may not exceed the credit before it."""
+    if new.on > stored.through and can_step(events, stored.through + ONE_DAY):
+        s, notices = before(base, stored, events, new.on, p)
+        if new.kind == "refund":
+            check_refund(s.credit, new.amount)
+        apply_event(s, new, p)
+        return s, notices
+    s = derive(base, [*events, new], max(stored.through, new.on - ONE_DAY), p)
+    if new.kind == "refund" and s.credit < 0:
+        check_refund(s.credit + new.amount, new.amount)
+    return s, []

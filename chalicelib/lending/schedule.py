@@ -21,6 +21,9 @@ Grace: during the first `principal_grace` periods no principal is due (interest 
 the first `interest_grace` periods interest accrues but is not due, and moves to the first
 installment after the interest grace (deferred, never capitalized or waived). A period in
 which nothing at all is due yields no installment row; its days roll into the next row.
+Deferred interest is still earned over its own period: the row that collects it carries
+`earned`, one (start, end, amount) segment per period whose interest it collects, so servicing
+accrues each day's interest when it is earned while it stays due where the schedule says.
 """
 
 from __future__ import annotations
@@ -173,6 +176,9 @@ class Installment:
     fee: int
     total: int
     outstanding_after: int
+    #: The periods whose interest this row collects, as (start, end, amount), when they are
+    #: not just its own: deferred interest of an interest grace. Empty: its own row period.
+    earned: tuple[tuple[date, date, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +247,8 @@ class Schedule:
                     "fee": m(i.fee),
                     "total": m(i.total),
                     "outstanding_after": m(i.outstanding_after),
+                    **({"earned": [[a.isoformat(), b.isoformat(), m(v)] for a, b, v in i.earned]}
+                       if i.earned else {}),
                 }
                 for i in self.installments
             ],
@@ -314,17 +322,23 @@ def generate_schedule(terms: LoanTerms) -> Schedule:
     outstanding = financed
     deferred = 0
     row_start = terms.disbursement_date
+    periods: list[tuple[date, date, int]] = []  # deferred periods' (start, end, interest)
     for k in range(1, n + 1):
         due = dates[k - 1]
+        period_start = dates[k - 2] if k > 1 else terms.disbursement_date
         if method is Amortization.FLAT:
             accrued = flat_interest[k - 1]
         else:
             accrued = round_minor(MONEY_CONTEXT.multiply(outstanding, rates[k - 1]), mode)
+        earned: tuple[tuple[date, date, int], ...] = ()
         if k <= g_i:
             deferred += accrued
             interest = 0
+            periods.append((period_start, due, accrued))
         else:
             interest, deferred = accrued + deferred, 0
+            if periods:
+                earned, periods = (*periods, (period_start, due, accrued)), []
 
         if k == n:
             principal = outstanding
@@ -365,6 +379,7 @@ def generate_schedule(terms: LoanTerms) -> Schedule:
                 fee=fee,
                 total=total,
                 outstanding_after=outstanding,
+                earned=earned,
             )
         )
         row_start = due

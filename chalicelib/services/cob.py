@@ -23,9 +23,8 @@ from typing import Any
 from chalicelib.errors import DomainError, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.delinquency import DelinquencySettings
-from chalicelib.lending.money import money_json
 from chalicelib.lending.product import ProductConfig
-from chalicelib.services import loan_lifecycle, outbox, servicing
+from chalicelib.services import loan_lifecycle, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
@@ -100,10 +99,7 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
 
 def _notify(uow: UnitOfWork, ctx: Context, loan: loans.LoanItem, n: ls.Notice) -> None:
     """Reminders before a due date and notices after a miss, in the step's own transaction."""
-    outbox.emit(uow, ctx.tenant, n.kind, {
-        "loan_id": loan.loan_id, "installment": n.installment, "due_date": n.due.isoformat(),
-        "owed": money_json(n.owed, loan.currency)},
-        now=ctx.now)
+    servicing.notify(uow, ctx.tenant, loan, n, ctx.now)
 
 
 # --- runs --------------------------------------------------------------------------------

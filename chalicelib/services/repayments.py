@@ -11,7 +11,6 @@ every later payment), `rfd:<id>` (refund), `wo:<loan>`.
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from dataclasses import replace
@@ -29,20 +28,26 @@ from chalicelib.store.audit import Actor
 from chalicelib.store.uow import UnitOfWork, put
 
 CLOCK_SKEW = timedelta(minutes=5)
+#: A payoff quote folds every day up to its date: past a year after both today and the last
+#: due date (where only penalties still accrue) a quote has no use and would only cost time.
+QUOTE_HORIZON = timedelta(days=366)
 
 
 def _next_seq(events: list[ls.Event]) -> int:
     return max((e.seq for e in events), default=0) + 1
 
 
-def _advance(loaded: servicing.Loaded, events: list[ls.Event], new: ls.Event) -> ls.LoanState:
-    """The state with `new` applied: one step when it is the latest, else a fold."""
-    s = loaded.state
-    if new.on > s.through and ls.can_step(loaded.events, new.on):
-        nxt = copy.deepcopy(s)
-        ls.apply_event(nxt, new, loaded.policy)
-        return nxt
-    return ls.derive(loaded.base, events, s.through, loaded.policy)
+def _advance(uow: UnitOfWork, tenant: str, now: datetime, loaded: servicing.Loaded,
+             new: ls.Event) -> ls.LoanState:
+    """The state with `new` applied by the one fold (`loan_state.advance`). An event dated
+    after the day following the stored `through` first closes the days in between in this
+    transaction: their charges are in its one netted journal, their notices in its outbox, and
+    the state's `through` moves to the day before the event, so close of business skips those
+    days for this loan by the marker."""
+    state, notices = ls.advance(loaded.base, loaded.state, loaded.events, new, loaded.policy)
+    for n in notices:
+        servicing.notify(uow, tenant, loaded.loan, n, now)
+    return state
 
 
 def _as_conflict(exc: LendingError) -> DomainError:
@@ -63,23 +68,24 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     if paid_at > now + CLOCK_SKEW or on < loaded.base.disbursed_on:
         raise DomainError("validation-error", "paid_at must lie between the disbursement and "
                           "now.", [FieldError("/body/paid_at", "outside the loan's life")])
-    _check_open(loaded.state.status, loan.currency)
+    _check_open(loaded.state, loan.currency)
     rid = f"rpy_{secrets.token_hex(8)}"
     event = ls.Event(rid, "repayment", on, amount, _next_seq(loaded.events))
     events = [*loaded.events, event]
     try:
-        state = _advance(loaded, events, event)
+        state = _advance(uow, tenant, now, loaded, event)
     except LendingError as exc:
         raise _as_conflict(exc) from None
     old = servicing.flat(loaded.state.totals(loaded.policy.day_count))
     d = servicing.diff(servicing.flat(state.totals(loaded.policy.day_count)), old)
     tolerance = terms[(loan.product_id, loan.product_version)].overpayment_tolerance_minor()
-    _check_excess(amount, d["credit_in"], tolerance, on, loan.currency)
+    excess = max(state.credit, 0) - max(loaded.state.credit, 0)
+    _check_excess(amount, excess, tolerance, on, loan.currency)
     journal = f"rpy:{rid}"
     servicing.add_journal(uow, tenant, journal, loan, on, d, f"Repayment {rid} ({reference})",
                           {"repayment_id": rid, "channel": channel, "reference": reference})
     item = _repayment_item(tenant, rid, loan_id, amount, loan.currency, paid_at, channel,
-                           reference, journal, d, now)
+                           reference, journal, d, excess, now)
     uow.add(put("main", item, "attribute_not_exists(pk)"))
     servicing.commit_change(uow, tenant, actor, now, loaded, state, events,
                             "loan.repayment_received",
@@ -117,8 +123,10 @@ def _duplicate(channel: str, reference: str, existing: dict[str, Any] | None) ->
         {"repayment_id": rid, "loan_id": loan_id} if existing else {})
 
 
-def _check_open(status: str, currency: str) -> None:
-    if status in (ls.CLOSED, ls.WRITTEN_OFF):
+def _check_open(s: ls.LoanState, currency: str) -> None:
+    """A closed loan still takes what a charge-back left owing (a negative credit), no more."""
+    status = s.status
+    if status == ls.WRITTEN_OFF or (status == ls.CLOSED and s.credit >= 0):
         zero = format_amount(0, currency)
         raise DomainError(
             "validation-error", f"The loan is {status}: its outstanding amount is {zero} "
@@ -129,8 +137,9 @@ def _check_open(status: str, currency: str) -> None:
 
 
 def _check_excess(amount: int, excess: int, tolerance: int, on: date, currency: str) -> None:
-    """`excess` is what the fold put on the credit balance (its credit_in increase), so the
-    outstanding figure is exactly what the loan took, back-dated or not."""
+    """`excess` is what the fold left on the credit balance beyond what it held before (a
+    negative credit a payment settles is owed, not excess), so the outstanding figure is exactly
+    what the loan took, back-dated or not."""
     if excess <= tolerance:
         return
     owed, tol, over = (format_amount(x, currency) for x in (amount - excess, tolerance, excess))
@@ -154,7 +163,7 @@ def _check_money(currency: str, loan_currency: str, amount: int) -> None:
 
 def _repayment_item(tenant: str, rid: str, loan_id: str, amount: int, currency: str,
                     paid_at: datetime, channel: str, reference: str, journal: str,
-                    d: dict[str, int], now: datetime) -> dict[str, Any]:
+                    d: dict[str, int], overpayment: int, now: datetime) -> dict[str, Any]:
     return {"pk": {"S": store.repayment_pk(tenant, rid)}, "sk": {"S": store.REPAYMENT_SK},
             "gsi1pk": {"S": store.repayments_index_pk(tenant, loan_id)},
             "gsi1sk": {"S": f"{now.isoformat()}#{rid}"},
@@ -163,6 +172,7 @@ def _repayment_item(tenant: str, rid: str, loan_id: str, amount: int, currency: 
             "paid_at": {"S": paid_at.isoformat()}, "channel": {"S": channel},
             "reference": {"S": reference}, "journal_id": {"S": journal},
             "effect": {"S": json.dumps(d, sort_keys=True)}, "status": {"S": "posted"},
+            "overpayment": {"N": str(overpayment)},
             "created_at": {"S": now.isoformat()}}
 
 
@@ -174,7 +184,8 @@ def store_view(item: dict[str, Any]) -> dict[str, Any]:
             "reference": item["reference"]["S"], "journal_id": item["journal_id"]["S"],
             "status": item["status"]["S"],
             "allocated": {c: effect[f"paid.{c}"] for c in ls.COMPONENTS},
-            "overpayment": effect["credit_in"],
+            # credit_in also counts a negative credit settled; items before it had no debt
+            "overpayment": int(item.get("overpayment", {}).get("N", effect["credit_in"])),
             "reversed_at": item.get("reversed_at", {}).get("S"),
             "created_at": item["created_at"]["S"]}
 
@@ -196,8 +207,10 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment
     if item["status"]["S"] == "reversed":
         raise conflict("The repayment is already reversed.")
     loaded = servicing.load(tenant, item["loan_id"]["S"])
-    if loaded.state.status == ls.WRITTEN_OFF:
-        raise conflict("A written-off loan's repayments cannot be reversed.")
+    if loaded.state.status == ls.WRITTEN_OFF and not any(
+            e.kind == ls.WRITE_OFF_EVENT for e in loaded.events):
+        raise conflict("This loan was written off before write-offs were in its history: "
+                       "its repayments cannot be reversed.")
     events = [replace(e, reversed=True) if e.id == repayment_id else e for e in loaded.events]
     try:
         state = ls.derive(loaded.base, events, loaded.state.through, loaded.policy)
@@ -234,7 +247,7 @@ def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: s
                      _next_seq(loaded.events))
     events = [*loaded.events, event]
     try:
-        state = _advance(loaded, events, event)
+        state = _advance(uow, tenant, now, loaded, event)
     except LendingError as exc:
         raise DomainError("validation-error", exc.problems[0].msg,
                           [FieldError("/body/amount", exc.problems[0].msg,
@@ -252,15 +265,21 @@ def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: s
 
 
 def payoff_quote(tenant: str, loan_id: str, on: date | None, today: date) -> dict[str, Any]:
+    """What a payment dated `on` (default today) must be to close the loan: read from the same
+    fold the payment is applied by (`loan_state.before`), so every close of business before
+    `on` is in it whether or not it has run, and a negative credit (owed) is added."""
     loaded = servicing.load(tenant, loan_id)
+    on = on or today
+    first = loaded.base.disbursed_on
+    last = max([today, *(i.due for i in loaded.base.installments)]) + QUOTE_HORIZON
+    if not first <= on <= last:
+        raise DomainError("validation-error", f"The date must lie from the disbursement "
+                          f"({first.isoformat()}) to {last.isoformat()} (a year after the "
+                          "later of today and the last due date).",
+                          [FieldError("/query/date", "outside the quotable dates")])
     s = loaded.state
-    on = on or max(today, s.through + ls.ONE_DAY)
-    if on <= s.through:
-        raise DomainError("validation-error", "The date must be after the last close of "
-                          f"business ({s.through.isoformat()}).",
-                          [FieldError("/query/date", "on or before the last closed day")])
-    if not ls.can_step(loaded.events, on):
-        s = ls.derive(loaded.base, loaded.events, s.through, loaded.policy)
+    if s.status != ls.WRITTEN_OFF:  # a write-off is not in the fold: its state is final
+        s, _ = ls.before(loaded.base, s, loaded.events, on, loaded.policy)
     parts = s.payoff(on, loaded.policy.day_count)
     total = max(sum(parts.values()) - s.credit, 0)
     return {"loan_id": loan_id, "date": on, "currency": loaded.loan.currency,
@@ -273,13 +292,16 @@ def write_off(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id
     loaded = servicing.load(tenant, loan_id)
     if loaded.state.status in (ls.CLOSED, ls.WRITTEN_OFF):
         raise conflict(f"A {loaded.state.status} loan cannot be written off.")
-    state = copy.deepcopy(loaded.state)
+    event = ls.Event(f"wo_{loan_id}", ls.WRITE_OFF_EVENT, loaded.state.through + ls.ONE_DAY, 0,
+                     _next_seq(loaded.events))
+    events = [*loaded.events, event]
+    state = _advance(uow, tenant, now, loaded, event)
     dc = loaded.policy.day_count
-    amounts = ls.write_off(state, dc)
+    amounts = {c: state.written_off[c] - loaded.state.written_off[c] for c in ls.COMPONENTS}
     d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
     servicing.add_journal(uow, tenant, f"wo:{loan_id}", loaded.loan, now.date(), d,
                           f"Write-off of loan {loan_id}: {reason}"[:200], {})
-    servicing.commit_change(uow, tenant, actor, now, loaded, state, loaded.events, None,
+    servicing.commit_change(uow, tenant, actor, now, loaded, state, events, None,
                             {"reason": reason, "amounts": amounts})
     return {"loan_id": loan_id, "status": state.status, "currency": loaded.loan.currency,
             "written_off": amounts, "journal_id": f"wo:{loan_id}"}

@@ -7,6 +7,7 @@ Journals are the difference of two states' totals (lending/loan_state.Totals):
   Δ overpayment (credit in)         Dr channel-clearing       Cr borrower-credit
   Δ refunded                        Dr borrower-credit        Cr channel-clearing
   Δ written off <c>                 Dr write-off-expense      Cr loan:<id>:<c>
+  Δ negative credit written off     Dr write-off-expense      Cr borrower-credit
 A negative difference swaps the sides; legs are netted per account. Money received through a
 channel sits in `channel-clearing` (collections in transit) until the channel settles it to
 `cash:<channel>` (reconciliation's step), so a charged-back payment can always be reversed.
@@ -23,11 +24,19 @@ from typing import Any
 
 from chalicelib.errors import conflict
 from chalicelib.lending.delinquency import DEFAULT_SETTINGS, DelinquencySettings
-from chalicelib.lending.loan_state import COMPONENTS, Event, LoanState, Policy, Totals, initial
-from chalicelib.lending.money import parse_amount
+from chalicelib.lending.loan_state import (
+    COMPONENTS,
+    Event,
+    LoanState,
+    Notice,
+    Policy,
+    Totals,
+    initial,
+)
+from chalicelib.lending.money import money_json, parse_amount
 from chalicelib.lending.product import ProductConfig
 from chalicelib.lending.state_codec import event_from, event_json, state_from, state_json
-from chalicelib.services import loan_lifecycle
+from chalicelib.services import loan_lifecycle, outbox
 from chalicelib.services.products import terms_of
 from chalicelib.store import loans
 from chalicelib.store import servicing as store
@@ -73,11 +82,16 @@ def policy_of(terms: ProductConfig, loan: LoanItem, settings: DelinquencySetting
 
 
 def base_state(loan: LoanItem) -> LoanState:
+    """The fold's start from the loan's disclosed schedule; a row's `earned` segments (the
+    periods of deferred grace interest it collects) come along, so that interest accrues over
+    its own periods. A schedule stored without them earns each row's interest over its row."""
     sched = json.loads(loan.schedule)
     cur = loan.currency
     rows = [{"number": r["number"], "due_date": date.fromisoformat(r["due_date"]),
              "principal": parse_amount(r["principal"], cur),
-             "interest": parse_amount(r["interest"], cur), "fee": parse_amount(r["fee"], cur)}
+             "interest": parse_amount(r["interest"], cur), "fee": parse_amount(r["fee"], cur),
+             "earned": [(date.fromisoformat(a), date.fromisoformat(b), parse_amount(v, cur))
+                        for a, b, v in r.get("earned", ())]}
             for r in sched["installments"]]
     return initial(parse_amount(sched["financed"], cur),
                    date.fromisoformat(sched["disbursement_date"]), rows)
@@ -134,7 +148,8 @@ def postings(loan_id: str, currency: str, d: dict[str, int]) -> tuple[Posting, .
         add(CHANNEL_CLEARING, d[f"paid.{c}"])
         add(WRITE_OFF_EXPENSE, d[f"wo.{c}"])
     add(CHANNEL_CLEARING, d["credit_in"] - d["refunded"])
-    add(BORROWER_CREDIT, d["refunded"] - d["credit_in"])
+    add(BORROWER_CREDIT, d["refunded"] - d["credit_in"] - d.get("wo.credit", 0))
+    add(WRITE_OFF_EXPENSE, d.get("wo.credit", 0))
     return tuple(Posting(a, Side.DEBIT if v > 0 else Side.CREDIT, abs(v), currency)
                  for a, v in sorted(net.items()) if v)
 
@@ -147,6 +162,14 @@ def add_journal(uow: UnitOfWork, tenant: str, journal_id: str, loan: LoanItem, o
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
         journal_id, legs, on, description, {"loan_id": loan.loan_id, **meta})))
     return True
+
+
+def notify(uow: UnitOfWork, tenant: str, loan: LoanItem, n: Notice, now: datetime) -> None:
+    """A close-of-business notice (reminder before a due date, overdue after a miss) in the
+    outbox of the transaction that closed its day."""
+    outbox.emit(uow, tenant, n.kind, {
+        "loan_id": loan.loan_id, "installment": n.installment, "due_date": n.due.isoformat(),
+        "owed": money_json(n.owed, loan.currency)}, now=now)
 
 
 # --- saving ------------------------------------------------------------------------------

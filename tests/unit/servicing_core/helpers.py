@@ -13,11 +13,15 @@ WEEKLY = Frequency(unit=FrequencyUnit.WEEK)
 
 
 def loan(principal: int = 1_200_000, n: int = 6, rate: str = "12", start: date = date(2024, 1, 31),
-         fee: int = 0, frequency: Frequency = MONTHLY) -> LoanState:
+         fee: int = 0, frequency: Frequency = MONTHLY, principal_grace: int = 0,
+         interest_grace: int = 0) -> LoanState:
     sched = generate_schedule(LoanTerms("CNY", principal, n, Decimal(rate), start,
-                                        frequency=frequency, installment_fee=fee))
+                                        frequency=frequency, installment_fee=fee,
+                                        principal_grace=principal_grace,
+                                        interest_grace=interest_grace))
     rows = [{"number": i.number, "due_date": i.due_date, "principal": i.principal,
-             "interest": i.interest, "fee": i.fee} for i in sched.installments]
+             "interest": i.interest, "fee": i.fee, "earned": list(i.earned)}
+            for i in sched.installments]
     return initial(sched.financed, start, rows)
 
 
