@@ -35,10 +35,17 @@ class AttemptOut(BaseModel):
     channel_id: str
     payout_id: str
     journal_id: str
-    status: Literal["reserved", "submitted", "unknown", "settled", "failed"]
+    status: Literal["reserved", "submitted", "unknown", "escalated", "settled", "failed"] = \
+        Field(description="`escalated`: sent to the channel and still unanswered near its "
+                          "reservation's expiry; the money stays reserved until the channel "
+                          "answers (never voided by expiry).")
     cost: MoneyOut
     started_at: datetime
     ended_at: datetime | None
+    expires_at: datetime | None = Field(
+        default=None, description="The reservation's expiry: only an attempt never sent to "
+                                  "the channel is voided then.")
+    escalated_at: datetime | None = None
     provider_ref: str | None
     reason: str | None
 
