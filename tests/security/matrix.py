@@ -158,12 +158,12 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
     be refused by the state of the world), so that a refused call would have written something
     had the refusal not happened, and a mass-assignment 422 names only the extra field."""
     today = date.today().isoformat()
-    postings = [{"account_id": "cash:alipay", "side": "debit", "amount": _money("1.00")},
+    postings = [{"account_id": ids["account_id"], "side": "debit", "amount": _money("1.00")},
                 {"account_id": "funding", "side": "credit", "amount": _money("1.00")}]
     policy = {"score_bands": {"approve_from": 540, "decline_below": 500}}
     return {
-        "POST /v1/ledger/accounts": {"account_id": "cash:wechat", "name": "Cash", "type": "asset",
-                                     "currency": "CNY"},
+        "POST /v1/ledger/accounts": {"account_id": "bank:wechat", "name": "Cash",
+                                     "type": "asset", "currency": "CNY"},
         "POST /v1/ledger/journals": {"journal_id": "sec-j-1", "effective_date": today,
                                      "postings": postings},
         "POST /v1/ledger/journals/{journal_id}/reverse": {"journal_id": "sec-rev-1",
