@@ -162,16 +162,20 @@ def test_a_submitted_payout_is_escalated_before_expiry_and_lands_after_it(api, a
     d = disburse(api, acme["partner"], loan_id).json["id"]
     [attempt] = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"]
     assert attempt["status"] == "submitted", attempt
-    expiry = datetime.fromisoformat(attempt["expires_at"])
-    assert expiry - datetime.fromisoformat(attempt["started_at"]) == disbursements.PENDING_TTL
-    pending = _get(api, acme["admin"], f"/v1/ledger/journals/{attempt['journal_id']}")
-    assert pending["expires_at"] is None  # the ledger's sweep cannot find it
+    # the documented times: the reservation expires 7 days after reserving; a payout sent and
+    # still unanswered is escalated 1 day before that
+    expiry = datetime.fromisoformat(attempt["started_at"]) + timedelta(days=7)
+    escalation = expiry - timedelta(days=1)
     # just before the escalation time: asked about, still waiting, nothing escalated
-    clock.now = expiry - disbursements.ESCALATE_BEFORE - timedelta(minutes=1)
+    clock.now = escalation - timedelta(minutes=1)
     assert disbursement_resume.run_all(clock.now) == {"acme": {"waiting": 1}}
     assert ledger_sweep.sweep_all(clock.now) == {}
-    clock.now = expiry - disbursements.ESCALATE_BEFORE
+    clock.now = escalation
     assert disbursement_resume.run_all(clock.now) == {"acme": {"escalated": 1}}
+    [attempt] = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"]
+    assert datetime.fromisoformat(attempt["expires_at"]) == expiry
+    pending = _get(api, acme["admin"], f"/v1/ledger/journals/{attempt['journal_id']}")
+    assert pending["expires_at"] is None  # the ledger's sweep cannot find it
     [event] = _events(aws, "disbursement.escalated")
     assert event["data"]["was"] == "submitted"
     assert datetime.fromisoformat(event["data"]["expires_at"]) == expiry
