@@ -218,7 +218,7 @@ def test_a_reservation_never_sent_is_voided_at_its_expiry(api, acme, product, aw
     monkeypatch.setattr(disbursements, "_submit", real_submit)
     [attempt] = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"]
     assert attempt["status"] == "reserved"
-    clock.now = datetime.fromisoformat(attempt["expires_at"]) + timedelta(minutes=1)
+    clock.now = datetime.fromisoformat(attempt["started_at"]) + timedelta(days=7, minutes=1)
     assert disbursement_resume.run_all(clock.now) == {"acme": {"expired": 1}}
     view = _get(api, acme["admin"], f"/v1/disbursements/{d}")
     assert view["attempts"][0]["status"] == "failed"
