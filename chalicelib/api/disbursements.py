@@ -14,6 +14,7 @@ from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.origination_models import LoanOut
 from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.channels.router import Policy, Strategy
+from chalicelib.errors import not_found
 from chalicelib.lending.money import format_amount
 from chalicelib.services import disbursements, loan_lifecycle, products
 from chalicelib.store import audit
@@ -28,6 +29,7 @@ bp = Blueprint(__name__)
 ADMIN = {"admin"}
 READERS = {"admin", "partner", "reviewer", "operator"}
 STARTERS = {"admin", "partner", "operator"}
+OPERATOR = {"operator"}
 
 
 class AttemptOut(BaseModel):
@@ -133,6 +135,27 @@ def start_disbursement(ctx: Context, loan_id: str) -> Reply:
     item, created = disbursements.start(ctx.uow, ctx.tenant, ctx.actor, ctx.now, loan_id)
     return Reply(disbursement_out(item), 202 if created else 200,
                  {"Location": f"/v1/disbursements/{item.disbursement_id}"})
+
+
+class ResolveAttemptIn(Strict):
+    outcome: Literal["settled", "failed"] = Field(
+        description="What the channel's evidence shows: the payout was paid, or never was.")
+    provider_ref: str | None = Field(default=None, min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=500, description="The evidence, for the audit.")
+
+
+@endpoint(bp, "POST", "/v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
+          summary="Settle or fail an escalated payout on the channel's evidence (operator)",
+          tag="Disbursements", roles=OPERATOR, body=ResolveAttemptIn, idempotent=True,
+          responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
+                                            "(released; the next channel is tried)")})
+def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAttemptIn) -> Reply:
+    if not n.isdigit() or len(n) > 3:
+        raise not_found("Attempt")
+    item = disbursements.resolve_escalated(ctx.uow, ctx.tenant, ctx.actor, disbursement_id,
+                                           int(n), body.outcome == "settled",
+                                           body.provider_ref, body.note)
+    return Reply(disbursement_out(item))
 
 
 @endpoint(bp, "GET", "/v1/disbursements/{disbursement_id}", summary="A disbursement and its "

@@ -291,10 +291,12 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
 
 
 def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: Outcome, *,
-             breaker_recorded: bool = False, uow: UnitOfWork | None = None) -> bool:
+             breaker_recorded: bool = False, uow: UnitOfWork | None = None,
+             item: DisbursementItem | None = None) -> bool:
     """Applies a channel's answer to attempt n. Returns True if the next channel should be
-    tried. With `uow` the caller commits (a callback); otherwise this commits."""
-    item = get(tenant, disbursement_id)
+    tried. With `uow` the caller commits (a callback); otherwise this commits. `item`: the
+    disbursement as the caller just read it (changed in place)."""
+    item = item or get(tenant, disbursement_id)
     attempts = item.attempt_list()
     attempt = attempts[n - 1]
     if attempt["status"] not in IN_FLIGHT or item.status != store.PROCESSING:
@@ -522,6 +524,32 @@ def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
             raise
         return "done"  # a callback or another run decided it first
     return "escalated"
+
+
+# --- an operator's answer ----------------------------------------------------------------
+
+def resolve_escalated(uow: UnitOfWork, tenant: str, actor: Actor, disbursement_id: str, n: int,
+                      settled: bool, provider_ref: str | None, note: str) -> DisbursementItem:
+    """An operator settles or fails an escalated payout on the channel's evidence (its
+    statement, its support desk) when the channel itself never answers: the only way a sent
+    payout's reservation is released without the channel. Settled posts it and activates the
+    loan; failed voids it and the next channel is tried after the commit. Version-guarded: a
+    callback landing meanwhile makes this a 409."""
+    item = get(tenant, disbursement_id)
+    attempts = item.attempt_list()
+    if not 1 <= n <= len(attempts):
+        raise not_found("Attempt")
+    status = attempts[n - 1]["status"]
+    if item.status != store.PROCESSING or status != "escalated":
+        raise conflict("Only an escalated payout is resolved by an operator; this one is "
+                       f"{status} and its channel's answer decides it.", attempt_status=status)
+    kind = OutcomeKind.SETTLED if settled else OutcomeKind.FAILED
+    retry = _resolve(tenant, actor, disbursement_id, n,
+                     Outcome(kind, provider_ref, f"operator: {note}"[:200]), uow=uow, item=item,
+                     breaker_recorded=True)  # not the channel's answer: its breaker is unmoved
+    if retry:
+        uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    return item
 
 
 # --- callbacks ---------------------------------------------------------------------------

@@ -39,8 +39,8 @@ COMMANDS = {
                    "a statement with POST /v1/reconciliation/exceptions/{exception_id}/resolve",
     chart.DISBURSEMENT: "a payout reservation is posted or voided only by its channel's answer"
                         " (POST /v1/channel-callbacks/{channel_id}, or the disbursement resume"
-                        " job asking the channel); follow it with GET "
-                        "/v1/disbursements/{disbursement_id}",
+                        " job asking the channel) or, once escalated, by an operator with POST"
+                        " /v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
     chart.REPAYMENT: "record a repayment with POST /v1/loans/{loan_id}/repayments and reverse "
                      "(charge back) one with POST /v1/repayments/{repayment_id}/reverse",
     chart.REFUND: "refund a borrower's credit with POST /v1/loans/{loan_id}/refunds",

@@ -74,6 +74,7 @@ def build(api: Any, aws: dict[str, Any], tenant: str, serial: int = 100) -> Worl
     ids["contract_id"] = contract_of(aws, tenant, loan_id)
     assert sign(api, w.keys, ids["contract_id"], accepted["applicant"]).status == 200
     ids["disbursement_id"] = _ok(disburse(api, partner, loan_id))["id"]
+    ids["n"] = "1"  # its first (settled) attempt
     # a second application, still open (for withdraw/review paths)
     second = application(product["id"], serial=str(serial + 1), amount="2000.00")
     w.national_ids.append(second["applicant"]["national_id"]["number"])

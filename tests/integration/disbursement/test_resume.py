@@ -228,3 +228,37 @@ def test_a_reservation_never_sent_is_voided_at_its_expiry(api, acme, product, aw
     cash = _get(api, acme["admin"], f"/v1/channels/{ch['id']}")
     assert cash["balance"]["amount"] == cash["available"]["amount"] == "100000.00"
     _books_hold(api, acme)
+
+
+def test_an_operator_resolves_an_escalated_payout_on_the_channels_evidence(api, acme, product,
+                                                                           aws, clock):
+    """The channel never answers: only once escalated may an operator settle or fail the
+    payout (the ledger API may not void its reservation); failed releases it and the next
+    channel pays."""
+    silent = {"timeout_rate_percent": 100, "timeout_outcome": "unknown"}
+    first = channel(api, acme["admin"], "silent", sandbox=silent)
+    loan_id = signed_loan(api, acme, aws, product["id"])
+    d = disburse(api, acme["partner"], loan_id).json["id"]
+    path = f"/v1/disbursements/{d}/attempts/1/resolve"
+    body = {"outcome": "failed", "note": "the bank's statement has no such payout"}
+    early = api.call("POST", path, body, key=acme["operator"])
+    assert early.status == 409 and early.json["attempt_status"] == "unknown", early.json
+    second = channel(api, acme["admin"], "backup")
+    clock.advance(disbursements.UNKNOWN_DEADLINE.total_seconds() + 1)
+    assert disbursement_resume.run_all() == {"acme": {"escalated": 1}}
+    for role in ("admin", "partner", "reviewer"):
+        assert api.call("POST", path, body, key=acme[role]).status == 403
+    assert api.call("POST", f"/v1/disbursements/{d}/attempts/7/resolve", body,
+                    key=acme["operator"]).status == 404
+    r = api.call("POST", path, body, key=acme["operator"])
+    assert r.status == 200, r.json
+    assert r.json["attempts"][0]["status"] == "failed"
+    assert r.json["attempts"][0]["reason"] == f"operator: {body['note']}"
+    done = _get(api, acme["admin"], f"/v1/disbursements/{d}")
+    assert done["status"] == "settled" and done["attempts"][1]["channel_id"] == second["id"]
+    assert _get(api, acme["admin"], f"/v1/loans/{loan_id}")["status"] == "active"
+    cash = _get(api, acme["admin"], f"/v1/channels/{first['id']}")
+    assert cash["balance"]["amount"] == cash["available"]["amount"] == "100000.00"
+    again = api.call("POST", path, body, key=acme["operator"])
+    assert again.status == 409, again.json
+    _books_hold(api, acme)
