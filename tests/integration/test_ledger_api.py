@@ -207,3 +207,29 @@ def test_scheduled_sweep_voids_expired_pendings_once(api, books):
     assert view["pending_status"] == "voided"
     assert balance(api, books["admin"], "bank-a")["available"] == "1000.00"
     verify_ok(api, books["operator"])
+
+
+def test_the_sweep_never_voids_a_payout_reservation(api, books):
+    """Issue 14: a disbursement reservation written with a ledger expiry (as before this
+    change) is left to the disbursement service, whose payout may have been executed; a
+    manual pending beside it is voided as before."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.jobs.ledger_sweep import sweep_all
+    from chalicelib.store.ledger import ledger
+    from ledger.chart import DISBURSEMENT, domain_metadata
+    from ledger.model import JournalRequest, Posting, Side
+
+    fund(api, books["operator"])
+    soon = datetime.now(UTC) + timedelta(minutes=1)
+    legs = (Posting("suspense", Side.DEBIT, 10_000, "CNY"),
+            Posting("bank-a", Side.CREDIT, 10_000, "CNY"))
+    for jid, meta in (("disb:dsb_old:1", domain_metadata(DISBURSEMENT)), ("manual-hold", {})):
+        ledger().post("acme", JournalRequest(jid, legs, soon.date(), "", meta, pending=True,
+                                             expires_at=soon))
+    assert sweep_all(soon + timedelta(minutes=5)) == {"acme": 1}
+    views = {j: api.call("GET", f"/v1/ledger/journals/{j}", key=books["operator"]).json
+             for j in ("disb:dsb_old:1", "manual-hold")}
+    assert views["manual-hold"]["pending_status"] == "voided"
+    assert views["disb:dsb_old:1"]["pending_status"] == "open"
+    verify_ok(api, books["operator"])
