@@ -83,7 +83,7 @@ def main() -> None:
         def journal(i: int) -> None:
             body = {"journal_id": f"lat-{i}-{uuid.uuid4().hex[:6]}", "effective_date":
                     "2026-03-01", "postings": [
-                        {"account_id": "channel-clearing", "side": "debit",
+                        {"account_id": "suspense", "side": "debit",
                          "amount": {"amount": "1.00", "currency": "CNY"}},
                         {"account_id": "funding", "side": "credit",
                          "amount": {"amount": "1.00", "currency": "CNY"}}]}
@@ -102,7 +102,7 @@ def main() -> None:
 
         api_post(s, stack.base + "/v1/ledger/journals", keys["operator"], {
             "journal_id": "lat-seed", "effective_date": "2026-03-01", "postings": [
-                {"account_id": "channel-clearing", "side": "debit",
+                {"account_id": "suspense", "side": "debit",
                  "amount": {"amount": "1.00", "currency": "CNY"}},
                 {"account_id": "funding", "side": "credit",
                  "amount": {"amount": "1.00", "currency": "CNY"}}]})

@@ -128,7 +128,7 @@ def run(loans: int) -> dict[str, dict[str, Any]]:
                 assert r.status == 201, r.json
                 journal = {"journal_id": f"bench-{n}", "effective_date": "2026-03-01",
                            "postings": [
-                               {"account_id": "channel-clearing", "side": "debit",
+                               {"account_id": "suspense", "side": "debit",
                                 "amount": {"amount": "1.00", "currency": "CNY"}},
                                {"account_id": "funding", "side": "credit",
                                 "amount": {"amount": "1.00", "currency": "CNY"}}]}

@@ -7,6 +7,8 @@ credit, suspense, write-off) are `sharded`; per-loan receivables and per-channel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ledger.model import AccountSpec, AccountType, BalancePolicy
 
 DEFAULT_SHARDS = 32
@@ -68,3 +70,49 @@ def loan_accounts(loan_id: str, currency: str) -> list[AccountSpec]:
                     metadata={"loan_id": loan_id, "component": c})
         for c in LOAN_COMPONENTS
     ]
+
+
+# --- what the domain owns ------------------------------------------------------------------
+# The books of loans and channels are written only by the commands that keep them equal to
+# their aggregates (a loan's servicing state, a disbursement's attempts, a channel's funding).
+# Ownership is decided twice, so neither a chosen account id nor a chosen journal id dodges it:
+# by account namespace, and by the marker `DOMAIN_KEY` a domain command records in its journal's
+# metadata (the ledger API refuses that key), with the journal id prefixes as a fallback for
+# journals written before the marker existed (the API refuses those prefixes too).
+
+DOMAIN_KEY = "domain"  # journal metadata: which domain command wrote it
+
+LOAN = "loan"  # a loan's receivables; its servicing journals
+CHANNEL = "channel"  # a channel's prefunded cash and its funding journals
+DISBURSEMENT = "disbursement"  # payout reservations, their posts and voids
+REPAYMENT = "repayment"  # collections in transit (channel clearing); repayment journals
+REFUND = "refund"  # the borrower's credit balance; refund journals
+CLOSE_OF_BUSINESS = "close-of-business"  # accrual, fees, penalties
+WRITE_OFF = "write-off"
+
+CONTROL_OWNERS = {CHANNEL_CLEARING: REPAYMENT, BORROWER_CREDIT: REFUND}
+NAMESPACE_OWNERS = (("loan:", LOAN), ("cash:", CHANNEL))
+JOURNAL_PREFIX_OWNERS = (("rpy:", REPAYMENT), ("rfd:", REFUND), ("cob:", CLOSE_OF_BUSINESS),
+                         ("wo:", WRITE_OFF), ("disb:", DISBURSEMENT), ("fund:", CHANNEL))
+
+
+def account_owner(account_id: str) -> str | None:
+    """The domain that alone may journal against (or open, or close) this account, if any."""
+    if account_id in CONTROL_OWNERS:
+        return CONTROL_OWNERS[account_id]
+    return next((o for prefix, o in NAMESPACE_OWNERS if account_id.startswith(prefix)), None)
+
+
+def journal_id_owner(journal_id: str) -> str | None:
+    """The domain whose journal ids look like this one (a namespace no client may use)."""
+    return next((o for p, o in JOURNAL_PREFIX_OWNERS if journal_id.startswith(p)), None)
+
+
+def journal_owner(journal_id: str, metadata: Mapping[str, str]) -> str | None:
+    """Who wrote a stored journal: its marker, else (older journals) its id's namespace."""
+    return metadata.get(DOMAIN_KEY) or journal_id_owner(journal_id)
+
+
+def domain_metadata(owner: str, **metadata: str) -> dict[str, str]:
+    """Metadata for a journal a domain command writes: marked as that domain's."""
+    return {**metadata, DOMAIN_KEY: owner}

@@ -356,10 +356,11 @@ class DynamoLedger:
         )
         return [items.entry_from_item(i) for i in response.get("Items", [])]
 
-    def sweep_expired(self, tenant: str, now: datetime | None = None,
-                      limit: int = 100) -> list[Journal]:
+    def sweep_expired(self, tenant: str, now: datetime | None = None, limit: int = 100,
+                      keep: Callable[[str], bool] | None = None) -> list[Journal]:
         """Voids pending journals whose expiry has passed (the sparse pending index); safe to
-        run concurrently: each void has a deterministic id and resolves at most once."""
+        run concurrently: each void has a deterministic id and resolves at most once. Pendings
+        whose id `keep` accepts are left open: their owner decides their fate."""
         validation.check_tenant(tenant)
         now = now or self.clock()
         bound = keys.iso(now)
@@ -370,6 +371,8 @@ class DynamoLedger:
                 if len(voided) >= limit:
                     return voided
                 pending_id = item["journal_id"]["S"]
+                if keep is not None and keep(pending_id):
+                    continue
                 try:
                     voided.append(self.void_pending(
                         tenant, _expiry_void_id(pending_id), pending_id,

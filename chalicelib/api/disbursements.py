@@ -14,6 +14,7 @@ from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.origination_models import LoanOut
 from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.channels.router import Policy, Strategy
+from chalicelib.errors import not_found
 from chalicelib.lending.money import format_amount
 from chalicelib.services import disbursements, loan_lifecycle, products
 from chalicelib.store import audit
@@ -28,6 +29,7 @@ bp = Blueprint(__name__)
 ADMIN = {"admin"}
 READERS = {"admin", "partner", "reviewer", "operator"}
 STARTERS = {"admin", "partner", "operator"}
+OPERATOR = {"operator"}
 
 
 class AttemptOut(BaseModel):
@@ -35,10 +37,17 @@ class AttemptOut(BaseModel):
     channel_id: str
     payout_id: str
     journal_id: str
-    status: Literal["reserved", "submitted", "unknown", "settled", "failed"]
+    status: Literal["reserved", "submitted", "unknown", "escalated", "settled", "failed"] = \
+        Field(description="`escalated`: sent to the channel and still unanswered near its "
+                          "reservation's expiry; the money stays reserved until the channel "
+                          "answers (never voided by expiry).")
     cost: MoneyOut
     started_at: datetime
     ended_at: datetime | None
+    expires_at: datetime | None = Field(
+        default=None, description="The reservation's expiry: only an attempt never sent to "
+                                  "the channel is voided then.")
+    escalated_at: datetime | None = None
     provider_ref: str | None
     reason: str | None
 
@@ -126,6 +135,27 @@ def start_disbursement(ctx: Context, loan_id: str) -> Reply:
     item, created = disbursements.start(ctx.uow, ctx.tenant, ctx.actor, ctx.now, loan_id)
     return Reply(disbursement_out(item), 202 if created else 200,
                  {"Location": f"/v1/disbursements/{item.disbursement_id}"})
+
+
+class ResolveAttemptIn(Strict):
+    outcome: Literal["settled", "failed"] = Field(
+        description="What the channel's evidence shows: the payout was paid, or never was.")
+    provider_ref: str | None = Field(default=None, min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=500, description="The evidence, for the audit.")
+
+
+@endpoint(bp, "POST", "/v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
+          summary="Settle or fail an escalated payout on the channel's evidence (operator)",
+          tag="Disbursements", roles=OPERATOR, body=ResolveAttemptIn, idempotent=True,
+          responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
+                                            "(released; the next channel is tried)")})
+def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAttemptIn) -> Reply:
+    if not n.isdigit() or len(n) > 3:
+        raise not_found("Attempt")
+    item = disbursements.resolve_escalated(ctx.uow, ctx.tenant, ctx.actor, disbursement_id,
+                                           int(n), body.outcome == "settled",
+                                           body.provider_ref, body.note)
+    return Reply(disbursement_out(item))
 
 
 @endpoint(bp, "GET", "/v1/disbursements/{disbursement_id}", summary="A disbursement and its "

@@ -32,6 +32,10 @@ STATUS: dict[type[e.LedgerError], tuple[int, str]] = {
 }
 for _cls, (_status, _title) in STATUS.items():
     problems.register(_cls.code, _status, _title)
+# The ledger API refuses, for every role, the books a domain command owns
+# (services/ledger_guard.py): 403, since no key's role can do it here, with `use` naming the
+# command that can.
+problems.register("domain-owned", 403, "Owned by a domain command")
 
 
 def _plain(value: Any) -> Any:

@@ -25,7 +25,8 @@ PATH_PARAM = re.compile(r"{(\w+)}")
 ERROR_STATUSES = {
     400: "Malformed request, missing Idempotency-Key or invalid cursor",
     401: "Missing, invalid or revoked API key",
-    403: "The key's role may not call this operation",
+    403: "The key's role may not call this operation, or (`domain-owned`, for every role) "
+         "the target is owned by a domain command, which the problem's `use` names",
     404: "Not found (or owned by another tenant)",
     409: "Conflict, or the same Idempotency-Key is still in flight",
     413: "Body too large",

@@ -1,10 +1,12 @@
 """Scheduled every 5 minutes: disbursements a crash or a silent channel left in flight.
 
 `reserved` attempts (the process died between reserving the money and submitting it) are
-submitted again under the same payout id after a grace period; `submitted`/`unknown` ones are
-resolved by asking the channel, and `unknown` ones past the deadline are escalated with the
-pending journal voided (services/disbursements.resume_one). Safe twice or concurrently: every
-step is version-guarded and the channel is idempotent on the payout id. Tenants are isolated.
+submitted again under the same payout id after a grace period, or, once their reservation has
+expired, voided if the channel does not know them; `submitted`/`unknown`/`escalated` ones are
+resolved by asking the channel, and sent ones still unanswered are escalated before their
+reservation expires - never voided (services/disbursements.resume_one). Safe twice or
+concurrently: every step is version-guarded and the channel is idempotent on the payout id.
+Tenants are isolated.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 EVENT_TYPES: tuple[str, ...] = (
     "application.decided", "contract.signed", "loan.disbursed", "repayment.received",
-    "installment.due_soon", "installment.overdue", "loan.closed",
+    "installment.due_soon", "installment.overdue", "loan.closed", "disbursement.escalated",
 )
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

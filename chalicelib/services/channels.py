@@ -19,7 +19,7 @@ from chalicelib.store.audit import Actor
 from chalicelib.store.channels import ChannelItem
 from chalicelib.store.ledger import ledger
 from chalicelib.store.uow import UnitOfWork, put
-from ledger.chart import FUNDING, channel_cash, channel_cash_id
+from ledger.chart import CHANNEL, FUNDING, channel_cash, channel_cash_id, domain_metadata
 from ledger.model import Balance, JournalRequest, Posting, Side
 
 
@@ -108,7 +108,7 @@ def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: 
                 Posting(FUNDING, Side.CREDIT, amount, item.currency))
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
         journal_id, postings, now.date(), f"Prefunding of channel {channel_id}",
-        {"channel_id": channel_id})))
+        domain_metadata(CHANNEL, channel_id=channel_id))))
     _save(uow, tenant, actor, now, item, "channel.funded",
           {"amount": amount, "journal_id": journal_id})
     return journal_id

@@ -4,6 +4,7 @@ State machine (the disbursement):  processing --settled--> settled
                                    processing --attempts exhausted / no channel--> failed
 Each attempt:  reserved --submit--> settled | submitted (await callback) | failed (voided)
                | unknown (timed out and the channel cannot say: await callback/reconciliation)
+               submitted | unknown --no answer near the expiry--> escalated (still reserved)
 
 Every step is one transaction. The request that starts a disbursement commits it (with the loan
 moving to `disbursing`) and then drives the attempts after its commit; a channel's callback
@@ -17,6 +18,15 @@ The pending leg on the channel's exact cash account (floor 0) reserves prefunded
 atomically, so concurrent payouts can never overdraw a channel. Processing disbursements sit in
 a sparse index the resume job (`resume`, every 5 minutes) walks: a crash between reserving and
 submitting, a lost callback or an unanswered channel is finished there, never paid twice.
+
+Expiry: a reservation carries no ledger expiry (the ledger's sweep voids expired pendings, and a
+payout a channel may have executed must never be voided by a clock); its expiry is the
+attempt's `expires_at` (reserved + PENDING_TTL), enforced here. An attempt never sent to the
+channel (`reserved`) whose expiry passes is voided, once the channel confirms it does not know
+the payout. A sent one (`submitted`/`unknown`) is escalated instead (`escalated`: audit record,
+`disbursement.escalated` event, `DisbursementsEscalated` metric) - `unknown` after
+UNKNOWN_DEADLINE, `submitted` ESCALATE_BEFORE its expiry - and stays reserved: the channel's
+late answer (callback or status) still settles it and activates the loan, or fails it.
 """
 
 from __future__ import annotations
@@ -28,13 +38,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.channels import protocol, router
 from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout
 from chalicelib.channels.router import Candidate, Policy
 from chalicelib.errors import DomainError, conflict, not_found
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.quote import quote as price
-from chalicelib.services import channels, loan_lifecycle
+from chalicelib.services import channels, loan_lifecycle, outbox
 from chalicelib.services.products import terms_of
 from chalicelib.store import audit
 from chalicelib.store import channels as channel_store
@@ -45,13 +56,20 @@ from chalicelib.store.disbursements import DisbursementItem
 from chalicelib.store.ledger import ledger
 from chalicelib.store.loans import ACTIVE, DISBURSING, PENDING_DISBURSEMENT, LoanItem
 from chalicelib.store.uow import UnitOfWork, put_aggregate
-from ledger.chart import FEE_INCOME, channel_cash_id, loan_account_id
+from ledger.chart import (
+    DISBURSEMENT,
+    FEE_INCOME,
+    channel_cash_id,
+    domain_metadata,
+    loan_account_id,
+)
 from ledger.errors import LedgerError
 from ledger.model import JournalRequest, Posting, Side
 
 log = logging.getLogger("lending.disbursements")
-PENDING_TTL = timedelta(days=7)
-IN_FLIGHT = ("reserved", "submitted", "unknown")
+PENDING_TTL = timedelta(days=7)  # a reservation's expiry, from reserving (attempt `expires_at`)
+ESCALATE_BEFORE = timedelta(days=1)  # a submitted payout unanswered this long before it
+IN_FLIGHT = ("reserved", "submitted", "unknown", "escalated")
 MAX_STEPS = 12
 MOVED_ON = "The disbursement changed concurrently."
 
@@ -222,7 +240,7 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
                "journal_id": _journal_id(item, n), "status": "reserved",
                "day": now.date().isoformat(), "cost": router.cost(candidate, item.payout),
                "started_at": now.isoformat(), "ended_at": None, "provider_ref": None,
-               "reason": None}
+               "reason": None, "expires_at": (now + PENDING_TTL).isoformat()}
     postings = [Posting(loan_account_id(item.loan_id, "principal"), Side.DEBIT, item.financed,
                         cur), Posting(channel_cash_id(cid), Side.CREDIT, item.payout, cur)]
     if item.fee:
@@ -231,8 +249,9 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
         attempt["journal_id"], tuple(postings), now.date(),
         f"Disbursement {item.disbursement_id} via {cid}",
-        {"loan_id": item.loan_id, "disbursement_id": item.disbursement_id, "channel_id": cid},
-        pending=True, expires_at=now + PENDING_TTL)))
+        domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
+                        disbursement_id=item.disbursement_id, channel_id=cid),
+        pending=True)))  # no ledger expiry: see the module's docstring
     uow.add(channel_store.reserve_usage(tenant, cid, now.date(), item.payout,
                                         channel.daily_limit, now),
             on_fail=lambda _r: DomainError("channel-daily-limit", "Daily limit reached."))
@@ -272,10 +291,12 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
 
 
 def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: Outcome, *,
-             breaker_recorded: bool = False, uow: UnitOfWork | None = None) -> bool:
+             breaker_recorded: bool = False, uow: UnitOfWork | None = None,
+             item: DisbursementItem | None = None) -> bool:
     """Applies a channel's answer to attempt n. Returns True if the next channel should be
-    tried. With `uow` the caller commits (a callback); otherwise this commits."""
-    item = get(tenant, disbursement_id)
+    tried. With `uow` the caller commits (a callback); otherwise this commits. `item`: the
+    disbursement as the caller just read it (changed in place)."""
+    item = item or get(tenant, disbursement_id)
     attempts = item.attempt_list()
     attempt = attempts[n - 1]
     if attempt["status"] not in IN_FLIGHT or item.status != store.PROCESSING:
@@ -316,7 +337,8 @@ def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Dis
     uow.add_part(ledger().prepare_post_pending(
         tenant, f"{journal}:post", journal, effective_date=now.date(),
         description=f"Disbursement {item.disbursement_id} settled",
-        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
+        metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
+                                 disbursement_id=item.disbursement_id)))
     attempt.update(status="settled", ended_at=now.isoformat())
     _set_attempts(item, attempts)
     item.status, item.settled_at = store.SETTLED, now
@@ -350,7 +372,8 @@ def _release(uow: UnitOfWork, tenant: str, now: datetime, item: DisbursementItem
     uow.add_part(ledger().prepare_void_pending(
         tenant, f"{journal}:void", journal, effective_date=now.date(),
         description=f"Disbursement {item.disbursement_id} {why} at {attempt['channel_id']}",
-        metadata={"loan_id": item.loan_id, "disbursement_id": item.disbursement_id}))
+        metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
+                                 disbursement_id=item.disbursement_id)))
     uow.add(channel_store.release_usage(tenant, attempt["channel_id"],
                                         datetime.fromisoformat(attempt["day"]).date(),
                                         item.payout))
@@ -380,7 +403,7 @@ def _fail(tenant: str, actor: Actor, item: DisbursementItem, reason: str,
 
 RESERVED_GRACE = timedelta(minutes=2)  # a live driver submits within seconds of reserving
 STATUS_GRACE = timedelta(minutes=5)  # ask the channel about silent payouts after this
-UNKNOWN_DEADLINE = timedelta(hours=24)  # well inside PENDING_TTL: escalate, never sweep
+UNKNOWN_DEADLINE = timedelta(hours=24)  # an `unknown` payout is escalated after this
 JOB = Actor("system:disbursement-resume", "system", "disbursement-resume")
 
 
@@ -398,11 +421,28 @@ def resume(tenant: str, now: datetime | None = None) -> dict[str, int]:
     return out
 
 
+def expires_at(attempt: dict[str, Any]) -> datetime:
+    """The reservation's expiry (attempts written before it was recorded: reserved + TTL)."""
+    if attempt.get("expires_at"):
+        return datetime.fromisoformat(attempt["expires_at"])
+    return datetime.fromisoformat(attempt["started_at"]) + PENDING_TTL
+
+
+def escalates_at(attempt: dict[str, Any]) -> datetime:
+    """When a sent payout still unanswered goes to an operator: always before its expiry."""
+    started = datetime.fromisoformat(attempt["started_at"])
+    if attempt["status"] == "unknown":
+        return min(started + UNKNOWN_DEADLINE, expires_at(attempt) - ESCALATE_BEFORE)
+    return expires_at(attempt) - ESCALATE_BEFORE
+
+
 def resume_one(tenant: str, disbursement_id: str, now: datetime) -> str:
     """One disbursement: `reserved` past its grace is submitted again under the same payout id
-    (channels are idempotent on it, so a payout sent just before a crash is not sent twice);
-    `submitted`/`unknown` past theirs are asked about, and applied; `unknown` past the
-    deadline is escalated. A failed attempt drives the next channel, as the driver would."""
+    (channels are idempotent on it, so a payout sent just before a crash is not sent twice),
+    unless its reservation expired: then the channel is asked and a payout it does not know is
+    voided (never sent). `submitted`/`unknown`/`escalated` past their grace are asked about
+    and the answer applied; one still unanswered at its escalation time is escalated, never
+    voided. A failed attempt drives the next channel, as the driver would."""
     item = get(tenant, disbursement_id)
     if item.status != store.PROCESSING:
         return "done"
@@ -415,51 +455,68 @@ def resume_one(tenant: str, disbursement_id: str, now: datetime) -> str:
         return "driven"
     age = now - datetime.fromisoformat(last["started_at"])
     channel = channels.get(tenant, last["channel_id"])
-    if last["status"] == "reserved":
+    unsent = last["status"] == "reserved"
+    if unsent:
         if age < RESERVED_GRACE:
             return "waiting"
-        if _submit(tenant, JOB, item, channel, last):
-            drive(tenant, disbursement_id, JOB)
-        return "submitted"
-    if age < STATUS_GRACE:
+        if now < expires_at(last):
+            if _submit(tenant, JOB, item, channel, last):
+                drive(tenant, disbursement_id, JOB)
+            return "submitted"
+    elif age < STATUS_GRACE:
         return "waiting"
-    payout = Payout(last["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
-                    item.currency)
-    adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
-    try:
-        status = adapter.status(payout)
-    except Exception as exc:
-        status = Outcome(OutcomeKind.UNKNOWN, None, f"{type(exc).__name__}: {exc}"[:200])
+    status = _ask(tenant, item, channel, last)
     if status.kind is OutcomeKind.NOT_FOUND:
-        status = Outcome(OutcomeKind.FAILED, None, status.reason or "never executed")
+        status = Outcome(OutcomeKind.FAILED, None, "expired before it was sent" if unsent
+                         else status.reason or "never executed")
     if status.kind in (OutcomeKind.SETTLED, OutcomeKind.FAILED) or (
-            status.kind is OutcomeKind.ACCEPTED and last["status"] == "unknown"):
+            status.kind is OutcomeKind.ACCEPTED and last["status"] == "unknown") or unsent:
         if _resolve(tenant, JOB, disbursement_id, last["n"], status):
             drive(tenant, disbursement_id, JOB)
-        return status.kind.value
-    if last["status"] == "unknown" and age >= UNKNOWN_DEADLINE:
+        if status.kind in (OutcomeKind.SETTLED, OutcomeKind.FAILED):
+            return "expired" if unsent and status.kind is OutcomeKind.FAILED \
+                else status.kind.value
+        last = get(tenant, disbursement_id).attempt_list()[last["n"] - 1]  # sent after all
+    if last["status"] in ("submitted", "unknown") and now >= escalates_at(last):
         return _escalate(tenant, disbursement_id, last["n"], now)
     return "waiting"
 
 
+def _ask(tenant: str, item: DisbursementItem, channel: ChannelItem,
+         attempt: dict[str, Any]) -> Outcome:
+    payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
+                    item.currency)
+    adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
+    try:
+        return adapter.status(payout)
+    except Exception as exc:
+        return Outcome(OutcomeKind.UNKNOWN, None, f"{type(exc).__name__}: {exc}"[:200])
+
+
 def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
-    """Past the deadline the channel still cannot say: release the reservation (void the
-    pending journal) and fail the disbursement for an operator, WITHOUT trying another channel
-    (the money may have moved) and leaving the loan `disbursing`, so it cannot be disbursed
-    again. A payout that did happen appears in reconciliation as missing in the ledger."""
+    """A payout the channel took but has not answered for, near its reservation's expiry: an
+    operator must chase it. The reservation is NOT released (the money may have moved: a late
+    settlement must still post it and activate the loan), no other channel is tried, and the
+    disbursement stays `processing`, so the resume job keeps asking the channel and a callback
+    still lands. Announced by the attempt's status, an audit record, a
+    `disbursement.escalated` event and the `DisbursementsEscalated` metric."""
     item = get(tenant, disbursement_id)
     attempts = item.attempt_list()
     attempt = attempts[n - 1]
-    if item.status != store.PROCESSING or attempt["status"] != "unknown":
+    if item.status != store.PROCESSING or attempt["status"] not in ("submitted", "unknown"):
         return "done"
     uow = UnitOfWork()
-    reason = f"escalated: outcome unknown after {UNKNOWN_DEADLINE}"
-    _release(uow, tenant, now, item, attempt, "escalated")
-    attempt.update(status="failed", ended_at=now.isoformat(), reason=reason)
+    was = attempt["status"]
+    attempt.update(status="escalated", escalated_at=now.isoformat(),
+                   reason=f"{was} without an answer since {attempt['started_at']}; the "
+                          f"reservation expires at {expires_at(attempt).isoformat()}")
     _set_attempts(item, attempts)
-    item.status, item.failure = store.FAILED, reason
-    _save(uow, tenant, JOB, now, item, "disbursement.escalated",
-          {"n": n, "channel_id": attempt["channel_id"]})
+    data = {"disbursement_id": disbursement_id, "loan_id": item.loan_id, "n": n,
+            "channel_id": attempt["channel_id"], "payout_id": attempt["payout_id"],
+            "was": was, "expires_at": expires_at(attempt).isoformat()}
+    _save(uow, tenant, JOB, now, item, "disbursement.escalated", data)
+    outbox.emit(uow, tenant, "disbursement.escalated", data, now=now)
+    uow.after_commit.append(lambda: metrics.count("DisbursementsEscalated", 1))
     try:
         uow.commit()
     except DomainError as exc:
@@ -467,6 +524,32 @@ def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
             raise
         return "done"  # a callback or another run decided it first
     return "escalated"
+
+
+# --- an operator's answer ----------------------------------------------------------------
+
+def resolve_escalated(uow: UnitOfWork, tenant: str, actor: Actor, disbursement_id: str, n: int,
+                      settled: bool, provider_ref: str | None, note: str) -> DisbursementItem:
+    """An operator settles or fails an escalated payout on the channel's evidence (its
+    statement, its support desk) when the channel itself never answers: the only way a sent
+    payout's reservation is released without the channel. Settled posts it and activates the
+    loan; failed voids it and the next channel is tried after the commit. Version-guarded: a
+    callback landing meanwhile makes this a 409."""
+    item = get(tenant, disbursement_id)
+    attempts = item.attempt_list()
+    if not 1 <= n <= len(attempts):
+        raise not_found("Attempt")
+    status = attempts[n - 1]["status"]
+    if item.status != store.PROCESSING or status != "escalated":
+        raise conflict("Only an escalated payout is resolved by an operator; this one is "
+                       f"{status} and its channel's answer decides it.", attempt_status=status)
+    kind = OutcomeKind.SETTLED if settled else OutcomeKind.FAILED
+    retry = _resolve(tenant, actor, disbursement_id, n,
+                     Outcome(kind, provider_ref, f"operator: {note}"[:200]), uow=uow, item=item,
+                     breaker_recorded=True)  # not the channel's answer: its breaker is unmoved
+    if retry:
+        uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    return item
 
 
 # --- callbacks ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Operator-facing ledger commands: manual journals, reversals, two-phase resolution, accounts.
 
 Each joins the request's unit of work with an audit record, so a manual adjustment is never
-posted without a trace of who made it.
+posted without a trace of who made it. None may touch the books a domain command owns
+(services/ledger_guard.py): every command checks before it prepares anything.
 
 A command that creates its aggregate (a new journal id, a new account) starts its audit chain
 without reading it: the transaction's own condition on the new journal or account (must not
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from chalicelib.services import ledger_guard
 from chalicelib.store import audit
 from chalicelib.store.audit import Actor
 from chalicelib.store.ledger import ledger
@@ -45,9 +47,12 @@ def _existing(tenant: str, journal_id: str) -> JournalView | None:
 
 
 def post_journal(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
-                 request: JournalRequest) -> tuple[Journal, bool]:
+                 request: JournalRequest, *, base: str = "/body",
+                 allowed: frozenset[str] = frozenset()) -> tuple[Journal, bool]:
     """Returns (journal, created). A replay of the same journal id and content is not an error:
-    it returns the stored journal; the same id with other content names what differs."""
+    it returns the stored journal; the same id with other content names what differs.
+    `allowed`: domains whose accounts this caller may adjust (reconciliation's)."""
+    ledger_guard.check_new_journal(request, base, allowed)
     found = _existing(tenant, request.journal_id)
     if found is not None:
         kind = JournalKind.PENDING if request.pending else JournalKind.STANDARD
@@ -58,13 +63,20 @@ def post_journal(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         if differences:
             raise JournalConflict(request.journal_id, differences, found.journal)
         return found.journal, False
-    return add_journal(uow, tenant, actor, now, request), True
+    return _add(uow, tenant, actor, now, request), True
 
 
 def add_journal(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                 request: JournalRequest) -> Journal:
     """Adds a new journal with no read at all. If the id is taken, the commit is refused with
-    DuplicateJournal (same content; it carries the stored journal) or JournalConflict."""
+    DuplicateJournal (same content; it carries the stored journal) or JournalConflict. The
+    guard needs no read either: a manual journal may not take a domain's id namespace."""
+    ledger_guard.check_new_journal(request)
+    return _add(uow, tenant, actor, now, request)
+
+
+def _add(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+         request: JournalRequest) -> Journal:
     part = ledger().prepare_journal(tenant, request)
     uow.add_part(part)
     _audit(uow, tenant, actor, now, request.journal_id,
@@ -77,6 +89,8 @@ def resolve_pending(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, *
                     journal_id: str, pending_id: str, postings: Sequence[Posting] | None,
                     effective_date: date, description: str,
                     metadata: Mapping[str, str]) -> Journal:
+    ledger_guard.check_resolving(journal_id, postings)
+    ledger_guard.check_stored(tenant, pending_id, "posted" if post else "voided")
     book = ledger()
     if post:
         part = book.prepare_post_pending(tenant, journal_id, pending_id, postings=postings,
@@ -94,6 +108,8 @@ def resolve_pending(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, *
 
 def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, *, journal_id: str,
             original_id: str, effective_date: date, description: str) -> Journal:
+    ledger_guard.check_resolving(journal_id, None)
+    ledger_guard.check_stored(tenant, original_id, "reversed")
     part = ledger().prepare_reversal(tenant, journal_id, original_id,
                                      effective_date=effective_date, description=description)
     uow.add_part(part)
@@ -104,6 +120,7 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, *, journa
 
 def open_account(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                  spec: AccountSpec) -> None:
+    ledger_guard.check_account(spec.account_id, "opened", "/body/account_id")
     for part in ledger().prepare_open_accounts(tenant, [spec]):
         uow.add_part(part)
     _audit(uow, tenant, actor, now, spec.account_id, "account.opened",
@@ -113,6 +130,7 @@ def open_account(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
 
 def close_account(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                   account_id: str) -> None:
+    ledger_guard.check_account(account_id, "closed")
     uow.add_part(ledger().prepare_close_account(tenant, account_id))
     _audit(uow, tenant, actor, now, account_id, "account.closed", {}, "ledger_account",
            new=False)

@@ -35,7 +35,7 @@ from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import reconcile, statement
 from chalicelib.lending.money import format_amount
 from chalicelib.lending.reconcile import Kind, Movement, Result, StatementLine
-from chalicelib.services import ledger_ops
+from chalicelib.services import ledger_guard, ledger_ops
 from chalicelib.store import audit, dynamo
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
@@ -371,7 +371,9 @@ def resolve(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, exception
     version = items.n(item, "version") or 1
     journal_id = None
     if journal is not None:
-        posted, _created = ledger_ops.post_journal(uow, tenant, actor, now, journal)
+        posted, _created = ledger_ops.post_journal(uow, tenant, actor, now, journal,
+                                                   base="/body/journal",
+                                                   allowed=ledger_guard.RECONCILIATION)
         journal_id = posted.journal_id
     resolution = {"note": note, "journal_id": journal_id, "by": actor.key_id,
                   "at": items.iso(now)}

@@ -49,8 +49,11 @@ from ledger.chart import (
     CHANNEL_CLEARING,
     FEE_INCOME,
     INTEREST_INCOME,
+    LOAN,
     PENALTY_INCOME,
     WRITE_OFF_EXPENSE,
+    domain_metadata,
+    journal_id_owner,
     loan_account_id,
 )
 from ledger.model import JournalRequest, Posting, Side
@@ -160,7 +163,9 @@ def add_journal(uow: UnitOfWork, tenant: str, journal_id: str, loan: LoanItem, o
     if not legs:
         return False
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
-        journal_id, legs, on, description, {"loan_id": loan.loan_id, **meta})))
+        journal_id, legs, on, description,
+        domain_metadata(journal_id_owner(journal_id) or LOAN,
+                        **{"loan_id": loan.loan_id, **meta}))))
     return True
 
 

@@ -136,11 +136,11 @@ def world(stack: Stack) -> dict[str, str]:
     out["disbursement_id"] = _post(stack, out["partner"],
                                    f"/v1/loans/{out['loan_id']}/disbursements")["id"]
     out["account_id"] = _post(stack, out["admin"], "/v1/ledger/accounts", {
-        "account_id": "cash:st", "name": "Cash", "type": "asset", "currency": "CNY"})["id"]
+        "account_id": "bank:st", "name": "Cash", "type": "asset", "currency": "CNY"})["id"]
     money = {"amount": "10.00", "currency": "CNY"}
     out["journal_id"] = _post(stack, out["operator"], "/v1/ledger/journals", {
         "journal_id": "st-1", "effective_date": "2026-03-01", "postings": [
-            {"account_id": "cash:st", "side": "debit", "amount": money},
+            {"account_id": "bank:st", "side": "debit", "amount": money},
             {"account_id": "funding", "side": "credit", "amount": money}]})["id"]
     out["webhook_id"] = _post(stack, out["admin"], "/v1/webhooks", {
         "url": "https://example.com/hooks", "event_types": ["loan.disbursed"]})["id"]

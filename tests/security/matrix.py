@@ -84,6 +84,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/decision-policies/{policy_id}/versions": _r(A),
     "POST /v1/loans/{loan_id}/disbursements": _r(A, O, P),
     "GET /v1/disbursements/{disbursement_id}": ALL,
+    "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": _r(O),
     "GET /v1/loans/{loan_id}": ALL,
     "PUT /v1/products/{product_id}/routing-policy": _r(A),
     "GET /v1/products/{product_id}/routing-policy": ALL,
@@ -158,12 +159,12 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
     be refused by the state of the world), so that a refused call would have written something
     had the refusal not happened, and a mass-assignment 422 names only the extra field."""
     today = date.today().isoformat()
-    postings = [{"account_id": "cash:alipay", "side": "debit", "amount": _money("1.00")},
+    postings = [{"account_id": ids["account_id"], "side": "debit", "amount": _money("1.00")},
                 {"account_id": "funding", "side": "credit", "amount": _money("1.00")}]
     policy = {"score_bands": {"approve_from": 540, "decline_below": 500}}
     return {
-        "POST /v1/ledger/accounts": {"account_id": "cash:wechat", "name": "Cash", "type": "asset",
-                                     "currency": "CNY"},
+        "POST /v1/ledger/accounts": {"account_id": "bank:wechat", "name": "Cash",
+                                     "type": "asset", "currency": "CNY"},
         "POST /v1/ledger/journals": {"journal_id": "sec-j-1", "effective_date": today,
                                      "postings": postings},
         "POST /v1/ledger/journals/{journal_id}/reverse": {"journal_id": "sec-rev-1",
@@ -188,6 +189,8 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
         "POST /v1/channel-callbacks/{channel_id}": {"type": "payout.settled",
                                                     "payout_id": "x.1"},
         "POST /v1/cob/runs": {"business_date": today},
+        "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": {
+            "outcome": "failed", "note": "the channel's statement shows no such payout"},
         "PUT /v1/settings/delinquency": {"ranges": [{"name": "late", "min_days": 1}]},
         "POST /v1/contract-templates": {"name": "T", "body": "# {{ contract_id }}\n"},
         "POST /v1/contract-templates/{template_id}/versions": {"body": "# {{ contract_id }}\n"},

@@ -74,6 +74,7 @@ def build(api: Any, aws: dict[str, Any], tenant: str, serial: int = 100) -> Worl
     ids["contract_id"] = contract_of(aws, tenant, loan_id)
     assert sign(api, w.keys, ids["contract_id"], accepted["applicant"]).status == 200
     ids["disbursement_id"] = _ok(disburse(api, partner, loan_id))["id"]
+    ids["n"] = "1"  # its first (settled) attempt
     # a second application, still open (for withdraw/review paths)
     second = application(product["id"], serial=str(serial + 1), amount="2000.00")
     w.national_ids.append(second["applicant"]["national_id"]["number"])
@@ -100,21 +101,20 @@ def build(api: Any, aws: dict[str, Any], tenant: str, serial: int = 100) -> Worl
     ids["version"] = "1"
 
     _ok(api.call("POST", "/v1/ledger/accounts", {
-        "account_id": "cash:alipay", "name": "Cash at Alipay", "type": "asset",
-        "currency": "CNY", "floor": "0.00"}, key=admin))
-    _ok(api.call("POST", "/v1/ledger/accounts", {
         "account_id": f"reserve:{tenant}", "name": "Reserve", "type": "asset",
         "currency": "CNY"}, key=admin))
     ids["account_id"] = f"reserve:{tenant}"  # an id only this tenant has
+    # a manual journal on the tenant's own accounts (a channel's cash is the domain's)
     _ok(api.call("POST", "/v1/ledger/journals", {
         "journal_id": f"{tenant}-fund-1", "effective_date": TODAY.isoformat(), "metadata": {},
-        "postings": [{"account_id": "cash:alipay", "side": "debit", "amount": _money("500.00")},
+        "postings": [{"account_id": f"reserve:{tenant}", "side": "debit",
+                      "amount": _money("500.00")},
                      {"account_id": "funding", "side": "credit", "amount": _money("500.00")}]},
         key=operator))
     ids["journal_id"] = f"{tenant}-fund-1"
     csv = ("reference,type,amount,currency,value_date\n"
            f"{tenant}-unknown-ref,payout,12.34,CNY,{TODAY.isoformat()}\n")
-    run = _ok(api.call("POST", "/v1/reconciliation/runs", {"channel": "alipay", "csv": csv},
+    run = _ok(api.call("POST", "/v1/reconciliation/runs", {"channel": ch["id"], "csv": csv},
                        key=operator))
     ids["recon_run_id"] = run["id"]
     exc = _ok(api.call("GET", "/v1/reconciliation/exceptions", key=operator))["data"]

@@ -96,7 +96,7 @@ def books(api):
     api.tenant("acme")
     keys = {role: api.key("acme", role) for role in ("admin", "operator")}
     r = api.call("POST", "/v1/ledger/accounts", {
-        "account_id": "cash:bank-a", "name": "Cash", "type": "asset", "currency": "CNY",
+        "account_id": "bank-a", "name": "Cash", "type": "asset", "currency": "CNY",
         "floor": "0.00"}, key=keys["admin"])
     assert r.status == 201
     return keys
@@ -105,7 +105,7 @@ def books(api):
 def _journal(jid: str, amount: str) -> dict:
     money = {"amount": amount, "currency": "CNY"}
     return {"journal_id": jid, "effective_date": "2026-03-01", "postings": [
-        {"account_id": "cash:bank-a", "side": "debit", "amount": money},
+        {"account_id": "bank-a", "side": "debit", "amount": money},
         {"account_id": "funding", "side": "credit", "amount": money}]}
 
 
@@ -115,7 +115,7 @@ def _post(api, books, jid, amount, idem):
 
 
 def _cash(api, books) -> str:
-    return api.call("GET", "/v1/ledger/accounts/cash:bank-a", key=books["admin"]).json[
+    return api.call("GET", "/v1/ledger/accounts/bank-a", key=books["admin"]).json[
         "balance"]["posted"]
 
 

@@ -44,7 +44,7 @@ def books(api):
 def _journal(jid: str, amount: str = "10.00") -> dict:
     money = {"amount": amount, "currency": "CNY"}
     return {"journal_id": jid, "effective_date": "2026-03-01", "postings": [
-        {"account_id": "channel-clearing", "side": "debit", "amount": money},
+        {"account_id": "suspense", "side": "debit", "amount": money},
         {"account_id": "funding", "side": "credit", "amount": money}]}
 
 
@@ -79,19 +79,19 @@ def test_a_refused_retry_still_gets_the_stored_answer(api, books):
     between): the stored response under the key wins over the handler's new opinion."""
     admin, operator = books["admin"], books["operator"]
     assert api.call("POST", "/v1/ledger/accounts", {
-        "account_id": "cash:a", "name": "Cash", "type": "asset", "currency": "CNY"},
+        "account_id": "bank:a", "name": "Cash", "type": "asset", "currency": "CNY"},
         key=admin).status == 201
     body = {**_journal("j-1"), "postings": [
-        {"account_id": "cash:a", "side": "debit", "amount": {"amount": "5.00", "currency": "CNY"}},
+        {"account_id": "bank:a", "side": "debit", "amount": {"amount": "5.00", "currency": "CNY"}},
         {"account_id": "funding", "side": "credit",
          "amount": {"amount": "5.00", "currency": "CNY"}}]}
     assert api.call("POST", "/v1/ledger/journals", body, key=operator, idem="k-1").status == 201
     close = {**_journal("j-close", "5.00"), "postings": [
         {"account_id": "funding", "side": "debit", "amount": {"amount": "5.00", "currency": "CNY"}},
-        {"account_id": "cash:a", "side": "credit",
+        {"account_id": "bank:a", "side": "credit",
          "amount": {"amount": "5.00", "currency": "CNY"}}]}
     assert api.call("POST", "/v1/ledger/journals", close, key=operator).status == 201
-    assert api.call("POST", "/v1/ledger/accounts/cash:a/close", key=admin).status == 200
+    assert api.call("POST", "/v1/ledger/accounts/bank:a/close", key=admin).status == 200
     retry = api.call("POST", "/v1/ledger/journals", body, key=operator, idem="k-1")
     assert retry.status == 201 and retry.headers["idempotent-replayed"] == "true"
 

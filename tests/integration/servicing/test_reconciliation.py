@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from chalicelib.lending.money import parse_amount
 from chalicelib.store import dynamo
+from chalicelib.store.ledger import ledger
+from ledger.chart import channel_cash
+from ledger.model import JournalRequest, Posting, Side
 
 HEADER = "reference,type,amount,currency,value_date\n"
 
@@ -17,13 +21,13 @@ def money(amount):
     return {"amount": amount, "currency": "CNY"}
 
 
-def post(api, key, jid, legs, when="2026-03-02", metadata=None, **extra):
-    r = api.call("POST", "/v1/ledger/journals", {
-        "journal_id": jid, "effective_date": when, "metadata": metadata or {},
-        "postings": [{"account_id": a, "side": s, "amount": money(v)} for a, s, v in legs],
-        **extra}, key=key)
-    assert r.status == 201, r.json
-    return r.json
+def post(api, key, jid, legs, when="2026-03-02", metadata=None, pending=False,
+         tenant="acme"):
+    """Books a channel movement as the domain commands do (through the ledger itself): the
+    ledger API may not touch a channel's cash or clearing (issue 14)."""
+    return ledger().post(tenant, JournalRequest(
+        jid, tuple(Posting(a, Side(s), parse_amount(v, "CNY"), "CNY") for a, s, v in legs),
+        date.fromisoformat(when), "", metadata or {}, pending))
 
 
 def payout(api, key, ref, amount, jid=None, when="2026-03-02"):
@@ -34,12 +38,10 @@ def payout(api, key, ref, amount, jid=None, when="2026-03-02"):
 
 def books(api, keys, tenant="acme"):
     k = keys[tenant]
-    r = api.call("POST", "/v1/ledger/accounts", {
-        "account_id": "cash:alipay", "name": "Cash at Alipay", "type": "asset",
-        "currency": "CNY", "floor": "0.00"}, key=k["admin"])
-    assert r.status == 201, r.json
+    ledger().open_accounts(tenant, [channel_cash("alipay", "CNY")])
     post(api, k["operator"], "fund-1", [("cash:alipay", "debit", "100000.00"),
-                                        ("funding", "credit", "100000.00")], when="2026-02-01")
+                                        ("funding", "credit", "100000.00")], when="2026-02-01",
+         tenant=tenant)
     return k
 
 
@@ -66,9 +68,7 @@ def test_a_statement_with_each_kind_of_discrepancy_is_classified_exactly(api, ke
     post(api, op, "disb-5", [("channel-clearing", "debit", "640.00"),
                              ("cash:alipay", "credit", "640.00")],
          metadata={"channel_reference": "PAY-5"}, pending=True)
-    r = api.call("POST", "/v1/ledger/journals/disb-5/post", {
-        "journal_id": "disb-5-post", "effective_date": "2026-03-02"}, key=op)
-    assert r.status == 201, r.json
+    ledger().post_pending("acme", "disb-5-post", "disb-5", effective_date=date(2026, 3, 2))
     post(api, op, "col-6", [("cash:alipay", "debit", "55.50"),
                             ("channel-clearing", "credit", "55.50")],
          metadata={"channel_reference": "COL-6"})           # a collection, matched
@@ -210,6 +210,12 @@ def test_a_checkpoint_catches_an_audit_record_edited_after_it(api, keys):
 
     k = books(api, keys)
     payout(api, k["operator"], "PAY-1", "100.00")
+    r = api.call("POST", "/v1/ledger/journals", {  # a manual journal: audited
+        "journal_id": "own-1", "effective_date": "2026-03-02", "postings": [
+            {"account_id": "suspense", "side": "debit", "amount": money("1.00")},
+            {"account_id": "funding", "side": "credit", "amount": money("1.00")}]},
+        key=k["operator"])
+    assert r.status == 201, r.json
     later = datetime.now(UTC) + timedelta(hours=1)  # everything so far has settled by then
     made = checkpoints.create("acme", later, later)
     assert made["count"] > 0
@@ -339,3 +345,23 @@ def test_a_nightly_run_killed_midway_resumes_without_duplicate_exceptions(api, k
     assert exceptions(api, op) == found
     audit_ok = api.call("POST", "/v1/audit/verify", key=k["admin"]).json
     assert audit_ok["ok"], audit_ok
+
+
+def test_an_adjusting_journal_corrects_channel_books_but_never_a_loan_or_a_credit(api, keys):
+    """Issue 14: reconciliation may adjust what a statement proves (a channel's cash and the
+    collections in transit), not a loan's receivables, a borrower's credit or a domain's
+    journal ids; the refusal names the command and the exception stays open."""
+    k = books(api, keys)
+    op = k["operator"]
+    run(api, op, HEADER + "PAY-8,payout,25.00,CNY,2026-03-02\n")
+    [exc] = exceptions(api, op, "open")
+    for account, jid in (("borrower-credit", "adj-1"), ("loan:L1:principal", "adj-2"),
+                         ("suspense", "rpy:rpy_forged")):
+        body = {"note": "x", "journal": {
+            "journal_id": jid, "effective_date": "2026-03-02", "postings": [
+                {"account_id": "cash:alipay", "side": "credit", "amount": money("25.00")},
+                {"account_id": account, "side": "debit", "amount": money("25.00")}]}}
+        r = api.call("POST", f"/v1/reconciliation/exceptions/{exc['id']}/resolve", body, key=op)
+        assert r.status == 403 and r.json["type"].endswith(":domain-owned"), r.json
+        assert r.json["errors"][0]["pointer"].startswith("/body/journal/"), r.json
+    assert [e["id"] for e in exceptions(api, op, "open")] == [exc["id"]]
