@@ -70,7 +70,7 @@ def get_run(ctx: Context, run_id: str) -> Reply:
     return Reply(RunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
 
 
-class ExceptionOut(BaseModel):
+class CobExceptionOut(BaseModel):
     loan_id: str
     status: Literal["open", "resolved"]
     business_date: date = Field(description="The business date of the last failed attempt.")
@@ -86,39 +86,39 @@ class ExceptionOut(BaseModel):
                                               "a later run closed the loan), at, run_id.")
 
 
-class ExceptionPage(BaseModel):
+class CobExceptionPage(BaseModel):
     next_cursor: str | None
-    data: list[ExceptionOut]
+    data: list[CobExceptionOut]
 
 
-class ExceptionQuery(PageQuery):
+class CobExceptionQuery(PageQuery):
     status: Literal["open", "resolved"] | None = None
 
 
-class ResolveIn(Strict):
+class CobResolveIn(Strict):
     note: str = Field(min_length=1, max_length=2000)
 
 
 @endpoint(bp, "GET", "/v1/cob/exceptions", summary="Loans close of business quarantined",
-          tag="Close of business", roles=OPERATORS, query=ExceptionQuery,
-          responses={200: (ExceptionPage, "Newest first within a status; without a status, "
+          tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
+          responses={200: (CobExceptionPage, "Newest first within a status; without a status, "
                                           "open ones first")})
-def list_exceptions(ctx: Context, query: ExceptionQuery) -> Reply:
+def list_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "cob-exceptions", {"status": query.status})
     found, last = cob_exceptions.page(ctx.tenant, query.status, query.limit,
                                       pagination.decode(query.cursor, scope))
-    return Reply(ExceptionPage(next_cursor=pagination.encode(scope, last),
-                               data=[ExceptionOut(**cob_exceptions.view(i)) for i in found]))
+    return Reply(CobExceptionPage(next_cursor=pagination.encode(scope, last),
+                               data=[CobExceptionOut(**cob_exceptions.view(i)) for i in found]))
 
 
 @endpoint(bp, "POST", "/v1/cob/exceptions/{loan_id}/resolve",
           summary="Resolve a quarantined loan's exception", tag="Close of business",
-          roles=OPERATORS, body=ResolveIn, idempotent=True,
-          responses={200: (ExceptionOut, "Resolved; the next run still closes the loan and "
+          roles=OPERATORS, body=CobResolveIn, idempotent=True,
+          responses={200: (CobExceptionOut, "Resolved; the next run still closes the loan and "
                                          "quarantines it again if it fails")})
-def resolve_exception(ctx: Context, loan_id: str, body: ResolveIn) -> Reply:
+def resolve_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Reply:
     item = cob_exceptions.resolve(ctx.uow, ctx.tenant, loan_id, ctx.actor, ctx.now, body.note)
-    return Reply(ExceptionOut(**cob_exceptions.view(item)))
+    return Reply(CobExceptionOut(**cob_exceptions.view(item)))
 
 
 @endpoint(bp, "PUT", "/v1/settings/delinquency", summary="Set the tenant's delinquency ranges "
