@@ -103,7 +103,7 @@ class CobResolveIn(Strict):
           tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
           responses={200: (CobExceptionPage, "Newest first within a status; without a status, "
                                           "open ones first")})
-def list_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
+def list_cob_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "cob-exceptions", {"status": query.status})
     found, last = cob_exceptions.page(ctx.tenant, query.status, query.limit,
                                       pagination.decode(query.cursor, scope))
@@ -116,7 +116,7 @@ def list_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
           roles=OPERATORS, body=CobResolveIn, idempotent=True,
           responses={200: (CobExceptionOut, "Resolved; the next run still closes the loan and "
                                          "quarantines it again if it fails")})
-def resolve_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Reply:
+def resolve_cob_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Reply:
     item = cob_exceptions.resolve(ctx.uow, ctx.tenant, loan_id, ctx.actor, ctx.now, body.note)
     return Reply(CobExceptionOut(**cob_exceptions.view(item)))
 
