@@ -123,6 +123,19 @@ def test_an_unreadable_product_version_is_quarantined_in_a_fanned_out_chunk(
         ids[0], "DomainError:not-found", "not-found: Product version not found")
 
 
+def test_a_ledger_refusal_is_quarantined(api: Any, acme: dict[str, str], product: str) -> None:
+    from ledger.chart import loan_account_id
+
+    ok, refused = (active_loan("acme", product, DISBURSED) for _ in range(2))
+    ledger().close_account("acme", loan_account_id(refused, "interest"))  # nothing may accrue
+    run = run_day("acme", DAY)
+    assert (run["status"], run["stepped"], run["quarantined"]) == ("completed", 1, 1)
+    assert through("acme", ok) == DAY and through("acme", refused) == DISBURSED
+    (exc,) = exceptions(api, acme["operator"])["data"]
+    assert exc["loan_id"] == refused and exc["error_class"] == "AccountClosed:account-closed"
+    assert ledger().verify("acme").ok
+
+
 def test_an_operator_lists_pages_and_resolves_exceptions(api: Any, acme: dict[str, str],
                                                         product: str) -> None:
     ids = [active_loan("acme", product, DISBURSED) for _ in range(3)]
