@@ -101,21 +101,22 @@ class CobResolveIn(Strict):
 
 @endpoint(bp, "GET", "/v1/cob/exceptions", summary="Loans close of business quarantined",
           tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
-          responses={200: (CobExceptionPage, "Newest first within a status; without a status, "
-                                          "open ones first")})
+          responses={200: (CobExceptionPage, "Newest first within a status; without a "
+                                             "status, open ones first")})
 def list_cob_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "cob-exceptions", {"status": query.status})
     found, last = cob_exceptions.page(ctx.tenant, query.status, query.limit,
                                       pagination.decode(query.cursor, scope))
     return Reply(CobExceptionPage(next_cursor=pagination.encode(scope, last),
-                               data=[CobExceptionOut(**cob_exceptions.view(i)) for i in found]))
+                                  data=[CobExceptionOut(**cob_exceptions.view(i))
+                                        for i in found]))
 
 
 @endpoint(bp, "POST", "/v1/cob/exceptions/{loan_id}/resolve",
           summary="Resolve a quarantined loan's exception", tag="Close of business",
           roles=OPERATORS, body=CobResolveIn, idempotent=True,
-          responses={200: (CobExceptionOut, "Resolved; the next run still closes the loan and "
-                                         "quarantines it again if it fails")})
+          responses={200: (CobExceptionOut, "Resolved; the next run still closes the loan "
+                                            "and quarantines it again if it fails")})
 def resolve_cob_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Reply:
     item = cob_exceptions.resolve(ctx.uow, ctx.tenant, loan_id, ctx.actor, ctx.now, body.note)
     return Reply(CobExceptionOut(**cob_exceptions.view(item)))

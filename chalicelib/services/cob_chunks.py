@@ -17,7 +17,8 @@ slice of the index.
   page number: of two deliveries working the same chunk at once, the slower stops) and adds
   the same counts to the run. Killed mid-page, the page is worked again on redelivery. A loan
   that cannot be closed is quarantined (services/cob_exceptions.py) and counted; the page
-  goes on. Each chunk reads the tenant's open exceptions once, so a loan that closes clears its.
+  goes on. Each chunk reads the tenant's open exceptions once, so a loan that closes clears its
+  exception.
 - **The sweep**: the loans index sorts by status, so a loan whose status changed while the run
   was in flight (a repayment curing it) can move into a slice already worked. When every
   planned chunk is done, one more chunk is added (exactly once, guarded like a plan step): the

@@ -136,6 +136,20 @@ def test_a_ledger_refusal_is_quarantined(api: Any, acme: dict[str, str], product
     assert ledger().verify("acme").ok
 
 
+def test_an_unreadable_loan_item_is_quarantined(api: Any, acme: dict[str, str],
+                                                product: str) -> None:
+    ok, broken = (active_loan("acme", product, DISBURSED) for _ in range(2))
+    dynamo.client().update_item(  # a number stored as a string: the item does not decode
+        TableName=dynamo.table("main"),
+        Key={"pk": {"S": loans.loan_pk("acme", broken)}, "sk": {"S": "loan"}},
+        UpdateExpression="SET principal = :p", ExpressionAttributeValues={":p": {"S": "x"}})
+    run = run_day("acme", DAY)
+    assert (run["status"], run["stepped"], run["quarantined"]) == ("completed", 1, 1)
+    assert through("acme", ok) == DAY
+    (exc,) = exceptions(api, acme["operator"])["data"]
+    assert (exc["loan_id"], exc["error_class"]) == (broken, "AttributeDeserializationError")
+
+
 def test_an_operator_lists_pages_and_resolves_exceptions(api: Any, acme: dict[str, str],
                                                         product: str) -> None:
     ids = [active_loan("acme", product, DISBURSED) for _ in range(3)]
