@@ -19,7 +19,7 @@ import logging
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from chalicelib.services import cob, cob_chunks
+from chalicelib.services import cob, cob_chunks, cob_exceptions
 from chalicelib.store import servicing as store
 from chalicelib.store import tenants
 
@@ -42,8 +42,10 @@ def run_all(business_date: date | None = None, now: datetime | None = None,
         try:
             view = _run_tenant(tenant, day, now, deadline, resume_only)
         except Exception as exc:  # this tenant's failure must not stop the others
-            log.exception("close of business %s %s failed", tenant, day)
-            view = {"error": type(exc).__name__}
+            error_class, message = cob_exceptions.describe(exc)
+            log.error("close of business %s %s failed (%s: %s) at %s", tenant, day,
+                      error_class, message, cob_exceptions.where(exc))
+            view = {"error": error_class}
         if view is not None:
             out[tenant] = view
     return out

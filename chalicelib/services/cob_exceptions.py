@@ -9,15 +9,17 @@ item (open; one per loan, so a loan failing every night is one line to resolve, 
 template's alarm watches it). The loan's marker does not move, so every later run tries it
 again; when one closes it (or finds it closed), `clear` resolves the exception.
 
-What is stored and announced is safe to show: ids, dates, the error's class, and a message
-only for the project's own errors (written for API clients: no personal data); any other
-exception's text may quote the data that broke it and stays in the worker's log.
+What is stored, logged and announced is safe to show: ids, dates, the error's class, and a
+message only for the project's own errors (written for API clients: no personal data); any
+other exception's text may quote the data that broke it, so it is kept nowhere: the log has
+its class and the stack's file:line frames.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import traceback
 from datetime import date, datetime
 from typing import Any
 
@@ -65,7 +67,15 @@ def describe(exc: Exception) -> tuple[str, str]:
         return name, f"stored JSON is not valid (position {exc.pos})"
     if isinstance(exc, LendingError):
         return name, "the loan's terms or state were refused by the servicing rules"
-    return name, f"{name} while closing the loan (details in the close-of-business log)"
+    return name, f"{name} while closing the loan (its stack is in the close-of-business log)"
+
+
+def where(exc: BaseException) -> str:
+    """The stack as file:line (function), innermost first: enough to find the fault, and
+    unlike the exception's text it cannot quote the data (logs are masked of personal data)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-8:]
+    return " < ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} ({f.name})"
+                      for f in reversed(frames))
 
 
 def _audit(uow: UnitOfWork, tenant: str, loan_id: str, head: ChainHead | None, action: str,
@@ -96,8 +106,8 @@ def quarantine(tenant: str, loan_id: str, business_date: date, run_id: str, now:
     """Records the failure (see the module's doc). False if a concurrent delivery recorded
     the same loan first (its record stands)."""
     error_class, message = describe(exc)
-    log.warning("cob %s %s: loan %s quarantined (%s)", tenant, run_id, loan_id, error_class,
-                exc_info=exc)
+    log.warning("cob %s %s: loan %s quarantined (%s: %s) at %s", tenant, run_id, loan_id,
+                error_class, message, where(exc))
     old = store.get_exception(tenant, loan_id)
     reopened = old is None or items.s(old, "status") != OPEN
     stamp = items.iso(now)

@@ -55,7 +55,7 @@ def exceptions(api: Any, key: str, query: str = "") -> Any:
 
 def test_a_loan_that_cannot_be_closed_is_quarantined_and_retried(
         api: Any, acme: dict[str, str], beta: dict[str, str], product: str,
-        capsys: Any) -> None:
+        capsys: Any, caplog: Any) -> None:
     good = [active_loan("acme", product, DISBURSED) for _ in range(2)]
     broken = active_loan("acme", product, DISBURSED)
     corrupt_servicing("acme", broken)
@@ -74,6 +74,9 @@ def test_a_loan_that_cannot_be_closed_is_quarantined_and_retried(
             exc["occurrences"], exc["error_class"]) == (
         broken, "open", DAY.isoformat(), run["id"], 1, "JSONDecodeError")
     assert "王小明" not in json.dumps(exc) and "Traceback" not in exc["message"]
+    logged = [r.getMessage() for r in caplog.records if "quarantined" in r.getMessage()]
+    assert logged and "cob_exceptions" not in logged[0] and "servicing.py:" in logged[0]
+    assert not any("王小明" in r.getMessage() or r.exc_info for r in caplog.records)
     (event,) = events(cob_exceptions.EVENT)  # the partner event, with the record
     assert event == {"loan_id": broken, "business_date": DAY.isoformat(),
                      "run_id": run["id"], "error_class": "JSONDecodeError"}
