@@ -94,7 +94,9 @@ def test_a_long_catch_up_is_sliced_and_equals_day_by_day(api: Any, acme: dict[st
                                                          weekly: str, sizes: list[int]) -> None:
     behind = active_loan("acme", weekly, DISBURSED, principal=1_000_000, term=52)
     twin = active_loan("acme", weekly, DISBURSED, principal=1_000_000, term=52)
+    sizes.clear()
     day_by_day(twin, DAY)
+    assert len(sizes) == (DAY - DISBURSED).days  # the one-day step: one transaction a day
     sizes.clear()
     run = run_day("acme", DAY)
     assert run["status"] == "completed", run
