@@ -101,8 +101,8 @@ class CobResolveIn(Strict):
 
 @endpoint(bp, "GET", "/v1/cob/exceptions", summary="Loans close of business quarantined",
           tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
-          responses={200: (CobExceptionPage, "Newest first within a status; without a "
-                                             "status, open ones first")})
+          responses={200: (CobExceptionPage, "With a status, newest first; without, the "
+                                             "open ones first, oldest first")})
 def list_cob_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "cob-exceptions", {"status": query.status})
     found, last = cob_exceptions.page(ctx.tenant, query.status, query.limit,
