@@ -27,6 +27,7 @@ RUNTIME = "python3.12"
 ARCHITECTURE = "x86_64"
 METRIC_NAMESPACE = iam.METRIC_NAMESPACE
 RECONCILIATION_METRIC = "ReconciliationExceptions"
+COB_QUARANTINE_METRIC = "CobLoansQuarantined"  # chalicelib/services/cob_exceptions.METRIC
 # The jobs PRODUCT.md names; a missing one is reported by `make package`, not an error.
 EXPECTED_JOBS = ("close_of_business", "reconciliation", "webhook_delivery")
 
@@ -194,6 +195,10 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = T
         f"{stage}: reconciliation raised exceptions for people to resolve",
         RECONCILIATION_METRIC, METRIC_NAMESPACE, [{"Name": "Stage", "Value": stage}], 1,
         period=3600)
+    resources["CobLoansQuarantinedAlarm"] = _alarm(
+        f"{stage}: close of business quarantined loans it could not close "
+        "(GET /v1/cob/exceptions)", COB_QUARANTINE_METRIC, METRIC_NAMESPACE,
+        [{"Name": "Stage", "Value": stage}], 1, period=3600)
     t.setdefault("Outputs", {})["DependenciesLayerArn"] = {"Value": {"Ref": "DependenciesLayer"}}
 
     names = {resources[n]["Properties"]["Handler"].rsplit(".", 1)[-1] for n in scheduled}

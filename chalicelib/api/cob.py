@@ -1,18 +1,20 @@
-"""Close of business for operators: trigger a business date, watch its progress; and the
-tenant's delinquency ranges."""
+"""Close of business for operators: trigger a business date, watch its progress, list and
+resolve the loans it quarantined; and the tenant's delinquency ranges."""
 
 from __future__ import annotations
 
 import time
 from datetime import date
+from typing import Any, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
+from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import Strict
+from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending.delinquency import DelinquencySettings
-from chalicelib.services import cob, cob_chunks, servicing
+from chalicelib.services import cob, cob_chunks, cob_exceptions, servicing
 from chalicelib.store import servicing as store
 
 bp = Blueprint(__name__)
@@ -41,6 +43,8 @@ class RunOut(BaseModel):
     skipped: int = Field(description="Loans already closed through the date, or not open.")
     conflicts: int = Field(description="Loans moved concurrently (a repayment, another "
                                        "delivery of the chunk); their markers decide.")
+    quarantined: int = Field(description="Loans that could not be closed: each has an open "
+                             "exception (GET /v1/cob/exceptions); the next run retries them.")
     pages: int
     started_at: str
     updated_at: str
@@ -64,6 +68,58 @@ def post_run(ctx: Context, body: RunBody) -> Reply:
           tag="Close of business", roles=READERS, responses={200: (RunOut, "The run")})
 def get_run(ctx: Context, run_id: str) -> Reply:
     return Reply(RunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
+
+
+class CobExceptionOut(BaseModel):
+    loan_id: str
+    status: Literal["open", "resolved"]
+    business_date: date = Field(description="The business date of the last failed attempt.")
+    run_id: str = Field(description="The run that last failed to close the loan.")
+    first_run_id: str
+    first_seen: str
+    last_seen: str
+    occurrences: int = Field(description="Failed attempts since the exception opened.")
+    error_class: str
+    message: str = Field(description="A safe summary (no personal data, no stack trace); the "
+                         "details are in the close-of-business worker's log.")
+    resolution: dict[str, Any] | None = Field(description="note, by (a key id, or `cob` when "
+                                              "a later run closed the loan), at, run_id.")
+
+
+class CobExceptionPage(BaseModel):
+    next_cursor: str | None
+    data: list[CobExceptionOut]
+
+
+class CobExceptionQuery(PageQuery):
+    status: Literal["open", "resolved"] | None = None
+
+
+class CobResolveIn(Strict):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@endpoint(bp, "GET", "/v1/cob/exceptions", summary="Loans close of business quarantined",
+          tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
+          responses={200: (CobExceptionPage, "With a status, newest first; without, the "
+                                             "open ones first, oldest first")})
+def list_cob_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
+    scope = pagination.scope_of(ctx.tenant, "cob-exceptions", {"status": query.status})
+    found, last = cob_exceptions.page(ctx.tenant, query.status, query.limit,
+                                      pagination.decode(query.cursor, scope))
+    return Reply(CobExceptionPage(next_cursor=pagination.encode(scope, last),
+                                  data=[CobExceptionOut(**cob_exceptions.view(i))
+                                        for i in found]))
+
+
+@endpoint(bp, "POST", "/v1/cob/exceptions/{loan_id}/resolve",
+          summary="Resolve a quarantined loan's exception", tag="Close of business",
+          roles=OPERATORS, body=CobResolveIn, idempotent=True,
+          responses={200: (CobExceptionOut, "Resolved; the next run still closes the loan "
+                                            "and quarantines it again if it fails")})
+def resolve_cob_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Reply:
+    item = cob_exceptions.resolve(ctx.uow, ctx.tenant, loan_id, ctx.actor, ctx.now, body.note)
+    return Reply(CobExceptionOut(**cob_exceptions.view(item)))
 
 
 @endpoint(bp, "PUT", "/v1/settings/delinquency", summary="Set the tenant's delinquency ranges "

@@ -6,16 +6,20 @@
   starts an attempt in which every loan is skipped by its marker.
 - `run_all(resume_only=True)` (every 15 minutes): continues an unfinished plan and sends again
   the chunks that have not moved for a while (a lost or dead-lettered message).
+- Each tenant is isolated: an error for one (an unreadable setting, an outage of its
+  partition) is logged and reported in the result, and the tenants after it still close; the
+  15-minute schedule resumes its unfinished run.
 - `work_message`: one SQS message (a chunk, or a plan to continue), stopping a minute before
   the Lambda's end; the rest of the chunk is sent again.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from chalicelib.services import cob, cob_chunks
+from chalicelib.services import cob, cob_chunks, cob_exceptions
 from chalicelib.store import servicing as store
 from chalicelib.store import tenants
 
@@ -25,6 +29,7 @@ QUEUE = "cob-chunks"  # the stage's table prefix is added when packaged (infra/s
 # x ~14 WCU = ~23,000 WCU/s, under the table's default 40,000; 50 chunks of 20,000 = 1M loans.
 MAX_WORKERS = 50
 MARGIN_S = 60.0
+log = logging.getLogger("lending.cob")
 
 
 def run_all(business_date: date | None = None, now: datetime | None = None,
@@ -34,19 +39,32 @@ def run_all(business_date: date | None = None, now: datetime | None = None,
     deadline = time.monotonic() + budget_s
     out = {}
     for tenant in tenants.tenant_ids():
-        if resume_only:
-            latest = store.latest_run(tenant, day.isoformat())
-            if latest is None or latest["status"]["S"] != cob.RUNNING:
-                continue
-            run_id = latest["run_id"]["S"]
-            cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
-            cob_chunks.resend_stale(tenant, run_id, now)
-            out[tenant] = cob.view(cob.get_run(tenant, run_id))
-            continue
-        item = cob.start(tenant, day, now, "schedule")
-        out[tenant] = cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now,
-                                                   deadline=deadline, inline_single=True))
+        try:
+            view = _run_tenant(tenant, day, now, deadline, resume_only)
+        except Exception as exc:  # this tenant's failure must not stop the others
+            error_class, message = cob_exceptions.describe(exc)
+            log.error("close of business %s %s failed (%s: %s) at %s", tenant, day,
+                      error_class, message, cob_exceptions.where(exc))
+            view = {"error": error_class}
+        if view is not None:
+            out[tenant] = view
     return out
+
+
+def _run_tenant(tenant: str, day: date, now: datetime, deadline: float,
+                resume_only: bool) -> dict[str, object] | None:
+    """The tenant's run started (or continued) and its view; None: nothing to resume."""
+    if resume_only:
+        latest = store.latest_run(tenant, day.isoformat())
+        if latest is None or latest["status"]["S"] != cob.RUNNING:
+            return None
+        run_id = latest["run_id"]["S"]
+        cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
+        cob_chunks.resend_stale(tenant, run_id, now)
+        return cob.view(cob.get_run(tenant, run_id))
+    item = cob.start(tenant, day, now, "schedule")
+    return cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now, deadline=deadline,
+                                        inline_single=True))
 
 
 def work_message(body: str, remaining_ms: int) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 EVENT_TYPES: tuple[str, ...] = (
     "application.decided", "contract.signed", "loan.disbursed", "repayment.received",
     "installment.due_soon", "installment.overdue", "loan.closed", "disbursement.escalated",
+    "loan.cob_quarantined",  # close of business could not close the loan (cob_exceptions)
 )
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

@@ -6,7 +6,14 @@ accrued, fees fallen due, late fees, penalties), the servicing item's next versi
 seen as done), and — when the status moved — the loan's new version, audit record and partner
 events. A loan already closed through the date is skipped without a write: a second run, a
 retried Lambda or a restarted run changes nothing. A loan several days behind is stepped day
-by day in the same transaction (catch-up is the same fold).
+by day (catch-up is the same fold) in as few transactions as DynamoDB's 100 items allow: each
+slice of days (lending/cob_slice.py) is one transaction with its own journal
+`cob:<loan>:<last day of the slice>` and the marker at the slice's end, so a retry or a
+duplicate resumes from the marker and never posts a day twice. The one-day step is one
+transaction, as ever.
+
+A loan that cannot be closed (any error but the known conflict) is quarantined
+(services/cob_exceptions.py) and the run goes on: its chunk, its tenant, the other tenants.
 
 A run (`cob-<date>-<attempt>`) is worked in chunks of the tenant's loans index
 (services/cob_chunks.py): inline for tests and one-chunk portfolios, fanned out to SQS workers
@@ -15,26 +22,30 @@ otherwise. This module holds the per-loan step and the run item (start, read, vi
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from chalicelib.errors import DomainError, not_found
 from chalicelib.lending import loan_state as ls
+from chalicelib.lending.cob_slice import close_slice
 from chalicelib.lending.delinquency import DelinquencySettings
 from chalicelib.lending.product import ProductConfig
-from chalicelib.services import loan_lifecycle, servicing
+from chalicelib.services import cob_exceptions, loan_lifecycle, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
-from chalicelib.store.uow import UnitOfWork
+from chalicelib.store.uow import MAX_ITEMS, UnitOfWork
 
 OPEN = (loans.ACTIVE, loans.DELINQUENT, loans.DEFAULTED)
 RUNNING, COMPLETED = "running", "completed"
 STEP_RETRIES = 3  # fresh reads after a conflicting write (a repayment, a redelivery)
-#: Reminders before a due date have no registered partner event type yet: this hook receives
-#: them (the webhook owner can map it to an event type); overdue notices go to the outbox.
+ITEM_MARGIN = 10  # items kept free under DynamoDB's limit in every step
+# The step's items that do not grow with its days: a journal over at most the loan's 4
+# receivables, 3 income accounts, clearing and credit (1 + 2 per account = 19), the servicing
+# item, the loan's version and audit record, and a status event: 23.
+STEP_ITEMS = 23
+NOTICE_ROOM = MAX_ITEMS - ITEM_MARGIN - STEP_ITEMS  # outbox items (notices) per step
 
 
 @dataclass
@@ -45,24 +56,46 @@ class Context:
     now: datetime
     settings: DelinquencySettings
     products: dict[tuple[str, int], ProductConfig]
+    quarantined: set[str] = field(default_factory=set)  # loans with an open exception
+
+    @property
+    def run_id(self) -> str:
+        return self.actor.request_id
 
 
 def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
-    """Closes one loan's days through the business date: skipped | stepped | conflict.
-
-    A conflict means a repayment (or another delivery) moved the loan between our read and
-    our write: the step is tried again on a fresh read, else a completed run would leave this
-    loan's day open. Another run's finished step is then a skip, by its marker."""
-    outcome = _close_once(ctx, loan, item)
-    for _ in range(STEP_RETRIES):
-        if outcome != "conflict":
-            break
-        loan = loan_lifecycle.load(ctx.tenant, loan.loan_id)
-        outcome = _close_once(ctx, loan, store.get_servicing(ctx.tenant, loan.loan_id) or {})
+    """Closes one loan's days through the business date: skipped | stepped | conflict |
+    quarantined (it failed: recorded, the run goes on; an outage still raises). A loan with an
+    open exception that closes (or is found closed) has it cleared."""
+    try:
+        outcome = _close(ctx, loan, item)
+    except Exception as exc:
+        if cob_exceptions.transient(exc):
+            raise
+        cob_exceptions.quarantine(ctx.tenant, loan.loan_id, ctx.business_date, ctx.run_id,
+                                  ctx.now, exc)
+        return "quarantined"
+    if loan.loan_id in ctx.quarantined and outcome in ("stepped", "skipped"):
+        cob_exceptions.clear(ctx.tenant, loan.loan_id, ctx.run_id, ctx.now)
     return outcome
 
 
+def _close(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
+    """Steps slice after slice until through the date. A conflict means a repayment (or
+    another delivery) moved the loan between our read and our write: the step is tried again
+    on a fresh read, else a completed run would leave this loan's day open; another run's
+    finished step is then a skip, by its marker. After a slice, the next one reads afresh."""
+    outcome, stepped, retries = _close_once(ctx, loan, item), False, 0
+    while outcome == "partial" or (outcome == "conflict" and retries < STEP_RETRIES):
+        stepped |= outcome == "partial"
+        retries += outcome == "conflict"
+        loan = loan_lifecycle.load(ctx.tenant, loan.loan_id)
+        outcome = _close_once(ctx, loan, store.get_servicing(ctx.tenant, loan.loan_id) or {})
+    return "stepped" if stepped and outcome == "skipped" else outcome
+
+
 def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
+    """One transaction: skipped | stepped (through the date) | partial (a slice) | conflict."""
     if loan.status not in OPEN:
         return "skipped"
     if item and date.fromisoformat(item["through"]["S"]) >= ctx.business_date:
@@ -73,19 +106,18 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
         return "skipped"
     notices: list[ls.Notice] = []
     if ls.can_step(loaded.events, s.through + ls.ONE_DAY):
-        new = copy.deepcopy(s)
-        while new.through < day:
-            notices += ls.close_day(new, new.through + ls.ONE_DAY, loaded.policy)
-    else:
+        new, notices = close_slice(s, day, loaded.policy, NOTICE_ROOM)
+    else:  # an event after the marker: folded again through the date (no notices)
         new = ls.derive(loaded.base, loaded.events, day, loaded.policy)
+    end = new.through  # the slice's last day: the date itself unless a catch-up is cut
     dc = loaded.policy.day_count
     d = servicing.diff(servicing.flat(new.totals(dc)), servicing.flat(s.totals(dc)))
-    uow = UnitOfWork(token_seed=f"cob:{ctx.tenant}:{loan.loan_id}:{day.isoformat()}")
-    servicing.add_journal(uow, ctx.tenant, f"cob:{loan.loan_id}:{day.isoformat()}", loan, day,
-                          d, f"Close of business {day.isoformat()}", {"business_date":
-                                                                       day.isoformat()})
+    uow = UnitOfWork(token_seed=f"cob:{ctx.tenant}:{loan.loan_id}:{end.isoformat()}")
+    servicing.add_journal(uow, ctx.tenant, f"cob:{loan.loan_id}:{end.isoformat()}", loan, end,
+                          d, f"Close of business {end.isoformat()}", {"business_date":
+                                                                       end.isoformat()})
     servicing.commit_change(uow, ctx.tenant, ctx.actor, ctx.now, loaded, new, loaded.events,
-                            None, {"business_date": day.isoformat(), "dpd": new.dpd})
+                            None, {"business_date": end.isoformat(), "dpd": new.dpd})
     for n in notices:
         _notify(uow, ctx, loan, n)
     try:
@@ -94,7 +126,7 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
         if exc.kind == "conflict":
             return "conflict"  # another run or a repayment moved it: its marker decides
         raise
-    return "stepped"
+    return "stepped" if end >= day else "partial"
 
 
 def _notify(uow: UnitOfWork, ctx: Context, loan: loans.LoanItem, n: ls.Notice) -> None:
@@ -114,8 +146,8 @@ def _run_item(tenant: str, run_id: str, day: date, attempt: int, now: datetime,
             "planned": {"BOOL": False}, "plan_cursor": {"S": "null"},
             "chunks_total": {"N": "0"}, "chunks_done": {"N": "0"},
             "processed": {"N": "0"}, "stepped": {"N": "0"}, "skipped": {"N": "0"},
-            "conflicts": {"N": "0"}, "pages": {"N": "0"}, "started_at": {"S": now.isoformat()},
-            "updated_at": {"S": now.isoformat()}}
+            "conflicts": {"N": "0"}, "quarantined": {"N": "0"}, "pages": {"N": "0"},
+            "started_at": {"S": now.isoformat()}, "updated_at": {"S": now.isoformat()}}
 
 
 def start(tenant: str, day: date, now: datetime, trigger: str) -> dict[str, Any]:
@@ -163,6 +195,7 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
             "trigger": item["trigger"]["S"],
             **{k: int(item[k]["N"]) for k in ("processed", "stepped", "skipped", "conflicts",
                                               "pages", "chunks_total", "chunks_done")},
+            "quarantined": int(item.get("quarantined", {}).get("N", "0")),  # older runs lack it
             "planned": item["planned"]["BOOL"],
             "started_at": item["started_at"]["S"], "updated_at": item["updated_at"]["S"],
             "completed_at": item.get("completed_at", {}).get("S")}

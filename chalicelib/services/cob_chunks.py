@@ -15,7 +15,10 @@ slice of the index.
   already through the date is skipped by its marker, a concurrent step is a version conflict),
   and after each page one transaction records the chunk's cursor and counts (guarded by its
   page number: of two deliveries working the same chunk at once, the slower stops) and adds
-  the same counts to the run. Killed mid-page, the page is worked again on redelivery.
+  the same counts to the run. Killed mid-page, the page is worked again on redelivery. A loan
+  that cannot be closed is quarantined (services/cob_exceptions.py) and counted; the page
+  goes on. Each chunk reads the tenant's open exceptions once, so a loan that closes clears its
+  exception.
 - **The sweep**: the loans index sorts by status, so a loan whose status changed while the run
   was in flight (a repayment curing it) can move into a slice already worked. When every
   planned chunk is done, one more chunk is added (exactly once, guarded like a plan step): the
@@ -45,7 +48,7 @@ from pynamodb.attributes import UTCDateTimeAttribute
 
 from chalicelib.config import settings
 from chalicelib.errors import DomainError
-from chalicelib.services import cob, servicing
+from chalicelib.services import cob, cob_exceptions, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
@@ -59,7 +62,7 @@ SWEEP_PAGE = 1000  # index rows per page of the sweep: its filter lets few of th
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
 SWEEP_MARGIN = timedelta(minutes=5)  # clock skew between the coordinator and the API's writers
-COUNTS = ("processed", "stepped", "skipped", "conflicts")
+COUNTS = ("processed", "stepped", "skipped", "conflicts", "quarantined")
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -210,7 +213,8 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         return "lost"
     day = date.fromisoformat(run["business_date"]["S"])
     ctx = cob.Context(tenant, day, Actor("cob", "system", run_id), now,
-                      servicing.delinquency_settings(tenant), {})
+                      servicing.delinquency_settings(tenant), {},
+                      cob_exceptions.open_loans(tenant))
     start, end = json.loads(chunk["start"]["S"]), json.loads(chunk["end"]["S"])
     since = chunk.get("since", {}).get("S")  # the sweep: only loans changed during the run
     cursor = json.loads(chunk["cursor"]["S"])
@@ -233,14 +237,13 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         for raw in rows:
             if stop_after is not None and done >= stop_after:
                 return "killed"
-            loan = loans.LoanItem.from_raw_data(raw)
-            outcome = cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
+            outcome = _close_row(ctx, raw, states)
             done += 1
             if since and outcome == "skipped":
                 continue  # the sweep counts only what the slices missed
             counts["processed"] += 1
-            counts["stepped" if outcome == "stepped" else
-                   "conflicts" if outcome == "conflict" else "skipped"] += 1
+            counts[{"stepped": "stepped", "conflict": "conflicts",
+                    "quarantined": "quarantined"}.get(outcome, "skipped")] += 1
         cursor = page.get("LastEvaluatedKey")
         if not _record(tenant, run, n, pages, cursor, counts, now):
             return "lost"
@@ -248,6 +251,17 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         if not cursor:
             finish(tenant, run_id, now, send_sweep=send_sweep)
             return "done"
+
+
+def _close_row(ctx: cob.Context, raw: dict[str, Any], states: dict[str, Any]) -> str:
+    """One index row: its loan closed, or quarantined if even its loan item is unreadable."""
+    try:
+        loan = loans.LoanItem.from_raw_data(raw)
+    except Exception as exc:  # a corrupt loan item: the rest of the page goes on
+        cob_exceptions.quarantine(ctx.tenant, raw["loan_id"]["S"], ctx.business_date,
+                                  ctx.run_id, ctx.now, exc)
+        return "quarantined"
+    return cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
 
 
 def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,

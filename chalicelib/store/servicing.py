@@ -16,6 +16,10 @@
   start key, inclusive end sort key), its status, resume cursor and counts; the run's last one,
   the sweep, spans the whole index and holds `since` (loans changed after it). Beside its run,
   so one Query reads a run's chunks.
+- COB exception (a quarantined loan): pk `t#cob-exc#<loan id>`, sk `exception`; gsi1pk
+  `t#cob-exceptions`, gsi1sk `<status>#<first seen>#<loan id>` (list by status with
+  begins_with). One per loan: a loan failing again while open updates it, a loan failing after
+  its resolution reopens it (the audit chain keeps each episode).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ REPAYMENT_SK = "repayment"
 REFERENCE_SK = "repayment-ref"
 RUN_SK = "run"
 CHUNK_SK = "chunk#"
+EXCEPTION_SK = "exception"
 
 
 def _get(pk: str, sk: str) -> dict[str, Any] | None:
@@ -153,3 +158,19 @@ def list_chunks(tenant: str, run_id: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return out
         kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def exception_pk(tenant: str, loan_id: str) -> str:
+    return key(tenant, "cob-exc", loan_id)
+
+
+def exceptions_index_pk(tenant: str) -> str:
+    return key(tenant, "cob-exceptions")
+
+
+def exception_sk(status: str, first_seen: str, loan_id: str) -> str:
+    return f"{status}#{first_seen}#{loan_id}"
+
+
+def get_exception(tenant: str, loan_id: str) -> dict[str, Any] | None:
+    return _get(exception_pk(tenant, loan_id), EXCEPTION_SK)

@@ -67,6 +67,8 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/channel-callbacks/{channel_id}": PUBLIC,  # authenticated by its signature
     "POST /v1/cob/runs": _r(A, O),
     "GET /v1/cob/runs/{run_id}": ALL,
+    "GET /v1/cob/exceptions": _r(A, O),
+    "POST /v1/cob/exceptions/{loan_id}/resolve": _r(A, O),
     "PUT /v1/settings/delinquency": _r(A),
     "GET /v1/settings/delinquency": ALL,
     "POST /v1/contract-templates": _r(A),
@@ -191,6 +193,7 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
         "POST /v1/cob/runs": {"business_date": today},
         "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": {
             "outcome": "failed", "note": "the channel's statement shows no such payout"},
+        "POST /v1/cob/exceptions/{loan_id}/resolve": {"note": "repaired"},
         "PUT /v1/settings/delinquency": {"ranges": [{"name": "late", "min_days": 1}]},
         "POST /v1/contract-templates": {"name": "T", "body": "# {{ contract_id }}\n"},
         "POST /v1/contract-templates/{template_id}/versions": {"body": "# {{ contract_id }}\n"},
