@@ -1,9 +1,12 @@
 """The scheduled close of business and its chunk worker.
 
-- `run_all` (daily): yesterday (UTC) for every tenant. The coordinator plans the run's chunks
-  and sends them to the SQS queue; a one-chunk run is worked inline within the budget.
-  Scheduled events arrive at least once: a second delivery finds the date's run completed and
-  starts an attempt in which every loan is skipped by its marker.
+- `run_all` (every 15 minutes): each tenant's local yesterday (its time zone, its clock), so
+  every zone's midnight is honoured within 15 minutes of passing. A tenant whose yesterday has
+  a completed run is left alone (the scheduled plan is idempotent: most invocations write
+  nothing); otherwise the coordinator plans the run's chunks and sends them to the SQS queue;
+  a one-chunk run is worked inline within the budget. With an explicit `business_date` (an
+  operator's or a test's replay) a completed run is followed by a new attempt in which every
+  loan is skipped by its marker.
 - `run_all(resume_only=True)` (every 15 minutes): continues an unfinished plan and sends again
   the chunks that have not moved for a while (a lost or dead-lettered message).
 - `work_message`: one SQS message (a chunk, or a plan to continue), stopping a minute before
@@ -13,8 +16,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from chalicelib import clock
+from chalicelib.errors import DomainError
 from chalicelib.services import cob, cob_chunks
 from chalicelib.store import servicing as store
 from chalicelib.store import tenants
@@ -29,24 +34,38 @@ MARGIN_S = 60.0
 
 def run_all(business_date: date | None = None, now: datetime | None = None,
             budget_s: float = BUDGET_S, resume_only: bool = False) -> dict[str, dict[str, object]]:
-    now = now or datetime.now(UTC)
-    day = business_date or (now.date() - timedelta(days=1))
     deadline = time.monotonic() + budget_s
     out = {}
     for tenant in tenants.tenant_ids():
+        at = now or clock.now(tenant)
+        day = business_date or local_yesterday(tenant, at)
         if resume_only:
             latest = store.latest_run(tenant, day.isoformat())
             if latest is None or latest["status"]["S"] != cob.RUNNING:
                 continue
             run_id = latest["run_id"]["S"]
-            cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
-            cob_chunks.resend_stale(tenant, run_id, now)
+            cob_chunks.dispatch(tenant, run_id, at, deadline=deadline)
+            cob_chunks.resend_stale(tenant, run_id, at)
             out[tenant] = cob.view(cob.get_run(tenant, run_id))
             continue
-        item = cob.start(tenant, day, now, "schedule")
-        out[tenant] = cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now,
+        if business_date is None:
+            latest = store.latest_run(tenant, day.isoformat())
+            if latest is not None and latest["status"]["S"] == cob.COMPLETED:
+                out[tenant] = cob.view(latest)
+                continue
+        try:
+            item = cob.start(tenant, day, at, "schedule")
+        except DomainError as refused:  # an explicit date this tenant has not reached yet
+            out[tenant] = {"refused": refused.detail}
+            continue
+        out[tenant] = cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], at,
                                                    deadline=deadline, inline_single=True))
     return out
+
+
+def local_yesterday(tenant: str, at: datetime) -> date:
+    """The last whole business day of the tenant at `at`: the day the schedule closes."""
+    return clock.business_date(tenant, at) - timedelta(days=1)
 
 
 def work_message(body: str, remaining_ms: int) -> str:

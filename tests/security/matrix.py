@@ -178,7 +178,7 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
                          "payments": [{"date": "2027-01-01", "amount": "110"}]},
         "POST /v1/products": {"name": "Second", "terms": extra["terms"]},
         "POST /v1/products/{product_id}/versions": {"terms": extra["terms"]},
-        "POST /v1/tenants": {"tenant_id": "sec-new", "name": "New"},
+        "POST /v1/tenants": {"tenant_id": "sec-new", "name": "New", "time_zone": "UTC"},
         "POST /v1/tenants/{tenant_id}/api-keys": {"role": "admin", "name": "k"},
         "POST /v1/applications": application(ids["product_id"], serial="777"),
         "POST /v1/channels": {"name": "second", "type": "sandbox", "currency": "CNY",
