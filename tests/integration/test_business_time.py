@@ -106,6 +106,8 @@ def test_a_naive_datetime_is_a_422_on_its_field(api: Any, shanghai: dict[str, st
     assert [e["pointer"] for e in r.json["errors"]] == ["/body/paid_at"]
     assert r.json["errors"][0]["code"] == "timezone_aware"
     assert servicing.load("acme", loan_id).events == []  # nothing written
+    r = _pay(api, shanghai["partner"], loan_id, "0001-01-01T00:00:00+14:00", "overflow")
+    assert r.status == 422 and r.json["errors"][0]["code"] == "datetime_range"  # not a 500
     r = api.call("POST", "/v1/ledger/journals", {
         "journal_id": "j-naive", "effective_date": "2025-01-16", "pending": True,
         "expires_at": "2025-01-20T00:00:00",
@@ -182,8 +184,9 @@ def test_sandbox_clock_moves_the_tenants_now_and_is_audited(api: Any,
     trail = api.call("GET", "/v1/audit/sandbox_clock/acme", key=shanghai["admin"]).json["data"]
     assert [t["action"] for t in trail] == ["sandbox_clock.set", "sandbox_clock.reset"]
     assert api.call("POST", "/v1/audit/verify", key=shanghai["admin"]).json["ok"]
-    assert api.call("PUT", "/v1/sandbox/clock", {"now": "2025-01-01T00:00:00"},
-                    key=shanghai["admin"]).status == 422  # naive
+    for bad in ("2025-01-01T00:00:00", "9999-12-31T23:59:59-14:00"):  # naive, overflowing
+        r = api.call("PUT", "/v1/sandbox/clock", {"now": bad}, key=shanghai["admin"])
+        assert r.status == 422 and r.json["errors"][0]["pointer"] == "/body/now", r.json
     assert _set_clock(api, shanghai["operator"], LATE_EVENING_UTC).status == 403
 
 
