@@ -15,7 +15,7 @@ from chalicelib.jobs import cob as cob_job
 from chalicelib.services import servicing
 from chalicelib.store import sandbox_clock
 from chalicelib.store.ledger import ledger
-from tests.integration.contracts.helpers import ROLES, make_product
+from tests.integration.contracts.helpers import make_product, tenant_keys
 from tests.integration.servicing_core.loans import active_loan, money
 
 SHANGHAI = "Asia/Shanghai"
@@ -23,8 +23,7 @@ LATE_EVENING_UTC = "2025-01-15T23:30:00+00:00"  # 2025-01-16 07:30 in Shanghai
 
 
 def _tenant(api: Any, tenant: str, zone: str) -> dict[str, str]:
-    api.tenant(tenant, time_zone=zone)
-    return {role: api.key(tenant, role) for role in ROLES}
+    return tenant_keys(api, tenant, zone)
 
 
 @pytest.fixture

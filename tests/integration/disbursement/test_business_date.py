@@ -6,14 +6,13 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from chalicelib.store.ledger import ledger
-from tests.integration.contracts.helpers import ROLES, make_product
+from tests.integration.contracts.helpers import make_product, tenant_keys
 from tests.integration.disbursement.conftest import channel, disburse, signed_loan
 
 
 def test_a_payout_at_20h_utc_is_disbursed_on_the_next_day_in_shanghai(api: Any, aws: Any,
                                                                       clock: Any) -> None:
-    api.tenant("acme", time_zone="Asia/Shanghai")
-    keys = {role: api.key("acme", role) for role in ROLES}
+    keys = tenant_keys(api, "acme", "Asia/Shanghai")
     product = make_product(api, keys["admin"])
     channel(api, keys["admin"], "bank")
     loan_id = signed_loan(api, keys, aws, product["id"])
