@@ -80,14 +80,27 @@ def create_tenant(ctx: Context, body: TenantCreate) -> Reply:
     return Reply(_tenant(item), 201, {"Location": f"/v1/tenants/{item.tenant_id}"})
 
 
+def _own(ctx: Context, tenant_id: str) -> None:
+    """A tenant's key reaches its own tenant only; another's is as if it did not exist."""
+    if ctx.role != PLATFORM_ROLE and tenant_id != ctx.tenant:
+        raise not_found("Tenant")
+
+
+@endpoint(bp, "GET", "/v1/tenants/{tenant_id}", summary="A tenant (its currency, its time zone)",
+          tag="Platform", roles={PLATFORM_ROLE, "admin", "operator", "partner", "reviewer"},
+          responses={200: (Tenant, "The tenant")})
+def get_tenant(ctx: Context, tenant_id: str) -> Reply:
+    _own(ctx, tenant_id)
+    return Reply(_tenant(tenants.get_active(tenant_id)))
+
+
 @endpoint(bp, "PUT", "/v1/tenants/{tenant_id}/time-zone", summary="Change the tenant's time "
           "zone (its business day)", tag="Platform", roles={PLATFORM_ROLE, "admin"},
           body=TimeZoneBody, responses={200: (Tenant, "The tenant with its new zone")})
 def put_time_zone(ctx: Context, tenant_id: str, body: TimeZoneBody) -> Reply:
     """The platform, or the tenant's own admin. Audited on the tenant's chain. Days already
     closed keep their dates; later events and close of business use the new zone."""
-    if ctx.role != PLATFORM_ROLE and tenant_id != ctx.tenant:
-        raise not_found("Tenant")
+    _own(ctx, tenant_id)
     item = tenants.set_time_zone(ctx.uow, ctx.actor, ctx.now, tenant_id=tenant_id,
                                  time_zone=body.time_zone)
     return Reply(_tenant(item))

@@ -42,6 +42,10 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     return item
 
 
+def get_active(tenant_id: str) -> TenantItem:
+    return _active_tenant(tenant_id)
+
+
 def _active_tenant(tenant_id: str) -> TenantItem:
     tenant = tenants.get_tenant(tenant_id) if is_valid_tenant_id(tenant_id) else None
     if tenant is None or tenant.status != "active":

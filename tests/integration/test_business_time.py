@@ -79,6 +79,11 @@ def test_time_zone_is_changeable_by_its_admin_or_the_platform_and_audited(api: A
     assert [(t["action"], t["data"]) for t in trail][-1] == (
         "tenant.time_zone_changed", {"from": SHANGHAI, "to": "America/New_York"})
     assert api.call("POST", "/v1/audit/verify", key=beta["admin"]).json["ok"]
+    # Readable by the tenant's own keys and the platform; another tenant's is a 404.
+    assert api.call("GET", "/v1/tenants/acme", key=acme["partner"]).json["time_zone"] == (
+        "America/New_York")
+    assert api.call("GET", "/v1/tenants/beta", key=api.platform_key).json["time_zone"] == SHANGHAI
+    assert api.call("GET", "/v1/tenants/beta", key=acme["admin"]).status == 404
 
 
 # --- business dates ----------------------------------------------------------------------------

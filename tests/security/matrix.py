@@ -54,6 +54,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/tenants": _r("platform"),
     "POST /v1/tenants/{tenant_id}/api-keys": _r("platform"),
     "DELETE /v1/tenants/{tenant_id}/api-keys/{key_id}": _r("platform"),
+    "GET /v1/tenants/{tenant_id}": _r("platform", A, O, P, R),  # a tenant: its own only
     "PUT /v1/tenants/{tenant_id}/time-zone": _r("platform", A),  # an admin: its own tenant
     "GET /v1/sandbox/clock": ALL,
     "PUT /v1/sandbox/clock": _r(A),
