@@ -24,7 +24,9 @@ SANDBOX_STAGES = frozenset({"local", "test"})
 # Tenants onboarded before time zones existed keep the dates they always had.
 LEGACY_ZONE = "UTC"
 ZONE_TTL_S = 60.0  # another process sees a changed zone within this
+SANDBOX_TTL_S = 5.0  # ... and a moved sandbox clock within this (this process: at once)
 _zones: dict[str, tuple[float, ZoneInfo]] = {}
+_offsets: dict[str, tuple[float, timedelta]] = {}
 
 
 def sandboxed() -> bool:
@@ -40,7 +42,17 @@ def now(tenant: str | None = None) -> datetime:
     real = real_now()
     if not tenant or not sandboxed():
         return real
-    return real + sandbox_clock.offset(sandbox_clock.get(tenant))
+    return real + _offset(tenant)
+
+
+def _offset(tenant: str) -> timedelta:
+    """The sandbox clock's offset, cached briefly so a warm request costs no extra read."""
+    hit = _offsets.get(tenant)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    shift = sandbox_clock.offset(sandbox_clock.get(tenant))
+    _offsets[tenant] = (time.monotonic() + SANDBOX_TTL_S, shift)
+    return shift
 
 
 @cache
@@ -87,11 +99,13 @@ def shift_to(tenant_now: datetime) -> timedelta:
 
 
 def forget(tenant: str) -> None:
-    """Drops this process's cached zone of a tenant (after it changes)."""
+    """Drops this process's cached zone and sandbox offset of a tenant (after they change)."""
     _zones.pop(tenant, None)
+    _offsets.pop(tenant, None)
 
 
 def reset() -> None:
-    """Forgets every cached zone (tests recreate tenants between cases)."""
+    """Forgets every cached zone and offset (tests recreate tenants between cases)."""
     _zones.clear()
+    _offsets.clear()
 

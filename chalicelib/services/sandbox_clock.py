@@ -50,4 +50,5 @@ def set_clock(uow: UnitOfWork, tenant: str, actor: Actor, at: datetime,
     version = int(item["version"]["N"]) if item else None
     uow.add(sandbox_clock.put_item(tenant, shift, at, version, new.seq, new.hash),
             on_fail=lambda _r: conflict("The sandbox clock changed concurrently; retry."))
+    uow.after_commit.append(lambda: clock.forget(tenant))
     return shift
