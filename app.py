@@ -17,6 +17,7 @@ from chalicelib.api.reconciliation import bp as reconciliation_bp
 from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reports import bp as reports_bp
 from chalicelib.api.reviews import bp as reviews_bp
+from chalicelib.api.sandbox import bp as sandbox_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
 from chalicelib.jobs import (
     cob,
@@ -45,6 +46,7 @@ app.register_blueprint(reconciliation_bp)
 app.register_blueprint(reports_bp)
 app.register_blueprint(repayments_bp)
 app.register_blueprint(cob_bp)
+app.register_blueprint(sandbox_bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -72,7 +74,7 @@ def resume_disbursements(_event: object) -> None:
     log.info("disbursements resumed: %s", disbursement_resume.run_all())
 
 
-@app.schedule(Cron(5, 0, "*", "*", "?", "*"))
+@app.schedule(Rate(15, unit=Rate.MINUTES))  # each tenant's local midnight, within 15 minutes
 def close_of_business(_event: object) -> None:
     log.info("close of business: %s", cob.run_all())
 

@@ -120,7 +120,8 @@ def setup_tenant(stack: Any) -> str:
 
     with requests.Session() as s:
         r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
-                     {"tenant_id": TENANT, "name": "Bench", "base_currency": "CNY"})
+                     {"tenant_id": TENANT, "name": "Bench", "base_currency": "CNY",
+                      "time_zone": "UTC"})
         assert r.status_code == 201, r.text
         r = api_post(s, f"{stack.base}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
                      {"role": "admin", "name": "bench"})

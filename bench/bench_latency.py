@@ -68,7 +68,8 @@ def main() -> None:
     try:
         s = requests.Session()
         r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
-                     {"tenant_id": "lat", "name": "Latency", "base_currency": "CNY"})
+                     {"tenant_id": "lat", "name": "Latency", "base_currency": "CNY",
+                      "time_zone": "UTC"})
         assert r.status_code == 201, r.text
         keys = {}
         for role in ("admin", "operator", "partner"):

@@ -119,7 +119,8 @@ def setup_tenant(stack: StackProcess) -> str:
 
     with requests.Session() as s:
         r = api_post(s, stack.base + "/v1/tenants", stack.admin_key,
-                     {"tenant_id": TENANT, "name": "Bench", "base_currency": CURRENCY})
+                     {"tenant_id": TENANT, "name": "Bench", "base_currency": CURRENCY,
+                      "time_zone": "UTC"})
         assert r.status_code == 201, r.text
         r = api_post(s, f"{stack.base}/v1/tenants/{TENANT}/api-keys", stack.admin_key,
                      {"role": "operator", "name": "bench"})

@@ -76,7 +76,8 @@ def main() -> None:
             return r.json()
 
         tenant = f"bench-{uuid.uuid4().hex[:6]}"
-        post("/v1/tenants", {"tenant_id": tenant, "name": "Bench"}, stack.admin_key)
+        post("/v1/tenants", {"tenant_id": tenant, "name": "Bench",
+                             "time_zone": "UTC"}, stack.admin_key)
         admin = post(f"/v1/tenants/{tenant}/api-keys", {"role": "admin", "name": "a"},
                      stack.admin_key)["key"]
         partner = post(f"/v1/tenants/{tenant}/api-keys", {"role": "partner", "name": "p"},

@@ -1,12 +1,15 @@
 """The back office over HTTP once the loans are out: close of business over a few business
-days, each channel's statement reconciled, and the books and the audit trail proven."""
+days (the tenant's sandbox clock moved past each), each channel's statement reconciled, and the
+books and the audit trail proven."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from demo.client import Api, DemoError
 from demo.lifecycle import Outcome
@@ -23,12 +26,38 @@ class CobRun:
     view: dict[str, Any]
 
 
+def today(api: Api, t: Tenant) -> date:
+    """The tenant's business date now, from its clock (`GET /v1/sandbox/clock`). The demo plays
+    days ahead, so it needs a stage with a sandbox clock (local, test)."""
+    r = api.call("GET", "/v1/sandbox/clock", t.keys["operator"])
+    if r.status_code == 404:
+        raise DemoError("this stage has no sandbox clock (only local and test have one): the "
+                        "demo cannot close business days ahead of today here")
+    if r.status_code != 200:
+        raise DemoError(f"GET /v1/sandbox/clock → {r.status_code}: {r.text[:300]}")
+    return date.fromisoformat(r.json()["today"])
+
+
+def move_clock_past(api: Api, t: Tenant, day: date) -> None:
+    """Sets the tenant's sandbox clock to half past midnight after `day` (its zone), so `day`
+    is over and may be closed; the clock then runs on from there."""
+    after = datetime.combine(day + timedelta(days=1), dtime(0, 30), ZoneInfo(t.time_zone))
+    api.ok("PUT", "/v1/sandbox/clock", t.keys["admin"], {"now": after.isoformat()})
+
+
+def real_clock(api: Api, t: Tenant) -> None:
+    api.ok("DELETE", "/v1/sandbox/clock", t.keys["admin"])
+
+
 def close_business_day(api: Api, t: Tenant, day: date, *, stall_s: float = 15.0,
                        limit_s: float = 1800.0) -> CobRun:
-    """Starts the date's run, then follows it (`GET /v1/cob/runs/{id}`) until it completes.
+    """Moves the tenant's clock past the day (close of business refuses a day the tenant has
+    not finished), starts the date's run, then follows it (`GET /v1/cob/runs/{id}`) until it
+    completes.
     A run that shows no progress for `stall_s` is resumed with another `POST` (the operator's
     stand-in for the 15-minute resume schedule): the API may close loans within the request
     (up to its budget) or hand them to workers; both resume from the recorded cursor."""
+    move_clock_past(api, t, day)
     op, body = t.keys["operator"], {"business_date": day.isoformat()}
     view = api.ok("POST", "/v1/cob/runs", op, body)
     calls, started = 1, time.monotonic()

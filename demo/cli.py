@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, base: str, admin_key: str, console: Console) -
         outcomes: list[Outcome] = timed("lifecycle", _pooled, progress,
                                         "apply → sign → disburse → repay", args.workers,
                                         lambda b: run_one(api, tenant, b), borrowers)
-        today = datetime.now(UTC).date()
+        today = books.today(api, tenant)  # the tenant's business date (its zone, its clock)
         days = [today + timedelta(days=k) for k in COB_OFFSETS]
         closing = progress.add_task("close of business", total=len(days))
         cob = []
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace, base: str, admin_key: str, console: Console) -
         loan_ids = [o.loan_id for o in outcomes if o.loan_id and o.disbursed]
         states = _pooled(progress, "loan states", args.workers,
                          lambda i: loan_state(api, tenant, i), loan_ids)
+        books.real_clock(api, tenant)  # the tenant's clock back to real time
     summary = report.summarise(outcomes, states, cob, recon, ledger, audit, api.stats,
                                time.monotonic() - started)
     summary.update({"tenant": tenant.id, "loans_requested": args.loans,

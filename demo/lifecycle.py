@@ -124,7 +124,7 @@ def _disburse(api: Api, t: Tenant, out: Outcome) -> None:
         raise DemoError(f"disbursement {d['id']} {d['status']}: {d.get('failure')}")
     out.disbursed, out.financed = minor(d["payout"]), minor(d["financed"])
     out.failed_attempts = sum(a["status"] == "failed" for a in d["attempts"])
-    day = datetime.fromisoformat(d["settled_at"]).date()
+    day = t.local_date(datetime.fromisoformat(d["settled_at"]))
     out.movements += [Movement(a["channel_id"], a["payout_id"], "payout", out.disbursed, day)
                       for a in d["attempts"] if a["status"] == "settled"]
 
@@ -148,8 +148,9 @@ def _settle_by_callback(api: Api, ch: Channel, payout_id: str, out: Outcome) -> 
 
 
 def _repay(api: Api, t: Tenant, b: Borrower, out: Outcome) -> None:
-    """Payments are dated now: the API accepts no payment dated in the future, and the business
-    days after today are closed afterwards (books.close_business_day)."""
+    """Payments are dated now (the tenant's clock is real until close of business moves it):
+    the API accepts no payment dated in the future, and the business days after today are
+    closed afterwards (books.close_business_day moves the sandbox clock past each)."""
     partner, loan = t.keys["partner"], out.loan_id
     if b.behaviour == "missed":
         return
@@ -165,7 +166,8 @@ def _repay(api: Api, t: Tenant, b: Borrower, out: Outcome) -> None:
         "amount": money(amount), "paid_at": paid_at.isoformat(), "channel": channel,
         "external_reference": reference})
     out.repaid += amount
-    out.movements.append(Movement(channel, reference, "collection", amount, paid_at.date()))
+    out.movements.append(Movement(channel, reference, "collection", amount,
+                                  t.local_date(paid_at)))
     if b.behaviour == "payoff":
         # The quote (for the first open day) includes a day's interest that paying today did
         # not use: it sits on the borrower's credit balance and is refunded.

@@ -8,7 +8,9 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib.scoring.registry import shipped_model_dir
 from demo.client import Api
@@ -28,6 +30,7 @@ FEES = {"late": "20.00", "penalty_rate_percent": "18"}
 # A payoff quote is for the first open day; paid today, its day of interest is an overpayment
 # (refunded by the demo), which the product must tolerate: at most 50,000.00 at 36% a year.
 OVERPAYMENT_TOLERANCE = "100.00"
+TIME_ZONE = "Asia/Shanghai"  # the tenant's business day (a Chinese microfinance lender)
 
 
 @dataclass
@@ -45,6 +48,11 @@ class Tenant:
     products: dict[str, str]  # weekly | monthly → product id
     channels: list[Channel] = field(default_factory=list)
     funded: int = 0  # minor units per channel
+    time_zone: str = TIME_ZONE
+
+    def local_date(self, at: datetime) -> date:
+        """The tenant's business date of an instant (what its statements and the API use)."""
+        return at.astimezone(ZoneInfo(self.time_zone)).date()
 
 
 def _model_upload() -> dict[str, Any]:
@@ -64,7 +72,8 @@ def model_categories() -> dict[str, list[str]]:
 def setup(api: Api, admin_key: str, loans: int) -> Tenant:
     tenant_id = f"demo-{uuid.uuid4().hex[:6]}"
     api.ok("POST", "/v1/tenants", admin_key, {"tenant_id": tenant_id, "name": "Demo Microfinance",
-                                              "base_currency": CURRENCY})
+                                              "base_currency": CURRENCY,
+                                              "time_zone": TIME_ZONE})
     keys = {role: api.ok("POST", f"/v1/tenants/{tenant_id}/api-keys", admin_key,
                          {"role": role.rstrip("2"), "name": role})["key"] for role in ROLES}
     admin = keys["admin"]

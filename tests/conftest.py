@@ -37,9 +37,10 @@ gateway_problems.install_local()
 @pytest.fixture
 def aws() -> Iterator[dict[str, Any]]:
     """A fresh moto account per test with every table, the bucket and the KMS key provisioned."""
-    from chalicelib import config
+    from chalicelib import clock, config
 
     config.reset()
+    clock.reset()  # tenants' cached zones belong to the previous account
     with mock_aws():
         _apply_moto_patches()
         clients = {name: boto3.client(name) for name in ("dynamodb", "s3", "kms", "sqs")}

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import clock
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.origination_models import (
@@ -102,7 +103,8 @@ def loan_out(loan: LoanItem) -> LoanOut:
 @endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "
           "scored and decided at once", tag="Applications", roles=PARTNERS,
           body=ApplicationCreate, idempotent=True, errors={404},
-          precheck=lambda ctx, raw: applications.precheck(ctx.tenant, raw, ctx.now.date()),
+          precheck=lambda ctx, raw: applications.precheck(
+              ctx.tenant, raw, clock.business_date(ctx.tenant, ctx.now)),
           responses={201: (ApplicationOut, "Decided: approved (with an offer), referred to "
                            "review, or declined (with principal reasons)")})
 def submit_application(ctx: Context, body: ApplicationCreate) -> Reply:

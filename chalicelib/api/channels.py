@@ -10,6 +10,7 @@ from typing import Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
+from chalicelib import clock
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.schemas import MoneyOut, PageQuery, Strict
@@ -175,7 +176,8 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
     else:
         bal = channels.balance(ctx.tenant, item.channel_id)
         state = channels.breaker_state(ctx.tenant, item)
-        used = channels.used_today(ctx.tenant, item.channel_id, channels.clock().date())
+        used = channels.used_today(ctx.tenant, item.channel_id,
+                                    clock.business_date(ctx.tenant, channels.clock()))
     fields: dict[str, Any] = dict(
         id=item.channel_id, name=item.name, type=item.type, currency=cur,
         fixed_cost=_money(item.fixed_cost, cur), proportional_bps=item.proportional_bps,

@@ -24,7 +24,8 @@ PLAN_BUDGET_S = 5.0  # planning in the request; a worker continues a larger plan
 
 
 class RunBody(Strict):
-    business_date: date
+    business_date: date = Field(description="A business day of the tenant (its time zone), "
+                                            "no later than its today.")
 
 
 class RunOut(BaseModel):

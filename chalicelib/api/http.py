@@ -17,13 +17,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import clock
 from chalicelib.api import problems
 from chalicelib.api.auth import api_key_authorizer
 from chalicelib.api.ledger_problems import from_ledger
@@ -175,10 +176,10 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
 
 
 def _context(request: Any, spec: RouteSpec, request_id: str) -> Context:
-    now = datetime.now(UTC)
+    """Who calls, and `now`: the tenant's clock (a sandbox clock in stages local and test)."""
     path = _request_path(request, spec)
     if spec.roles is None:
-        return Context("", "public", "", request_id, now, path)
+        return Context("", "public", "", request_id, clock.now(), path)
     auth = (request.context or {}).get("authorizer") or {}
     error = auth.get("error")
     if error == "unavailable":
@@ -189,7 +190,9 @@ def _context(request: Any, spec: RouteSpec, request_id: str) -> Context:
     role = auth["role"]
     if role not in spec.roles:
         raise DomainError("forbidden", f"The {role!r} role may not call {spec.method} {spec.path}.")
-    return Context(auth["tenant"], role, auth["key_id"], request_id, now, path)
+    tenant = auth["tenant"]
+    now = clock.now(tenant if tenant != PLATFORM else None)
+    return Context(tenant, role, auth["key_id"], request_id, now, path)
 
 
 def _request_path(request: Any, spec: RouteSpec) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.api.schemas import Instant, PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount, parse_amount
 from chalicelib.services import ledger_ops
 from chalicelib.store.ledger import ledger
@@ -56,7 +56,7 @@ class JournalIn(Strict):
     metadata: dict[MetaKey, MetaValue] = Field(default_factory=dict, max_length=20)
     postings: list[PostingIn] = Field(min_length=2, max_length=58)
     pending: bool = Field(default=False, description="Reserve now; post or void later, once.")
-    expires_at: datetime | None = Field(default=None, description="Pending only: voided after.")
+    expires_at: Instant | None = Field(default=None, description="Pending only: voided after.")
 
 
 class ResolveIn(Strict):

@@ -9,9 +9,10 @@ from typing import Any, Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
+from chalicelib import clock
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
-from chalicelib.api.schemas import MoneyOut, Page, PageQuery, Strict
+from chalicelib.api.schemas import Instant, MoneyOut, Page, PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount
 from chalicelib.services import repayments
 
@@ -44,7 +45,8 @@ def _components(values: dict[str, int], currency: str) -> ComponentsOut:
 class RepaymentBody(Strict):
     amount: Money = Field(description="At most what the loan owes on the payment's date plus "
                                       "the product's overpayment tolerance.")
-    paid_at: datetime = Field(description="When the borrower paid (with a time zone).")
+    paid_at: Instant = Field(description="When the borrower paid, with its UTC offset; its "
+                             "date in the tenant's time zone is the payment's business date.")
     channel: str = Ref
     external_reference: str = Field(
         min_length=1, max_length=128, pattern=REF_PATTERN,
@@ -210,7 +212,8 @@ def post_refund(ctx: Context, loan_id: str, body: RefundBody) -> Reply:
           "closes the loan on a date", tag="Repayments", roles=READERS, query=QuoteQuery,
           responses={200: (PayoffOut, "The quote")}, errors={409})
 def get_payoff_quote(ctx: Context, loan_id: str, query: QuoteQuery) -> Reply:
-    q = repayments.payoff_quote(ctx.tenant, loan_id, query.date, ctx.now.date())
+    q = repayments.payoff_quote(ctx.tenant, loan_id, query.date,
+                                 clock.business_date(ctx.tenant, ctx.now))
     cur = q["currency"]
     return Reply(PayoffOut(loan_id=loan_id, date=q["date"], status=q["status"],
                            components=_components(q["components"], cur),

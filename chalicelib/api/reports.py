@@ -6,11 +6,12 @@ the contract generator documents one media type per response; see the report of 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
+from chalicelib import clock
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.schemas import Strict
 from chalicelib.lending import reports
@@ -24,13 +25,14 @@ MAX_DAYS = 366
 
 
 class PortfolioQuery(Strict):
-    as_of: date | None = Field(default=None, description="End of this day (UTC); default "
-                                                         "today.")
+    as_of: date | None = Field(default=None, description="End of this day in the tenant's "
+                                                         "time zone; default its today.")
 
 
 class OriginationQuery(Strict):
-    from_: date = Field(alias="from", description="First day (UTC), inclusive.")
-    to: date = Field(description="Last day (UTC), inclusive; at most 366 days after `from`.")
+    from_: date = Field(alias="from", description="First day (tenant's zone), inclusive.")
+    to: date = Field(description="Last day (tenant's zone), inclusive; at most 366 "
+                                 "days after `from`.")
 
     @model_validator(mode="after")
     def _range(self) -> OriginationQuery:
@@ -102,14 +104,14 @@ class OriginationOut(BaseModel):
     arms: list[ArmOut] = Field(description="Champion vs challenger policy outcomes.")
 
 
-def _portfolio(tenant: str, as_of: date | None) -> tuple[date, dict[str, reports.CurrencyBook]]:
-    day = as_of or datetime.now(UTC).date()
-    return day, reports.portfolio(repo.loan_records(tenant, day), day)
+def _portfolio(ctx: Context, as_of: date | None) -> tuple[date, dict[str, reports.CurrencyBook]]:
+    day = as_of or clock.business_date(ctx.tenant, ctx.now)
+    return day, reports.portfolio(repo.loan_records(ctx.tenant, day), day)
 
 
 def _origination(tenant: str, q: OriginationQuery) -> reports.Origination:
-    start = datetime.combine(q.from_, time(0), tzinfo=UTC)
-    end = datetime.combine(q.to + timedelta(days=1), time(0), tzinfo=UTC)
+    start = clock.local_midnight(tenant, q.from_)  # the tenant's days, not UTC's
+    end = clock.local_midnight(tenant, q.to + timedelta(days=1))
     return reports.origination(repo.application_records(tenant), start, end)
 
 
@@ -123,7 +125,7 @@ def _buckets(found: dict[str, reports._Bucket], cur: str) -> list[Bucket]:
           roles=READERS, query=PortfolioQuery,
           responses={200: (PortfolioOut, "Per currency; CSV at /v1/reports/portfolio.csv")})
 def portfolio(ctx: Context, query: PortfolioQuery) -> Reply:
-    day, books = _portfolio(ctx.tenant, query.as_of)
+    day, books = _portfolio(ctx, query.as_of)
     return Reply(PortfolioOut(as_of=day, currencies=[CurrencyPortfolio(
         currency=c, loans=b.loans,
         outstanding_principal=Money.of_minor(b.outstanding_principal, c),
@@ -139,7 +141,7 @@ def portfolio(ctx: Context, query: PortfolioQuery) -> Reply:
           responses={200: (None, "currency,dimension,key,loans,amount,ratio: one row per "
                                  "figure (total, status, product, metric)")})
 def portfolio_csv(ctx: Context, query: PortfolioQuery) -> Reply:
-    day, books = _portfolio(ctx.tenant, query.as_of)
+    day, books = _portfolio(ctx, query.as_of)
     return Reply(repo.portfolio_csv(books), headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="portfolio-{day.isoformat()}.csv"'})

@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from chalicelib import clock
 
 
 class Strict(BaseModel):
     """Base of every request body: unknown fields are refused (no mass assignment)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    """Far enough from datetime's ends that converting to any zone (or adding a sandbox
+    clock's offset) cannot overflow into a 500."""
+    try:
+        ok = EARLIEST <= value.astimezone(UTC) < LATEST
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise PydanticCustomError("datetime_range", "a date-time from 1900 to 8999")
+    return value
+
+
+# Every datetime a request carries: an offset is required (a naive one is a 422 on its field),
+# because the instant decides the tenant's business date.
+Instant = Annotated[AwareDatetime, Field(
+    description="An RFC 3339 date-time with its UTC offset, e.g. 2025-01-16T07:30:00+08:00."),
+    AfterValidator(_in_range)]
+
+
+def _zone(name: str) -> str:
+    if not clock.is_zone(name):
+        raise PydanticCustomError("time_zone", "an IANA time zone name, e.g. Asia/Shanghai")
+    return name
+
+
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Asia/Shanghai"],
+                                description="IANA time zone of the tenant's business day."),
+                     AfterValidator(_zone)]
 
 
 class MoneyOut(BaseModel):

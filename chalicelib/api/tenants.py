@@ -9,7 +9,9 @@ from chalice import Blueprint
 from pydantic import BaseModel, Field
 
 from chalicelib.api.http import PLATFORM_ROLE, Context, Reply, endpoint
-from chalicelib.api.schemas import Strict
+from chalicelib.api.schemas import Strict, TimeZone
+from chalicelib.clock import LEGACY_ZONE
+from chalicelib.errors import not_found
 from chalicelib.services import tenants
 
 bp = Blueprint(__name__)
@@ -22,12 +24,18 @@ class TenantCreate(Strict):
                            description="Chosen by the platform; lowercase letters, digits, '-'.")
     name: str = Field(min_length=1, max_length=200)
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    time_zone: TimeZone
+
+
+class TimeZoneBody(Strict):
+    time_zone: TimeZone
 
 
 class Tenant(BaseModel):
     id: str
     name: str
     base_currency: str
+    time_zone: str = Field(description="IANA zone of the tenant's business day.")
     status: str
     created_at: datetime
 
@@ -54,7 +62,8 @@ class ApiKeyIssued(ApiKey):
 
 def _tenant(item: tenants.TenantItem) -> Tenant:
     return Tenant(id=item.tenant_id, name=item.name, base_currency=item.base_currency,
-                  status=item.status, created_at=item.created_at)
+                  time_zone=item.time_zone or LEGACY_ZONE, status=item.status,
+                  created_at=item.created_at)
 
 
 def _key(item: tenants.ApiKeyItem) -> dict[str, object]:
@@ -66,8 +75,35 @@ def _key(item: tenants.ApiKeyItem) -> dict[str, object]:
           body=TenantCreate, idempotent=True, responses={201: (Tenant, "Tenant created")})
 def create_tenant(ctx: Context, body: TenantCreate) -> Reply:
     item = tenants.create_tenant(ctx.uow, ctx.actor, ctx.now, tenant_id=body.tenant_id,
-                                 name=body.name, base_currency=body.base_currency)
+                                 name=body.name, base_currency=body.base_currency,
+                                 time_zone=body.time_zone)
     return Reply(_tenant(item), 201, {"Location": f"/v1/tenants/{item.tenant_id}"})
+
+
+def _own(ctx: Context, tenant_id: str) -> None:
+    """A tenant's key reaches its own tenant only; another's is as if it did not exist."""
+    if ctx.role != PLATFORM_ROLE and tenant_id != ctx.tenant:
+        raise not_found("Tenant")
+
+
+@endpoint(bp, "GET", "/v1/tenants/{tenant_id}", summary="A tenant (its currency, its time zone)",
+          tag="Platform", roles={PLATFORM_ROLE, "admin", "operator", "partner", "reviewer"},
+          responses={200: (Tenant, "The tenant")})
+def get_tenant(ctx: Context, tenant_id: str) -> Reply:
+    _own(ctx, tenant_id)
+    return Reply(_tenant(tenants.get_active(tenant_id)))
+
+
+@endpoint(bp, "PUT", "/v1/tenants/{tenant_id}/time-zone", summary="Change the tenant's time "
+          "zone (its business day)", tag="Platform", roles={PLATFORM_ROLE, "admin"},
+          body=TimeZoneBody, responses={200: (Tenant, "The tenant with its new zone")})
+def put_time_zone(ctx: Context, tenant_id: str, body: TimeZoneBody) -> Reply:
+    """The platform, or the tenant's own admin. Audited on the tenant's chain. Days already
+    closed keep their dates; later events and close of business use the new zone."""
+    _own(ctx, tenant_id)
+    item = tenants.set_time_zone(ctx.uow, ctx.actor, ctx.now, tenant_id=tenant_id,
+                                 time_zone=body.time_zone)
+    return Reply(_tenant(item))
 
 
 @endpoint(bp, "POST", "/v1/tenants/{tenant_id}/api-keys", summary="Issue an API key",

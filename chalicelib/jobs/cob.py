@@ -1,9 +1,12 @@
 """The scheduled close of business and its chunk worker.
 
-- `run_all` (daily): yesterday (UTC) for every tenant. The coordinator plans the run's chunks
-  and sends them to the SQS queue; a one-chunk run is worked inline within the budget.
-  Scheduled events arrive at least once: a second delivery finds the date's run completed and
-  starts an attempt in which every loan is skipped by its marker.
+- `run_all` (every 15 minutes): each tenant's local yesterday (its time zone, its clock), so
+  every zone's midnight is honoured within 15 minutes of passing. A tenant whose yesterday has
+  a completed run is left alone (the scheduled plan is idempotent: most invocations write
+  nothing); otherwise the coordinator plans the run's chunks and sends them to the SQS queue;
+  a one-chunk run is worked inline within the budget. With an explicit `business_date` (an
+  operator's or a test's replay) a completed run is followed by a new attempt in which every
+  loan is skipped by its marker.
 - `run_all(resume_only=True)` (every 15 minutes): continues an unfinished plan and sends again
   the chunks that have not moved for a while (a lost or dead-lettered message).
 - Each tenant is isolated: an error for one (an unreadable setting, an outage of its
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from chalicelib import clock
+from chalicelib.errors import DomainError
 from chalicelib.services import cob, cob_chunks, cob_exceptions
 from chalicelib.store import servicing as store
 from chalicelib.store import tenants
@@ -34,13 +39,14 @@ log = logging.getLogger("lending.cob")
 
 def run_all(business_date: date | None = None, now: datetime | None = None,
             budget_s: float = BUDGET_S, resume_only: bool = False) -> dict[str, dict[str, object]]:
-    now = now or datetime.now(UTC)
-    day = business_date or (now.date() - timedelta(days=1))
     deadline = time.monotonic() + budget_s
     out = {}
     for tenant in tenants.tenant_ids():
+        day = business_date
         try:
-            view = _run_tenant(tenant, day, now, deadline, resume_only)
+            at = now or clock.now(tenant)
+            day = business_date or local_yesterday(tenant, at)
+            view = _run_tenant(tenant, day, at, deadline, resume_only, business_date is None)
         except Exception as exc:  # this tenant's failure must not stop the others
             error_class, message = cob_exceptions.describe(exc)
             log.error("close of business %s %s failed (%s: %s) at %s", tenant, day,
@@ -51,20 +57,32 @@ def run_all(business_date: date | None = None, now: datetime | None = None,
     return out
 
 
-def _run_tenant(tenant: str, day: date, now: datetime, deadline: float,
-                resume_only: bool) -> dict[str, object] | None:
-    """The tenant's run started (or continued) and its view; None: nothing to resume."""
-    if resume_only:
+def _run_tenant(tenant: str, day: date, now: datetime, deadline: float, resume_only: bool,
+                scheduled: bool) -> dict[str, object] | None:
+    """The tenant's run started (or continued) and its view; None: nothing to resume. The
+    schedule leaves a day with a completed run alone; an explicit date starts a new attempt."""
+    if resume_only or scheduled:
         latest = store.latest_run(tenant, day.isoformat())
-        if latest is None or latest["status"]["S"] != cob.RUNNING:
-            return None
-        run_id = latest["run_id"]["S"]
-        cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
-        cob_chunks.resend_stale(tenant, run_id, now)
-        return cob.view(cob.get_run(tenant, run_id))
-    item = cob.start(tenant, day, now, "schedule")
+        if resume_only:
+            if latest is None or latest["status"]["S"] != cob.RUNNING:
+                return None
+            run_id = latest["run_id"]["S"]
+            cob_chunks.dispatch(tenant, run_id, now, deadline=deadline)
+            cob_chunks.resend_stale(tenant, run_id, now)
+            return cob.view(cob.get_run(tenant, run_id))
+        if latest is not None and latest["status"]["S"] == cob.COMPLETED:
+            return cob.view(latest)
+    try:
+        item = cob.start(tenant, day, now, "schedule")
+    except DomainError as refused:  # an explicit date this tenant has not reached yet
+        return {"refused": refused.detail}
     return cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now, deadline=deadline,
                                         inline_single=True))
+
+
+def local_yesterday(tenant: str, at: datetime) -> date:
+    """The last whole business day of the tenant at `at`: the day the schedule closes."""
+    return clock.business_date(tenant, at) - timedelta(days=1)
 
 
 def work_message(body: str, remaining_ms: int) -> str:

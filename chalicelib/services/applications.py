@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import clock
 from chalicelib.errors import DomainError, FieldError, conflict, invalid, not_found
 from chalicelib.lending import application_states as states
 from chalicelib.lending.decision import (
@@ -208,10 +209,11 @@ def _scorer(tenant: str, model_id: str | None) -> tuple[Any, scoring_models.Mode
 
 
 def offer_for(terms: ProductConfig, amount: int, term: int, grade: str, now: datetime,
-              validity_days: int) -> tuple[dict[str, Any] | None, str | None]:
-    """The offer for a grade, cutting the amount to the grade's limit if needed; or why none."""
+              today: date, validity_days: int) -> tuple[dict[str, Any] | None, str | None]:
+    """The offer for a grade, cutting the amount to the grade's limit if needed; or why none.
+    `today` is the tenant's business date (the expected disbursement date)."""
     granted = min(amount, terms.max_amount_minor(grade))
-    q = price(terms, granted, term, grade, now.date())
+    q = price(terms, granted, term, grade, today)
     if not q.eligible:
         return None, "; ".join(p.msg for p in q.refusals)
     body = q.as_json()
@@ -221,7 +223,7 @@ def offer_for(terms: ProductConfig, amount: int, term: int, grade: str, now: dat
     body.update({
         "amount": {"amount": format_amount(granted, cur), "currency": cur},
         "requested": {"amount": format_amount(amount, cur), "currency": cur},
-        "limit_cut": granted < amount, "disbursement_date": now.date().isoformat(),
+        "limit_cut": granted < amount, "disbursement_date": today.isoformat(),
         "valid_until": (now + timedelta(days=validity_days)).isoformat(),
     })
     return body, None
@@ -300,7 +302,8 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         _policy_currency(config, terms.currency, cid)
         challenger = (cid, number, config)
     scorer, model = _scorer(tenant, refs.scoring_model_id)
-    age, features = _validate(sub, terms, champion[2], scorer.card, scorer, now.date())
+    today = clock.business_date(tenant, now)
+    age, features = _validate(sub, terms, champion[2], scorer.card, scorer, today)
 
     application_id = f"app_{secrets.token_hex(8)}"
     blind = personal_data.blind_index(tenant, sub.id_type, sub.id_number)
@@ -326,7 +329,7 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     record["required_approvals"] = 2 if four_eyes and sub.amount > four_eyes.minor else 1
     offer = None
     if record["outcome"] == "approve":
-        offer, why_not = offer_for(terms, sub.amount, sub.term, result.grade, now,
+        offer, why_not = offer_for(terms, sub.amount, sub.term, result.grade, now, today,
                                    policy.offer_validity_days)
         if offer is None:
             record["outcome"] = "refer"
@@ -444,6 +447,7 @@ def review(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, applicatio
     elif len(approvals) + 1 >= required:
         _, _, terms = terms_of(tenant, item.product_id, item.product_version)
         offer, why_not = offer_for(terms, item.amount, item.term, record["score"]["grade"], now,
+                                   clock.business_date(tenant, now),
                                    int(record.get("offer_validity_days", 7)))
         if offer is None:
             raise conflict(f"No offer can be made within the product's rules: {why_not}")

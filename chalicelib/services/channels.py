@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.channels import breaker, protocol, webhooks
 from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
+from chalicelib.clock import business_date
 from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.store import aggregates
 from chalicelib.store import channels as store
@@ -107,7 +108,7 @@ def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: 
     postings = (Posting(channel_cash_id(channel_id), Side.DEBIT, amount, item.currency),
                 Posting(FUNDING, Side.CREDIT, amount, item.currency))
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
-        journal_id, postings, now.date(), f"Prefunding of channel {channel_id}",
+        journal_id, postings, business_date(tenant, now), f"Prefunding of channel {channel_id}",
         domain_metadata(CHANNEL, channel_id=channel_id))))
     _save(uow, tenant, actor, now, item, "channel.funded",
           {"amount": amount, "journal_id": journal_id})

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.errors import DomainError, not_found
+from chalicelib import clock
+from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.cob_slice import close_slice
 from chalicelib.lending.delinquency import DelinquencySettings
@@ -151,7 +152,14 @@ def _run_item(tenant: str, run_id: str, day: date, attempt: int, now: datetime,
 
 
 def start(tenant: str, day: date, now: datetime, trigger: str) -> dict[str, Any]:
-    """The date's unfinished run (to resume), or a new attempt after a completed one."""
+    """The date's unfinished run (to resume), or a new attempt after a completed one. A day
+    the tenant has not reached yet (its zone, its clock `now`) cannot be closed."""
+    today = clock.business_date(tenant, now)
+    if day > today:
+        raise DomainError("validation-error", "The business date is after the tenant's today "
+                          f"({today.isoformat()}).", [FieldError(
+                              "/body/business_date",
+                              f"after the tenant's today, {today.isoformat()}", "future_date")])
     latest = store.latest_run(tenant, day.isoformat())
     if latest is not None and latest["status"]["S"] == RUNNING:
         return latest

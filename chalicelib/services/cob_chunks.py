@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -46,6 +46,7 @@ import boto3
 from botocore.config import Config
 from pynamodb.attributes import UTCDateTimeAttribute
 
+from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.errors import DomainError
 from chalicelib.services import cob, cob_exceptions, servicing
@@ -418,7 +419,7 @@ def handle(body: str, *, deadline: float | None = None) -> str:
     (SQS retries it, then dead-letters it)."""
     msg = json.loads(body)
     tenant, run_id, kind = str(msg["tenant"]), str(msg["run_id"]), msg["kind"]
-    now = datetime.now(UTC)
+    now = clock.now(tenant)  # the tenant's clock (a sandbox clock in local and test)
     if kind == "plan":
         run = plan(tenant, run_id, now, deadline=deadline)
         if run["status"]["S"] == cob.RUNNING and not run["planned"]["BOOL"]:

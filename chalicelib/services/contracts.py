@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.contracts import notifier, signing, storage
 from chalicelib.contracts.context import contract_context, sample_context
@@ -154,7 +155,7 @@ def create_for_loan(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, l
         borrower={"name": str(applicant.get("name", "")),
                   "national_id": str(national.get("number", "")),
                   "phone": str(applicant.get("phone", ""))},
-        signed_on=now.date().isoformat())
+        signed_on=clock.business_date(tenant, now).isoformat())
     try:
         pdf = render_pdf(render(source, context), f"Contract {contract_id}")
     except (TemplateProblem, DocumentProblem) as exc:

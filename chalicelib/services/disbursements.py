@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import clock, metrics
 from chalicelib.channels import protocol, router
 from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout
 from chalicelib.channels.router import Candidate, Policy
@@ -184,7 +184,7 @@ def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
                   policy: Policy) -> tuple[ChannelItem, dict[str, Any]] | None:
     loan = loan_lifecycle.load(tenant, item.loan_id)
     now = channels.clock()
-    day = now.date()
+    day = clock.business_date(tenant, now)
     items = {c.channel_id: c for c in _eligible_channels(tenant, loan)}
     tried = {a["channel_id"] for a in item.attempt_list()}
     ranked, skipped = router.rank(_candidates(tenant, list(items.values()), day), item.payout,
@@ -236,9 +236,10 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     attempts = item.attempt_list()
     n = len(attempts) + 1
     cur, cid = item.currency, channel.channel_id
+    day = clock.business_date(tenant, now)  # the tenant's day: its channel limits and books
     attempt = {"n": n, "channel_id": cid, "payout_id": f"{item.disbursement_id}.{n}",
                "journal_id": _journal_id(item, n), "status": "reserved",
-               "day": now.date().isoformat(), "cost": router.cost(candidate, item.payout),
+               "day": day.isoformat(), "cost": router.cost(candidate, item.payout),
                "started_at": now.isoformat(), "ended_at": None, "provider_ref": None,
                "reason": None, "expires_at": (now + PENDING_TTL).isoformat()}
     postings = [Posting(loan_account_id(item.loan_id, "principal"), Side.DEBIT, item.financed,
@@ -247,12 +248,12 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
         postings.append(Posting(FEE_INCOME, Side.CREDIT, item.fee, cur))
     uow = UnitOfWork()
     uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
-        attempt["journal_id"], tuple(postings), now.date(),
+        attempt["journal_id"], tuple(postings), day,
         f"Disbursement {item.disbursement_id} via {cid}",
         domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
                         disbursement_id=item.disbursement_id, channel_id=cid),
         pending=True)))  # no ledger expiry: see the module's docstring
-    uow.add(channel_store.reserve_usage(tenant, cid, now.date(), item.payout,
+    uow.add(channel_store.reserve_usage(tenant, cid, day, item.payout,
                                         channel.daily_limit, now),
             on_fail=lambda _r: DomainError("channel-daily-limit", "Daily limit reached."))
     attempts.append(attempt)
@@ -334,8 +335,9 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
 def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
             attempts: list[dict[str, Any]], attempt: dict[str, Any]) -> None:
     journal = attempt["journal_id"]
+    on = clock.business_date(tenant, now)  # the disbursement date: the payout's local date
     uow.add_part(ledger().prepare_post_pending(
-        tenant, f"{journal}:post", journal, effective_date=now.date(),
+        tenant, f"{journal}:post", journal, effective_date=on,
         description=f"Disbursement {item.disbursement_id} settled",
         metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
                                  disbursement_id=item.disbursement_id)))
@@ -347,13 +349,13 @@ def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Dis
     loan = loan_lifecycle.load(tenant, item.loan_id)
     loan.disbursed_at = now
     _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
-    fresh = price(terms, loan.principal, loan.term, loan.grade, now.date())
+    fresh = price(terms, loan.principal, loan.term, loan.grade, on)
     if fresh.schedule is not None:  # the schedule runs from the actual disbursement date
         loan.schedule = json.dumps(fresh.schedule.as_json(), separators=(",", ":"))
     loan_lifecycle.move(uow, tenant, actor, now, loan, ACTIVE, "loan.disbursed",
                         {"disbursement_id": item.disbursement_id,
                          "channel_id": attempt["channel_id"],
-                         "disbursed_on": now.date().isoformat()})
+                         "disbursed_on": on.isoformat()})
 
 
 def _void(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
@@ -370,7 +372,7 @@ def _release(uow: UnitOfWork, tenant: str, now: datetime, item: DisbursementItem
     """Voids the attempt's pending journal and gives back its share of the daily limit."""
     journal = attempt["journal_id"]
     uow.add_part(ledger().prepare_void_pending(
-        tenant, f"{journal}:void", journal, effective_date=now.date(),
+        tenant, f"{journal}:void", journal, effective_date=clock.business_date(tenant, now),
         description=f"Disbursement {item.disbursement_id} {why} at {attempt['channel_id']}",
         metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
                                  disbursement_id=item.disbursement_id)))

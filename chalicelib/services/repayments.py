@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.errors import LendingError
@@ -62,7 +63,7 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     terms: dict[tuple[str, int], ProductConfig] = {}
     loaded = servicing.load(tenant, loan_id, products=terms)
     loan = loaded.loan
-    on = paid_at.date()
+    on = clock.business_date(tenant, paid_at)  # the tenant's day, whatever the offset
     _check_money(currency, loan.currency, amount)
     _check_new_reference(tenant, channel, reference)
     if paid_at > now + CLOCK_SKEW or on < loaded.base.disbursed_on:
@@ -222,7 +223,8 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment
     # so the two cannot be separate journals in the same commit).
     d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
     journal = item["journal_id"]["S"]
-    servicing.add_journal(uow, tenant, f"{journal}:rev", loaded.loan, now.date(), d,
+    servicing.add_journal(uow, tenant, f"{journal}:rev", loaded.loan,
+                          clock.business_date(tenant, now), d,
                           f"Reversal of repayment {repayment_id}: {reason}"[:200],
                           {"repayment_id": repayment_id, "reverses": journal})
     item["status"] = {"S": "reversed"}
@@ -243,8 +245,8 @@ def refund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: s
     loaded = servicing.load(tenant, loan_id)
     _check_money(currency, loaded.loan.currency, amount)
     fid = f"rfd_{secrets.token_hex(8)}"
-    event = ls.Event(fid, "refund", max(now.date(), loaded.state.through + ls.ONE_DAY), amount,
-                     _next_seq(loaded.events))
+    on = max(clock.business_date(tenant, now), loaded.state.through + ls.ONE_DAY)
+    event = ls.Event(fid, "refund", on, amount, _next_seq(loaded.events))
     events = [*loaded.events, event]
     try:
         state = _advance(uow, tenant, now, loaded, event)
@@ -299,7 +301,8 @@ def write_off(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id
     dc = loaded.policy.day_count
     amounts = {c: state.written_off[c] - loaded.state.written_off[c] for c in ls.COMPONENTS}
     d = servicing.diff(servicing.flat(state.totals(dc)), servicing.flat(loaded.state.totals(dc)))
-    servicing.add_journal(uow, tenant, f"wo:{loan_id}", loaded.loan, now.date(), d,
+    servicing.add_journal(uow, tenant, f"wo:{loan_id}", loaded.loan,
+                          clock.business_date(tenant, now), d,
                           f"Write-off of loan {loan_id}: {reason}"[:200], {})
     servicing.commit_change(uow, tenant, actor, now, loaded, state, events, None,
                             {"reason": reason, "amounts": amounts})

@@ -18,6 +18,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chalicelib.clock import business_date
 from chalicelib.lending.money import format_amount
 from chalicelib.lending.reports import ApplicationRecord, CurrencyBook, LoanRecord, Origination
 from chalicelib.store import outbox as items
@@ -54,12 +55,13 @@ def loan_records(tenant: str, as_of: date) -> list[LoanRecord]:
     for item in items.query_all(key(tenant, "loans"), index=True, cap=MAX_LOANS):
         created = _dt(items.s(item, "created_at"))
         disbursed = _dt(items.s(item, "disbursed_at"))
-        if created is None or created.date() > as_of:
+        created_on = business_date(tenant, created) if created else None
+        if created_on is None or created_on > as_of:
             continue
         loan_id = items.s(item, "loan_id") or ""
         principal = items.n(item, "principal") or 0
         outstanding = collected = 0
-        disbursed_on = disbursed.date() if disbursed else None
+        disbursed_on = business_date(tenant, disbursed) if disbursed else None
         if disbursed_on is not None and disbursed_on <= as_of:
             for component in LOAN_COMPONENTS:
                 dr, cr = _posted(tenant, loan_account_id(loan_id, component), as_of)
@@ -69,7 +71,7 @@ def loan_records(tenant: str, as_of: date) -> list[LoanRecord]:
         out.append(LoanRecord(
             loan_id=loan_id, product_id=items.s(item, "product_id") or "",
             status=items.s(item, "status") or "", currency=items.s(item, "currency") or "",
-            principal=principal, created_on=created.date(), disbursed_on=disbursed_on,
+            principal=principal, created_on=created_on, disbursed_on=disbursed_on,
             disbursed_amount=principal if disbursed_on else 0,
             outstanding_principal=outstanding, collected=collected,
             days_past_due=_days_past_due(tenant, loan_id)))

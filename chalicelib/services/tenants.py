@@ -1,9 +1,10 @@
-"""Tenant onboarding and API key lifecycle (platform admin only)."""
+"""Tenant onboarding, its time zone, and API key lifecycle (platform admin only)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib import clock
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.services import credentials, usage_keys
 from chalicelib.store import audit, tenants
@@ -15,7 +16,7 @@ from chalicelib.store.uow import UnitOfWork, check_version, put_aggregate
 
 
 def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str, name: str,
-                  base_currency: str) -> TenantItem:
+                  base_currency: str, time_zone: str) -> TenantItem:
     if not is_valid_tenant_id(tenant_id):
         raise DomainError("validation-error", "Invalid tenant id.", [FieldError(
             "/body/tenant_id", "3-40 characters: lowercase letters, digits and single hyphens, "
@@ -26,11 +27,12 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     gsi1pk, gsi1sk = tenants.registry_keys(tenant_id)
     item = TenantItem(pk, sk, tenant_id=tenant_id, name=name, base_currency=base_currency,
                       status="active", version=1, created_at=now, updated_at=now,
-                      gsi1pk=gsi1pk, gsi1sk=gsi1sk,
+                      gsi1pk=gsi1pk, gsi1sk=gsi1sk, time_zone=time_zone,
                       usage_key=usage_keys.provision(tenant_id))
     head = audit.append(uow, tenant=tenant_id, aggregate_type="tenant", aggregate_id=tenant_id,
                         head=None, action="tenant.created", actor=actor, at=now,
-                        data={"name": name, "base_currency": base_currency},
+                        data={"name": name, "base_currency": base_currency,
+                              "time_zone": time_zone},
                         head_ref=tenants.head_ref(pk, sk))
     item.audit_seq, item.audit_head = head.seq, head.hash
     uow.add(put_aggregate(item, None),
@@ -40,10 +42,37 @@ def create_tenant(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: st
     return item
 
 
+def get_active(tenant_id: str) -> TenantItem:
+    return _active_tenant(tenant_id)
+
+
 def _active_tenant(tenant_id: str) -> TenantItem:
     tenant = tenants.get_tenant(tenant_id) if is_valid_tenant_id(tenant_id) else None
     if tenant is None or tenant.status != "active":
         raise not_found("Tenant")
+    return tenant
+
+
+def set_time_zone(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str,
+                  time_zone: str) -> TenantItem:
+    """Moves the tenant's business day to another zone. Dates already closed or booked stay as
+    they are; close of business and new events use the new zone from the next request (other
+    processes within clock.ZONE_TTL_S)."""
+    tenant = _active_tenant(tenant_id)
+    before = tenant.time_zone or clock.LEGACY_ZONE
+    if before == time_zone:
+        return tenant
+    expected = tenant.version
+    tenant.time_zone, tenant.updated_at, tenant.version = time_zone, now, expected + 1
+    head = audit.append(uow, tenant=tenant_id, aggregate_type="tenant", aggregate_id=tenant_id,
+                        head=ChainHead(tenant.audit_seq, tenant.audit_head),
+                        action="tenant.time_zone_changed", actor=actor, at=now,
+                        data={"from": before, "to": time_zone},
+                        head_ref=tenants.head_ref(tenant.pk, tenant.sk))
+    tenant.audit_seq, tenant.audit_head = head.seq, head.hash
+    uow.add(put_aggregate(tenant, expected),
+            on_fail=lambda _r: conflict("The tenant changed concurrently; retry."))
+    uow.after_commit.append(lambda: clock.forget(tenant_id))
     return tenant
 
 

@@ -43,6 +43,7 @@ class TenantItem(Aggregate):
     base_currency = UnicodeAttribute()
     status = UnicodeAttribute()
     usage_key = UnicodeAttribute(null=True)  # API Gateway usage plan key (throttling, metering)
+    time_zone = UnicodeAttribute(null=True)  # IANA name; null: onboarded before zones (UTC)
 
 
 class ApiKeyItem(Aggregate):

@@ -32,7 +32,8 @@ def post0(stack: Any, path: str, key: str) -> Any:
 
 def tenant_with_keys(stack: Any) -> dict[str, str]:
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
-    assert _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E 小贷"},
+    assert _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E 小贷",
+                                        "time_zone": "UTC"},
                  stack.admin_key).status_code == 201
     keys = {"tenant": tenant}
     for role in ("admin", "partner"):

@@ -33,9 +33,11 @@ def test_health_answers_with_every_table(stack):
 
 def test_tenant_key_and_audit_walkthrough_over_http(stack):
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
-    r = _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E"}, stack.admin_key, "t")
+    r = _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E",
+                                     "time_zone": "UTC"}, stack.admin_key, "t")
     assert r.status_code == 201
-    replay = _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E"}, stack.admin_key,
+    replay = _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E",
+                                          "time_zone": "UTC"}, stack.admin_key,
                    "t")
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     key = _post(stack, f"/v1/tenants/{tenant}/api-keys", {"role": "admin", "name": "k"},

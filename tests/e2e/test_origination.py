@@ -34,7 +34,7 @@ def _get(stack, path, key):
 
 def _tenant(stack) -> tuple[str, dict[str, str]]:
     tenant = f"e2e-{uuid.uuid4().hex[:8]}"
-    assert _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E"},
+    assert _post(stack, "/v1/tenants", {"tenant_id": tenant, "name": "E2E", "time_zone": "UTC"},
                  stack.admin_key).status_code == 201
     keys = {}
     for role in ("admin", "partner", "reviewer"):

@@ -123,7 +123,8 @@ def world(stack: Stack) -> dict[str, str]:
     product, a signed loan (its application and contract), a funded channel, a disbursement,
     a ledger account and journal, a webhook and a quote."""
     tenant = f"st-{uuid.uuid4().hex[:8]}"
-    _post(stack, stack.admin_key, "/v1/tenants", {"tenant_id": tenant, "name": "Schemathesis"})
+    _post(stack, stack.admin_key, "/v1/tenants", {"tenant_id": tenant, "name": "Schemathesis",
+                                                  "time_zone": "UTC"})
     out = {"platform": stack.admin_key, "tenant_id": tenant}
     for role in ("admin", "operator", "partner", "reviewer"):
         out[role] = _post(stack, stack.admin_key, f"/v1/tenants/{tenant}/api-keys",

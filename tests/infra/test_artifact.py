@@ -239,6 +239,16 @@ def test_pure_python_modules_import_with_only_the_artifact(artifact):
         assert any(file.startswith(str(r)) for r in roots), f"{module} came from {file}"
 
 
+def test_tenant_time_zones_resolve_from_the_artifact_alone(artifact):
+    """The Lambda image has no /usr/share/zoneinfo: tenants' IANA zones come from the shipped
+    tzdata package, so resolving one with the system paths switched off must work."""
+    code = ("import zoneinfo\nzoneinfo.reset_tzpath([])\n"
+            "print(zoneinfo.ZoneInfo('Asia/Shanghai').key, "
+            "'Asia/Shanghai' in zoneinfo.available_timezones())\n")
+    assert _run(sys.executable, code, [artifact["task"], artifact["layer"]]).split() == [
+        "Asia/Shanghai", "True"]
+
+
 def test_whole_artifact_imports_and_scores_under_python312(artifact):
     python312 = package.find_python312()
     if python312 is None:

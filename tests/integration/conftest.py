@@ -53,9 +53,11 @@ class Api:
         return result
 
     # Conveniences for the common setup steps.
-    def tenant(self, tenant_id: str, currency: str = "CNY") -> dict[str, Any]:
+    def tenant(self, tenant_id: str, currency: str = "CNY",
+               time_zone: str = "UTC") -> dict[str, Any]:
         r = self.call("POST", "/v1/tenants", {"tenant_id": tenant_id, "name": tenant_id.title(),
-                                              "base_currency": currency}, key=self.platform_key)
+                                              "base_currency": currency,
+                                              "time_zone": time_zone}, key=self.platform_key)
         assert r.status == 201, r.json
         return r.json
 

@@ -14,7 +14,7 @@ def _count(aws, table):
 
 
 def test_idempotent_replay_returns_original_response(api, aws):
-    body = {"tenant_id": "acme", "name": "Acme"}
+    body = {"tenant_id": "acme", "name": "Acme", "time_zone": "UTC"}
     first = api.call("POST", "/v1/tenants", body, key=api.platform_key, idem="k-1")
     again = api.call("POST", "/v1/tenants", body, key=api.platform_key, idem="k-1")
     assert first.status == again.status == 201
@@ -25,18 +25,20 @@ def test_idempotent_replay_returns_original_response(api, aws):
 
 
 def test_same_key_different_request_is_422(api):
-    api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A"}, key=api.platform_key,
+    api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A",
+                                     "time_zone": "UTC"}, key=api.platform_key,
              idem="k-2")
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "B"}, key=api.platform_key,
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "B",
+                                         "time_zone": "UTC"}, key=api.platform_key,
                  idem="k-2")
     assert r.status == 422 and r.json["type"].endswith(":idempotency-key-reused")
 
 
 def test_same_key_while_in_flight_is_409(api):
-    body = {"tenant_id": "acme", "name": "A"}
+    body = {"tenant_id": "acme", "name": "A", "time_zone": "UTC"}
     # Another process has claimed the key and is still working on it.
     fingerprint = request_fingerprint("POST", "/v1/tenants", {
-        "tenant_id": "acme", "name": "A", "base_currency": "CNY"})
+        "tenant_id": "acme", "name": "A", "base_currency": "CNY", "time_zone": "UTC"})
     claim = idempotency.begin("_platform", "k-3", fingerprint)
     assert isinstance(claim, idempotency.Claim)
     r = api.call("POST", "/v1/tenants", body, key=api.platform_key, idem="k-3")
@@ -46,9 +48,9 @@ def test_same_key_while_in_flight_is_409(api):
 
 
 def test_failed_request_releases_its_key(api):
-    bad = {"tenant_id": "ghost-tenant", "name": "x"}
+    bad = {"tenant_id": "ghost-tenant", "name": "x", "time_zone": "UTC"}
     api.tenant("acme")
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "x"},
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "x", "time_zone": "UTC"},
                  key=api.platform_key, idem="k-4")
     assert r.status == 409
     # Nothing happened, so the same key may carry a corrected request.
@@ -56,16 +58,18 @@ def test_failed_request_releases_its_key(api):
 
 
 def test_idempotency_key_is_required_and_scoped_to_tenant(api):
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A"},
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A", "time_zone": "UTC"},
                  key=api.platform_key, idem=False)
     assert r.status == 400 and r.json["type"].endswith(":idempotency-key-required")
-    long_key = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A"},
+    long_key = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A",
+                                                "time_zone": "UTC"},
                         key=api.platform_key, idem="x" * 256)
     assert long_key.status == 422
 
 
 def test_idempotency_record_expires_after_retention(api, aws):
-    api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A"}, key=api.platform_key,
+    api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A",
+                                     "time_zone": "UTC"}, key=api.platform_key,
              idem="k-5")
     item = aws["dynamodb"].scan(TableName="test-idempotency")["Items"][0]
     ttl = int(item["expires_at"]["N"]) - time.time()
@@ -92,7 +96,8 @@ def test_wrong_content_type_is_415(api):
 
 
 def test_unknown_fields_are_refused(api, aws):
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A", "status": "vip"},
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A", "status": "vip",
+                                         "time_zone": "UTC"},
                  key=api.platform_key)
     assert r.status == 422
     error = r.json["errors"][0]
@@ -108,11 +113,11 @@ def test_every_invalid_field_is_reported_at_once(api):
                  key=api.platform_key)
     assert r.status == 422
     assert {e["pointer"] for e in r.json["errors"]} == {
-        "/body/tenant_id", "/body/name", "/body/base_currency"}
+        "/body/tenant_id", "/body/name", "/body/base_currency", "/body/time_zone"}
 
 
 def test_oversized_and_deeply_nested_bodies_are_refused(api, aws):
-    big = json.dumps({"tenant_id": "acme", "name": "x" * 70_000})
+    big = json.dumps({"tenant_id": "acme", "name": "x" * 70_000, "time_zone": "UTC"})
     r = api.call("POST", "/v1/tenants", key=api.platform_key, raw=big)
     assert r.status == 413
     deep = "[" * 5000 + "]" * 5000

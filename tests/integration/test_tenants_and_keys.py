@@ -24,7 +24,7 @@ def test_key_is_stored_only_as_keyed_hash(api, aws):
 
 def test_duplicate_tenant_is_conflict(api):
     api.tenant("acme")
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "Again"},
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "Again", "time_zone": "UTC"},
                  key=api.platform_key)
     assert r.status == 409
     assert r.json["type"].endswith(":conflict")
@@ -32,7 +32,8 @@ def test_duplicate_tenant_is_conflict(api):
 
 def test_invalid_tenant_ids_are_refused(api):
     for bad in ["ab", "Acme", "acme_corp", "acme#x", "-acme", "acme-", "a--b", "9acme", "x" * 41]:
-        r = api.call("POST", "/v1/tenants", {"tenant_id": bad, "name": "X"}, key=api.platform_key)
+        r = api.call("POST", "/v1/tenants", {"tenant_id": bad, "name": "X",
+                                             "time_zone": "UTC"}, key=api.platform_key)
         assert r.status == 422, bad
         assert r.json["errors"][0]["pointer"] == "/body/tenant_id"
 
@@ -72,7 +73,8 @@ def test_roles_are_enforced(api):
     assert r.status == 403 and r.json["type"].endswith(":forbidden")
     # A tenant key can never act as the platform.
     admin = api.key("acme", "admin")
-    r = api.call("POST", "/v1/tenants", {"tenant_id": "evil", "name": "E"}, key=admin)
+    r = api.call("POST", "/v1/tenants", {"tenant_id": "evil", "name": "E",
+                                         "time_zone": "UTC"}, key=admin)
     assert r.status == 403
     # And the platform key is not a tenant key.
     r = api.call("GET", "/v1/audit/tenant/acme", key=api.platform_key)

@@ -9,7 +9,7 @@ here (or this table names a route that no longer exists), so new endpoints join 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tests.integration.origination.conftest import application
@@ -54,6 +54,11 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/tenants": _r("platform"),
     "POST /v1/tenants/{tenant_id}/api-keys": _r("platform"),
     "DELETE /v1/tenants/{tenant_id}/api-keys/{key_id}": _r("platform"),
+    "GET /v1/tenants/{tenant_id}": _r("platform", A, O, P, R),  # a tenant: its own only
+    "PUT /v1/tenants/{tenant_id}/time-zone": _r("platform", A),  # an admin: its own tenant
+    "GET /v1/sandbox/clock": ALL,
+    "PUT /v1/sandbox/clock": _r(A),
+    "DELETE /v1/sandbox/clock": _r(A),
     "POST /v1/applications": _r(A, P),
     "GET /v1/applications": ALL,
     "GET /v1/applications/{application_id}": ALL,
@@ -181,8 +186,10 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
                          "payments": [{"date": "2027-01-01", "amount": "110"}]},
         "POST /v1/products": {"name": "Second", "terms": extra["terms"]},
         "POST /v1/products/{product_id}/versions": {"terms": extra["terms"]},
-        "POST /v1/tenants": {"tenant_id": "sec-new", "name": "New"},
+        "POST /v1/tenants": {"tenant_id": "sec-new", "name": "New", "time_zone": "UTC"},
         "POST /v1/tenants/{tenant_id}/api-keys": {"role": "admin", "name": "k"},
+        "PUT /v1/tenants/{tenant_id}/time-zone": {"time_zone": "UTC"},
+        "PUT /v1/sandbox/clock": {"now": datetime.now(UTC).isoformat()},
         "POST /v1/applications": application(ids["product_id"], serial="777"),
         "POST /v1/channels": {"name": "second", "type": "sandbox", "currency": "CNY",
                             "settlement_seconds": 60},

@@ -11,8 +11,8 @@ BORROWER = {"name": "王小明"}
 ROLES = ("admin", "partner", "reviewer", "operator")
 
 
-def tenant_keys(api: Any, tenant: str) -> dict[str, str]:
-    api.tenant(tenant)
+def tenant_keys(api: Any, tenant: str, time_zone: str = "UTC") -> dict[str, str]:
+    api.tenant(tenant, time_zone=time_zone)
     return {role: api.key(tenant, role) for role in ROLES}
 
 

@@ -12,8 +12,9 @@ balance, money is conserved (funding in == channel prefunding; channel cash == f
 out; clearing == repaid - reversed), reconciliation has nothing open, and the other tenant
 gets a 404 for each of its loans.
 
-Time is the model's: the API's clock (`http.datetime`), the channels' and the ledger's clocks
-are moved by `miss`, so payments, accrual, due dates and pending payouts follow one calendar.
+Time is the model's: the API's clock (`chalicelib.clock.real_now`), the channels' and the
+ledger's clocks are moved by `miss`, so payments, accrual, due dates and pending payouts
+follow one calendar.
 """
 
 from __future__ import annotations
@@ -60,14 +61,6 @@ _serials = itertools.count(100)
 
 class Clock:
     now = START
-
-
-class _ApiDatetime(datetime):
-    """The API's `datetime`: `now()` is the model's business clock."""
-
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        return Clock.now
 
 
 def minor(amount: str) -> int:
@@ -380,12 +373,12 @@ class Lifecycle(RuleBasedStateMachine):
 
 def test_whole_lifecycle_across_tenants(api: Any, monkeypatch: Any) -> None:  # noqa: F811
     import ledger.dynamodb as ledger_store
-    from chalicelib.api import http
+    from chalicelib import clock
     from chalicelib.services import channels
     from chalicelib.store.ledger import ledger
     from ledger import chart
 
-    monkeypatch.setattr(http, "datetime", _ApiDatetime)
+    monkeypatch.setattr(clock, "real_now", lambda: Clock.now)  # the API's and COB's clock
     # Control accounts sharded 4 ways, not 32: the same sharded code paths, an eighth of the
     # balance items for verify() to read after every step.
     monkeypatch.setattr(ledger_store, "default_chart",
