@@ -51,10 +51,11 @@ class Queue:
         return seen
 
 
-def run_day(tenant: str, day: date, **kw: Any) -> dict[str, Any]:
-    """The day's run worked inline (planned, then every chunk in order in this process)."""
-    item = cob.start(tenant, day, NOW, "test")
-    return cob.view(cob_chunks.run_inline(tenant, item["run_id"]["S"], NOW, **kw))
+def run_day(tenant: str, day: date, now: datetime = NOW, **kw: Any) -> dict[str, Any]:
+    """The day's run worked inline (planned, then every chunk in order in this process); `now`
+    must be on or after the day (close of business never runs ahead of today)."""
+    item = cob.start(tenant, day, now, "test")
+    return cob.view(cob_chunks.run_inline(tenant, item["run_id"]["S"], now, **kw))
 
 
 def snapshot(tenant: str) -> dict[str, Any]:

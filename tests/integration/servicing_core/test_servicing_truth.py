@@ -262,4 +262,4 @@ def test_a_charge_back_after_a_write_off_goes_through(api: Any, acme: dict[str, 
     assert ledger().balance("acme", WRITE_OFF_EXPENSE).posted == expense + more
     assert set(balances("acme", loan_id).values()) == {0}
     consistent("acme", loan_id)
-    assert run_day("acme", date(2024, 6, 2))["stepped"] == 0
+    assert run_day("acme", date(2024, 6, 2), now=datetime(2024, 6, 3, tzinfo=UTC))["stepped"] == 0
