@@ -292,10 +292,22 @@ def _pay_off(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult
     _credit(s, result)
     s.credit_in += result.overpayment
     for i in s.installments:
-        if i.due > on and not _settled(i):
-            i.segs = frozen(i.segs, on, dc)
-            i.fee = i.paid["fee"]
+        if i.due > on:
+            _drop_unearned(i, on, dc)
     return result
+
+
+def _drop_unearned(i: Inst, on: date, dc: DayCount) -> None:
+    """A payoff on `on` drops what an installment due later would still earn and its fee not
+    yet due, settled or not; what was paid stays (interest paid in advance is income when
+    paid, never rebated), so the installment shows exactly what it took."""
+    i.fee = i.paid["fee"]
+    if _settled(i):
+        return
+    kept = frozen(i.segs, on, dc)
+    if kept and i.paid["interest"] > kept[0][2]:
+        kept = [(kept[0][0], on, i.paid["interest"])]
+    i.segs = kept
 
 
 def _pay_as_scheduled(s: LoanState, amount: int, on: date, p: Policy) -> AllocationResult:

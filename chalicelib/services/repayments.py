@@ -213,8 +213,13 @@ def reverse(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, repayment
         raise conflict("This loan was written off before write-offs were in its history: "
                        "its repayments cannot be reversed.")
     events = [replace(e, reversed=True) if e.id == repayment_id else e for e in loaded.events]
+    # close of business skips a stopped (closed) loan, so its `through` stayed on the day it
+    # stopped: a reversal that reopens it folds every day since, up to yesterday, as COB would
+    through = loaded.state.through
+    if loaded.state.stopped_on is not None:
+        through = max(through, clock.business_date(tenant, now) - ls.ONE_DAY)
     try:
-        state = ls.derive(loaded.base, events, loaded.state.through, loaded.policy)
+        state = ls.derive(loaded.base, events, through, loaded.policy)
     except LendingError as exc:
         raise _as_conflict(exc) from None
     dc = loaded.policy.day_count

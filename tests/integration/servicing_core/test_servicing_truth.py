@@ -201,14 +201,18 @@ def test_a_reversal_reopens_a_loan_a_later_payoff_closed(api: Any, acme: dict[st
     q = quote(api, acme["partner"], loan_id, "2024-03-20")
     pay(api, acme["partner"], loan_id, q["total"]["amount"], "2024-03-20")
     closed_at_zero("acme", loan_id)
+    assert api.call("PUT", "/v1/sandbox/clock", {"now": "2024-03-23T10:00:00+00:00"},
+                    key=acme["admin"]).status == 200
     r = api.call("POST", f"/v1/repayments/{first.json['id']}/reverse", {"reason": "chargeback"},
                  key=acme["operator"])
     assert r.status == 200, r.json
-    # as the refold says: February's installment was missed (19 days past due on the last
-    # closed day), the payoff of March 20 now pays it and prepays, and the loan is open again
+    # as the refold says: February's installment was missed (delinquent from March 1), the
+    # payoff of March 20 now pays it and the running installment and prepays, and the loan is
+    # open again, folded through yesterday (close of business had skipped it while closed)
     view = api.call("GET", f"/v1/loans/{loan_id}/servicing", key=acme["partner"]).json
-    assert view["status"] == status("acme", loan_id) == "delinquent", view
-    assert view["days_past_due"] == 19
+    assert view["closed_through"] == "2024-03-22", view
+    assert view["status"] == status("acme", loan_id) == "active", view
+    assert view["days_past_due"] == 0
     assert Decimal(view["outstanding"]["principal"]["amount"]) > 0
     consistent("acme", loan_id)
     run_day("acme", date(2024, 4, 5))

@@ -280,3 +280,33 @@ def test_a_charge_back_after_a_write_off_refolds_past_it() -> None:
     t = after.totals(p.day_count)
     assert all(t.receivable(c) == 0 for c in ls.COMPONENTS)
     assert after.written_off["principal"] == s.written_off["principal"] + first.principal
+
+
+# --- what a payoff leaves on the installments due later (found by the reference model) ----
+
+def test_a_payoff_drops_every_later_fee_it_does_not_collect() -> None:
+    """An installment owing no principal or interest (0% rate, principal grace) counted as
+    settled, so a payoff before its due date left its fee on it, never owed nor paid."""
+    s, p = loan(rate="0", fee=500, principal_grace=2), policy(annual_rate_percent=0)
+    on = START + 5 * D
+    pay_off(s, on, p)
+    assert_closed_at_zero(s, p)
+    assert [(i.fee, i.paid["fee"]) for i in s.installments if i.due > on] == [
+        (0, 0)] * len([i for i in s.installments if i.due > on])
+
+
+def test_a_payoff_never_shows_less_interest_than_was_paid_in_advance() -> None:
+    """The running installment's interest paid in advance (as scheduled, no rebate) stays what
+    it shows after a payoff, not the part earned by then."""
+    s, p = loan(), policy()
+    run_to(s, DUE[0] - D, p)
+    ls.apply_repayment(s, s.installments[0].arrears(DUE[0], p.day_count), DUE[0], p)
+    run_to(s, DUE[0] + 4 * D, p)
+    second = s.installments[1]  # its interest is 100.49: ~33.50 earned by the payoff
+    ahead = 5_000  # paid ahead, as scheduled: more than earned, less than the whole
+    ls.apply_repayment(s, ahead, DUE[0] + 5 * D, p)
+    assert second.paid["interest"] == ahead
+    run_to(s, DUE[0] + 9 * D, p)
+    pay_off(s, DUE[0] + 10 * D, p)
+    assert_closed_at_zero(s, p)
+    assert second.paid["interest"] == second.interest_total() == ahead
