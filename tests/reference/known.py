@@ -29,9 +29,10 @@ ALL = {
 
 #: Divergences this model found beyond the issue (see the README's reference-model section).
 FOUND = {
-    # After a payoff, a later installment whose principal and interest were already paid (or
-    # are zero) keeps its installment fee in GET .../servicing although it is never owed.
-    "view_fee_after_payoff",
+    # After a payoff, GET .../servicing shows later installments inconsistently: one whose
+    # principal and interest were paid (or are zero) keeps its installment fee though it is
+    # never owed, and one paid in advance shows less interest than was paid on it.
+    "view_after_payoff",
     # A reversal that reopens a closed loan refolds it only through the day it closed (COB
     # skipped it since): status, DPD, late fees and penalties of the days between are missing
     # until the next COB.

@@ -5,6 +5,8 @@ audit verified at the end of every example.
 Bounded for `make test` (REFERENCE_EXAMPLES=4, REFERENCE_STEPS=12); deeper with e.g.
 `REFERENCE_EXAMPLES=60 REFERENCE_STEPS=30 .venv/bin/pytest -q tests/reference/test_differential.py`
 (REFERENCE_SHRINK=1 also shrinks a failure to a minimal sequence; slow).
+REFERENCE_LOG=<file> appends every failing sequence to the file; with REFERENCE_COLLECT=1 the
+run logs each failure and goes on (to collect divergences; the test then passes).
 Sequences exercising a behaviour named in tests/reference/known.py are not drawn while its
 flag is set (REFERENCE_KNOWN_BROKEN=none draws everything).
 """
@@ -17,14 +19,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from chalicelib.lending.money import format_amount
 from tests.reference import known
 from tests.reference.compare import quote_diffs, servicing_diffs
 from tests.reference.driver import World, minor
-from tests.reference.model import DAY, LoanModel, Refused
+from tests.reference.model import DAY, Delinquency, LoanModel, Refused
 from tests.reference.terms import Product, attach_earning, disclosed_rows, principal_problems
 
 EXAMPLES = int(os.environ.get("REFERENCE_EXAMPLES", "4"))
@@ -103,11 +105,25 @@ class Run:
     def draw(self, strategy: Any, label: str = "") -> Any:
         return self.data.draw(strategy, label=label)
 
+    def delinquency(self) -> Delinquency:
+        """The tenant's ranges and default threshold: the defaults, or short ones."""
+        if not self.draw(st.booleans(), "own delinquency ranges"):
+            return Delinquency()
+        cut, after = self.draw(st.integers(1, 20)), self.draw(st.integers(1, 40))
+        ranges = [("early", 1, cut), ("late", cut + 1, None)]
+        body = {"ranges": [{"name": n, "min_days": lo, "max_days": hi} for n, lo, hi in ranges],
+                "default_after_days": after}
+        r = self.world.call("PUT", "/v1/settings/delinquency", body)
+        assert r.status == 200, r.json
+        self.log.append(f"delinquency {body}")
+        return Delinquency(ranges, after)
+
     def setup(self) -> bool:
         terms = self.draw(products(), "product")
         status, body = self.world.product(terms)
         if status != 201:
             note(f"product refused: {body.get('errors')}")
+            event("product refused")
             return False
         unit, longest = terms["frequency"]["unit"], dict(
             (f["unit"] + str(f["every"]), n) for f, n in FREQUENCIES)[
@@ -124,6 +140,7 @@ class Run:
             loan_id = self.world.loan(body["id"], disbursed, principal, term, first_due)
         except (AssertionError, Exception) as exc:  # the product cannot price this loan
             note(f"no loan: {exc}")
+            event("no loan for the product")
             return False
         view = self.world.loan_view(loan_id)
         product = Product.of(terms, "A")
@@ -132,7 +149,7 @@ class Run:
         problems += principal_problems(product, rows, term, sum(r.principal for r in rows),
                                        disbursed, first_due)
         self.loan_id, self.terms, self.product = loan_id, terms, product
-        self.model = LoanModel(product, disbursed, rows)
+        self.model = LoanModel(product, disbursed, rows, self.delinquency())
         self.log.append(f"product {terms}")
         self.log.append(f"loan {cny(principal)} x{term} disbursed {disbursed} first_due "
                         f"{first_due}; schedule {view['schedule']['installments']}")
@@ -149,8 +166,9 @@ class Run:
 
     def step(self) -> None:
         action = self.draw(st.sampled_from(
-            ["advance", "advance", "pay", "pay", "pay", "reverse", "refund", "write_off",
-             "future_payoff"]), "action")
+            ["advance"] * 4 + ["pay"] * 5 + ["reverse", "refund", "write_off", "future_payoff"]),
+            "action")
+        event(f"action {action}")
         getattr(self, f"do_{action}")()
 
     def catch_up(self) -> None:
@@ -176,16 +194,22 @@ class Run:
 
     def do_pay(self) -> None:
         self.before_command()
-        kind = self.draw(st.sampled_from(["payoff", "installment", "partial", "over",
-                                          "early"]), "kind")
-        quote = self.model.payoff_quote(self.today)["total"]
+        kind = self.draw(st.sampled_from(["payoff", "over"] + ["installment"] * 3 + [
+            "partial", "early", "back-dated"] * 2), "kind")
+        on = self.today
+        if kind == "back-dated":  # a payment reported late: dated before the last COB
+            on = max(self.model.disbursed, self.today - timedelta(
+                days=self.draw(st.integers(1, 20), "days back")))
+            kind = self.draw(st.sampled_from(["installment", "partial", "early"]), "kind")
+        quote = self.model.payoff_quote(on)["total"]
         nxt = self.next_installment()
         amount = {"payoff": quote, "installment": nxt, "over": quote + self.draw(
             st.sampled_from([1, 100, 10_000, 50_000])),
             "partial": self.draw(st.integers(1, max(nxt, 2) - 1)) if nxt > 1 else 1,
             "early": self.draw(st.integers(1, max(quote, 1)))}[kind]
         amount = max(amount, 1)
-        self.pay(amount, kind)
+        event(f"pay {kind}{' back-dated' if on < self.today else ''}")
+        self.pay(amount, kind, on)
 
     def next_installment(self) -> int:
         """What the oldest installment not yet settled still asks for."""
@@ -196,17 +220,18 @@ class Run:
                 return left
         return 0
 
-    def pay(self, amount: int, kind: str) -> None:
+    def pay(self, amount: int, kind: str, on: date | None = None) -> None:
+        on = on or self.today
         trial = LoanModel(self.product, self.model.disbursed, self.model.rows)
         trial.events, trial.cob_through = list(self.model.events), self.model.cob_through
         try:
-            want: dict[str, int] | None = trial.repay(amount, self.today)
+            want: dict[str, int] | None = trial.repay(amount, on)
         except Refused:
             want = None
         if want is None and known.broken("intake_refusals"):
             return
-        self.log.append(f"pay {cny(amount)} ({kind}) on {self.today}")
-        r = self.world.repay(self.loan_id, amount, self.today)
+        self.log.append(f"pay {cny(amount)} ({kind}) on {on}")
+        r = self.world.repay(self.loan_id, amount, on)
         if want is None:
             assert r.status == 422, f"repayment refused by the model, api {r.status} {r.json}"
             return
@@ -250,6 +275,8 @@ class Run:
 
     def do_write_off(self) -> None:
         if self.model.view()["status"] not in ("active", "delinquent", "defaulted"):
+            return
+        if self.draw(st.integers(0, 2), "write off after all?"):  # rare: it ends the story
             return
         self.catch_up()
         self.log.append(f"write off on {self.today}")
@@ -299,5 +326,12 @@ def test_api_matches_the_reference_model(api: Any, data: Any) -> None:
             run.step()
             run.compare()
         run.world.verify()
+    except AssertionError as exc:
+        if os.environ.get("REFERENCE_LOG"):  # every failing sequence, for reproductions
+            with open(os.environ["REFERENCE_LOG"], "a") as out:
+                out.write("\n".join([*run.log, f"FAILED: {exc}", "", ""]))
+            if os.environ.get("REFERENCE_COLLECT"):  # log and go on to the next example
+                return
+        raise
     finally:
         note("\n".join(run.log))
