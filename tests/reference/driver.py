@@ -78,10 +78,12 @@ class World:
 
     # --- commands -------------------------------------------------------------------------
 
-    def repay(self, loan_id: str, amount: int, on: date) -> Any:
+    def repay(self, loan_id: str, amount: int, on: date, reference: str | None = None) -> Any:
+        """A repayment report (a new reference unless one is given)."""
         self.refs += 1
         body = {"amount": money(amount), "paid_at": f"{on.isoformat()}T10:00:00+00:00",
-                "channel": "alipay", "external_reference": f"ref-{loan_id}-{self.refs}"}
+                "channel": "alipay",
+                "external_reference": reference or f"ref-{loan_id}-{self.refs}"}
         return self.call("POST", f"/v1/loans/{loan_id}/repayments", body, role="partner")
 
     def reverse(self, repayment_id: str) -> Any:

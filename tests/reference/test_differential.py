@@ -99,7 +99,7 @@ class Run:
         self.data = data
         self.world = World(api, f"refm{next(_tenants)}")
         self.log: list[str] = []
-        self.posted: list[tuple[str, int]] = []  # (repayment id, model seq)
+        self.posted: list[tuple[str, int, str]] = []  # (repayment id, model seq, reference)
         self.refunded = False
 
     def draw(self, strategy: Any, label: str = "") -> Any:
@@ -208,6 +208,12 @@ class Run:
             "partial": self.draw(st.integers(1, max(nxt, 2) - 1)) if nxt > 1 else 1,
             "early": self.draw(st.integers(1, max(quote, 1)))}[kind]
         amount = max(amount, 1)
+        if self.posted and not known.broken("intake_refusals") and self.draw(
+                st.integers(0, 9), "the same reference again?") == 0:
+            self.log.append(f"pay {cny(amount)} on {on} with an earlier reference")
+            r = self.world.repay(self.loan_id, amount, on, self.posted[-1][2])
+            assert r.status == 409, f"the same channel reference twice: api {r.status}"
+            return
         event(f"pay {kind}{' back-dated' if on < self.today else ''}")
         self.pay(amount, kind, on)
 
@@ -226,18 +232,16 @@ class Run:
         trial.events, trial.cob_through = list(self.model.events), self.model.cob_through
         try:
             want: dict[str, int] | None = trial.repay(amount, on)
-        except Refused:
-            want = None
-        if want is None and known.broken("intake_refusals"):
-            return
+        except Refused as exc:
+            want, refused = None, exc.status
         self.log.append(f"pay {cny(amount)} ({kind}) on {on}")
         r = self.world.repay(self.loan_id, amount, on)
         if want is None:
-            assert r.status == 422, f"repayment refused by the model, api {r.status} {r.json}"
+            assert r.status == refused, f"model refuses with {refused}, api {r.status} {r.json}"
             return
         assert r.status == 201, f"repayment accepted by the model, api {r.status} {r.json}"
         self.model.events = trial.events
-        self.posted.append((r.json["id"], trial.events[-1].seq))
+        self.posted.append((r.json["id"], trial.events[-1].seq, r.json["external_reference"]))
         got = {c: minor(r.json["allocated"][c]) for c in want if c != "credit"}
         got["credit"] = minor(r.json["overpayment"])
         assert got == want, f"allocation: api {got} != model {want}"
@@ -247,9 +251,11 @@ class Run:
             return
         if known.broken("chargeback_after_refund") and self.refunded:
             return
-        if known.broken("reopen_stale_through") and self.model.view()["status"] == "closed":
+        view = self.model.view()
+        if (known.broken("reopen_stale_through") and view["status"] == "closed"
+                and view["stopped"] < self.model.cob_through):
             return
-        rid, seq = self.posted.pop(self.draw(st.integers(0, len(self.posted) - 1)))
+        rid, seq, _ = self.posted.pop(self.draw(st.integers(0, len(self.posted) - 1)))
         self.log.append(f"reverse {rid} (event {seq})")
         r = self.world.reverse(rid)
         assert r.status == 200, f"reversal: api {r.status} {r.json}"
