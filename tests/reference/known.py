@@ -37,6 +37,10 @@ FOUND = {
     # skipped it since): status, DPD, late fees and penalties of the days between are missing
     # until the next COB.
     "reopen_stale_through",
+    # A back-dated repayment on a written-off loan is accepted, and its refold (which knows no
+    # write-off event) silently undoes the write-off: status back to delinquent, receivables
+    # reinstated in the ledger.
+    "writeoff_undone",
 }
 ALL |= FOUND
 
