@@ -28,7 +28,7 @@ def money(minor: int) -> dict[str, str]:
 
 
 def minor(m: dict[str, str]) -> int:
-    return parse_amount(m["amount"], m["currency"])
+    return parse_amount(m["amount"], m["currency"], allow_negative=True)
 
 
 def components(d: dict[str, Any]) -> dict[str, int]:
