@@ -261,7 +261,7 @@ class Run:
             return
         view = self.model.view()
         if (known.broken("reopen_stale_through") and view["status"] == "closed"
-                and view["stopped"] < self.model.cob_through):
+                and view["stopped"] <= self.model.cob_through):
             return
         rid, seq, _ = self.posted.pop(self.draw(st.integers(0, len(self.posted) - 1)))
         self.log.append(f"reverse {rid} (event {seq})")
