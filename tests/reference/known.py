@@ -51,7 +51,7 @@ KNOWN_BROKEN: frozenset[str] = (
     else frozenset(x.strip() for x in _env.split(",")))
 
 #: `PUT /v1/sandbox/clock` exists in this branch (tests/reference/driver.py set_today).
-SANDBOX_CLOCK = False
+SANDBOX_CLOCK = True
 
 
 def broken(name: str) -> bool:

@@ -112,7 +112,8 @@ class LoanModel:
         self.financed = sum(r.principal for r in rows)
         self.delinquency = delinquency or Delinquency()
         self.events: list[Event] = []
-        self.cob_through = disbursed  # the last business date close of business ran for
+        # the last day closed: by close of business, or by a reversal reopening a stopped loan
+        self.cob_through = disbursed
 
     # --- commands (each refuses or records one event) -----------------------------------
 
@@ -142,12 +143,17 @@ class LoanModel:
             raise Refused(409, "closed or written off")
         self.events.append(Event("write_off", on, 0, len(self.events) + 1))
 
-    def reverse(self, seq: int) -> None:
-        """A charge-back: never refused for what happened after the payment."""
+    def reverse(self, seq: int, today: date) -> None:
+        """A charge-back: never refused for what happened after the payment. Close of
+        business skipped a stopped loan, so one the charge-back reopens is closed through
+        yesterday (it was open again on every day since it stopped)."""
         k = next(k for k, e in enumerate(self.events) if e.seq == seq)
         if self.events[k].reversed:
             raise Refused(409, "already reversed")
+        stopped = self.state().stopped
         self.events[k] = replace(self.events[k], reversed=True)
+        if stopped:
+            self.cob_through = max(self.cob_through, today - DAY)
 
     def close_business(self, day: date) -> None:
         self.cob_through = max(self.cob_through, day)

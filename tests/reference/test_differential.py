@@ -267,7 +267,7 @@ class Run:
         self.log.append(f"reverse {rid} (event {seq})")
         r = self.world.reverse(rid)
         assert r.status == 200, f"reversal: api {r.status} {r.json}"
-        self.model.reverse(seq)
+        self.model.reverse(seq, self.today)
 
     def do_refund(self) -> None:
         credit = self.model.view()["credit"]

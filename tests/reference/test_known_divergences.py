@@ -10,7 +10,7 @@ fee 50.00, penalty 36%.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -50,12 +50,16 @@ class Case:
         rows = disclosed_rows(self.world.loan_view(self.loan_id)["schedule"])
         assert attach_earning(p, D0, 3, None, rows) == []
         self.model = LoanModel(p, D0, rows)
+        self.world.set_today(D0)
 
     def cob(self, day: date) -> None:
+        """Close of business for `day` runs once it is over: the tenant's today is the next."""
+        self.world.set_today(max(self.world.today or day, day + timedelta(days=1)))
         self.world.close_business(day)
         self.model.close_business(day)
 
     def pay(self, amount: int, on: date) -> Any:
+        self.world.set_today(max(self.world.today or on, on))
         r = self.world.repay(self.loan_id, amount, on)
         if r.status == 201:
             self.model.repay(amount, on)
@@ -126,7 +130,7 @@ def test_a_charge_back_after_the_credit_was_refunded_goes_through(api: Any) -> N
     case.model.refund(20_000, date(2025, 2, 1))
     r = case.world.reverse(first.json["id"])
     assert r.status == 200, r.json
-    case.model.reverse(1)
+    case.model.reverse(1, case.world.today)
     assert case.diffs(date(2025, 2, 1)) == []
 
 
@@ -154,6 +158,7 @@ def test_the_same_channel_reference_twice_is_a_conflict(api: Any) -> None:
             "paid_at": "2025-01-20T10:00:00+00:00", "channel": "alipay",
             "external_reference": "same-ref"}
     path = f"/v1/loans/{case.loan_id}/repayments"
+    case.world.set_today(date(2025, 1, 20))
     assert case.world.call("POST", path, body, role="partner").status == 201
     assert case.world.call("POST", path, body, role="partner").status == 409
 
@@ -187,7 +192,7 @@ def test_reversing_the_payoff_of_a_closed_loan_reopens_it_as_of_today(api: Any) 
     first = case.pay(case.model.payoff_quote(date(2025, 1, 20))["total"], date(2025, 1, 20))
     case.cob(date(2025, 2, 20))  # a closed loan is skipped
     assert case.world.reverse(first.json["id"]).status == 200
-    case.model.reverse(1)
+    case.model.reverse(1, case.world.today)
     assert case.diffs() == []  # the model: delinquent, 5 DPD, the late fee and penalties
 
 
