@@ -310,3 +310,14 @@ def test_a_payoff_never_shows_less_interest_than_was_paid_in_advance() -> None:
     pay_off(s, DUE[0] + 10 * D, p)
     assert_closed_at_zero(s, p)
     assert second.paid["interest"] == second.interest_total() == ahead
+
+
+def test_a_payoff_on_the_disbursement_day_keeps_the_interest_paid_before_it() -> None:
+    """Found by the reference model: a part of the first interest paid on the disbursement day,
+    then a payoff that day, left the installment showing no interest beside 0.78 paid."""
+    s, p = loan(), policy()
+    ls.apply_repayment(s, 78, START, p)
+    pay_off(s, START, p)
+    assert_closed_at_zero(s, p)
+    first = s.installments[0]
+    assert first.paid["interest"] == first.interest_total() == 78
