@@ -45,10 +45,13 @@ def accrued(segments: Sequence[Segment], day: date, day_count: DayCount) -> int:
 
 
 def frozen(segments: Sequence[Segment], day: date, day_count: DayCount) -> list[Segment]:
-    """What the segments have earned by `day`, as one segment ending then (none if they all
-    start later): a payoff or prepayment on `day` keeps it and replaces the rest."""
-    starts = [s[0] for s in segments if s[0] < day]
-    return [(min(starts), day, accrued(segments, day, day_count))] if starts else []
+    """What each segment has earned by `day`, as its own segment ending then (or at its end):
+    a payoff or prepayment on `day` keeps it and replaces the rest. Segments are not merged:
+    a merged one would re-spread their earnings over the earlier days, so a refold applying an
+    event dated after the last closed day would move income already recognised (by more than
+    the rounding unit each piece may differ by)."""
+    return [(a, min(b, day), earned((a, b, v), day, day_count))
+            for a, b, v in segments if a < day and v]
 
 
 def period_interest(balance: int, annual_rate_percent: Decimal, start: date, end: date,

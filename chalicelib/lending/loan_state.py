@@ -305,8 +305,8 @@ def _drop_unearned(i: Inst, on: date, dc: DayCount) -> None:
     if _settled(i):
         return
     kept = frozen(i.segs, on, dc)
-    if i.paid["interest"] > sum(x[2] for x in kept):
-        kept = [(kept[0][0] if kept else min(i.start, on), on, i.paid["interest"])]
+    if i.paid["interest"] > sum(x[2] for x in kept):  # more was paid than earned by `on`
+        kept = [(min([i.start, on, *(x[0] for x in kept)]), on, i.paid["interest"])]
     i.segs = kept
 
 

@@ -321,3 +321,29 @@ def test_a_payoff_on_the_disbursement_day_keeps_the_interest_paid_before_it() ->
     assert_closed_at_zero(s, p)
     first = s.installments[0]
     assert first.paid["interest"] == first.interest_total() == 78
+
+
+def test_a_prepayment_after_the_last_closed_day_leaves_what_was_earned_before_it() -> None:
+    """Found by the reference model (semi-monthly, two periods of interest grace, 30/360): a
+    back-dated prepayment on 08-01 split the grace segment at 08-01; a second one on 08-16,
+    after the last closed day 08-15, merged the split segment again, re-spreading its interest
+    over 07-31..08-16, so the interest recognised by 08-15 fell from 7.21 to 7.19."""
+    rows = [{"number": 1, "due_date": date(2025, 8, 16), "principal": 0, "interest": 0,
+             "fee": 500},
+            {"number": 2, "due_date": date(2025, 8, 31), "principal": 55678, "interest": 0,
+             "fee": 500},
+            {"number": 3, "due_date": date(2025, 9, 16), "principal": 55957, "interest": 3087,
+             "fee": 500, "earned": [(date(2025, 7, 31), date(2025, 8, 16), 1122),
+                                    (date(2025, 8, 16), date(2025, 8, 31), 1122),
+                                    (date(2025, 8, 31), date(2025, 9, 16), 843)]},
+            {"number": 4, "due_date": date(2025, 9, 30), "principal": 56237, "interest": 563,
+             "fee": 500},
+            {"number": 5, "due_date": date(2025, 10, 16), "principal": 56528, "interest": 282,
+             "fee": 500}]
+    base, p = ls.initial(224400, date(2025, 7, 31), rows), policy()
+    events = [ls.Event("a", "repayment", date(2025, 8, 1), 113554, 1),
+              ls.Event("b", "repayment", date(2025, 8, 16), 500, 2)]
+    before = ls.derive(base, events[:1], date(2025, 8, 15), p)
+    after = ls.derive(base, events, date(2025, 8, 15), p)
+    # 0.70 earned on 07-31..08-01, then 14 of 15 days of the rest (6.97) on 08-01..08-16
+    assert charged_interest(before, p) == charged_interest(after, p) == 70 + 651
