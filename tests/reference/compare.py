@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.reference import known
 from tests.reference.driver import World, components, minor
 from tests.reference.model import LoanModel
 
 
-def servicing_diffs(world: World, loan_id: str, m: LoanModel, gated: bool = True) -> list[str]:
-    """Status, DPD, bucket, through, outstanding, credit, installments and ledger balances
-    (`gated`: leave out what a known.py flag names as a known display divergence)."""
+def servicing_diffs(world: World, loan_id: str, m: LoanModel) -> list[str]:
+    """Status, DPD, bucket, through, outstanding, credit, installments and ledger balances."""
     got = world.servicing(loan_id)
     want = m.view()
     out: list[str] = []
@@ -37,9 +35,6 @@ def servicing_diffs(world: World, loan_id: str, m: LoanModel, gated: bool = True
         check("owed net of credit", sum(shown.values()) - minor(got["credit"]), net)
     shown_insts = [_inst(i) for i in got["installments"]]
     want_insts = [{**i, "due": i["due"].isoformat()} for i in want["installments"]]
-    if gated and known.broken("view_after_payoff") and want["status"] == "closed":
-        for i in shown_insts + want_insts:
-            i["fee"] = i["interest"] = None
     check("installments", shown_insts, want_insts)
     return out
 

@@ -2,9 +2,7 @@
 and reads back what the model is compared with: the servicing view, the payoff quote and the
 loan's ledger balances.
 
-The business day: until the sandbox clock exists in this branch the real clock is left alone
-and every date is in the past (loans disbursed in 2025); `set_today` is the one seam to switch
-to `PUT /v1/sandbox/clock` (flip SANDBOX_CLOCK in tests/reference/known.py).
+The business day is the tenant's sandbox clock (stage `test`): `World.set_today` moves it.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from chalicelib.lending.money import format_amount, parse_amount
 from tests.integration.contracts.helpers import tenant_keys
 from tests.integration.servicing_core import loans as loan_helpers
 from tests.integration.servicing_core.test_cob import Queue
-from tests.reference import known
 
 CURRENCY = "CNY"
 
@@ -50,13 +47,11 @@ class World:
         return self.api.call(method, path, body, key=self.keys[role], **kw)
 
     def set_today(self, day: date) -> None:
-        """The tenant's business day. With the sandbox clock, the API's own clock moves to
-        noon (UTC) of that day; without it the API keeps the real clock (later than any date
-        used here) and every date is passed explicitly."""
+        """The tenant's business day: the API's sandbox clock (stage test) moves to noon
+        (UTC, the tenant's zone here) of that day."""
         self.today = day
-        if known.SANDBOX_CLOCK:
-            r = self.call("PUT", "/v1/sandbox/clock", {"now": f"{day.isoformat()}T12:00:00+00:00"})
-            assert r.status == 200, r.json
+        r = self.call("PUT", "/v1/sandbox/clock", {"now": f"{day.isoformat()}T12:00:00+00:00"})
+        assert r.status == 200, r.json
 
     # --- setup --------------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.reference import known
 from tests.reference.terms import Product, Row, Segment, earned_by, half_up
 
 COMPONENTS = ("principal", "interest", "fee", "penalty")
@@ -122,13 +121,12 @@ class LoanModel:
         before = self.state()
         if on < self.disbursed:
             raise Refused(422, "paid before the disbursement")
-        old_intake = known.broken("intake_refusals")  # README before issue 14: into credit
-        if before.status == "written_off" or (before.status == "closed" and not old_intake):
-            raise Refused(409 if old_intake else 422, f"the loan is {before.status}")
+        if before.status == "written_off" or (before.status == "closed" and before.credit >= 0):
+            raise Refused(422, f"the loan is {before.status}")
         event = Event("repayment", on, amount, len(self.events) + 1)
         after = self.state([*self.events, event])
         excess = after.credit - before.credit
-        if excess > self.p.tolerance and not old_intake:
+        if excess > self.p.tolerance:
             raise Refused(422, f"{excess} above the outstanding")
         self.events.append(event)
         return effect(before, after, self.p, self.financed)

@@ -7,15 +7,13 @@ Bounded for `make test` (REFERENCE_EXAMPLES=4, REFERENCE_STEPS=12); deeper with 
 (REFERENCE_SHRINK=1 also shrinks a failure to a minimal sequence; slow).
 REFERENCE_LOG=<file> appends every failing sequence to the file; with REFERENCE_COLLECT=1 the
 run logs each failure and goes on (to collect divergences; the test then passes).
-Sequences exercising a behaviour named in tests/reference/known.py are not drawn while its
-flag is set (REFERENCE_KNOWN_BROKEN=none draws everything).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +21,6 @@ from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from chalicelib.lending.money import format_amount
-from tests.reference import known
 from tests.reference.compare import quote_diffs, servicing_diffs
 from tests.reference.driver import World, minor
 from tests.reference.model import DAY, Delinquency, LoanModel, Refused
@@ -52,8 +49,7 @@ def products(draw: Any) -> dict[str, Any]:
     amortization = draw(st.sampled_from(["equal_installments", "equal_principal", "flat",
                                          "interest_only", "single_bullet"]))
     bullet = amortization == "single_bullet"
-    interest_grace = 0 if bullet or known.broken("grace_interest") else draw(
-        st.integers(0, 2))
+    interest_grace = 0 if bullet else draw(st.integers(0, 2))
     order = draw(st.sampled_from(["default", "principal_first", "horizontal", "shuffled"]))
     if order == "principal_first":
         rules = [(d, c) for d in ("past_due", "due", "in_advance")
@@ -87,8 +83,7 @@ def products(draw: Any) -> dict[str, Any]:
     }
     if terms["rounding"]["installment_unit"] is None:
         del terms["rounding"]["installment_unit"]
-    if not known.broken("intake_refusals"):
-        terms["overpayment_tolerance"] = draw(st.sampled_from(["0", "0", "1.00", "100.00"]))
+    terms["overpayment_tolerance"] = draw(st.sampled_from(["0", "0", "1.00", "100.00"]))
     return terms
 
 
@@ -100,7 +95,6 @@ class Run:
         self.world = World(api, f"refm{next(_tenants)}")
         self.log: list[str] = []
         self.posted: list[tuple[str, int, str]] = []  # (repayment id, model seq, reference)
-        self.refunded = False
 
     def draw(self, strategy: Any, label: str = "") -> Any:
         return self.data.draw(strategy, label=label)
@@ -184,21 +178,12 @@ class Run:
     def do_advance(self) -> None:
         days = self.draw(st.sampled_from([1, 1, 2, 3, 7, 14, 30, 45, 100]), "days")
         day = self.today + timedelta(days=days)
-        if not known.SANDBOX_CLOCK:  # the API's clock is real: stay in its past
-            day = min(day, datetime.now(UTC).date() - DAY)
-        if day <= self.today:
-            return
         self.world.set_today(day)
         self.log.append(f"today {self.today}")
-        if known.broken("future_payoff") or self.draw(st.integers(0, 3), "lag"):
-            self.catch_up()
-
-    def before_command(self) -> None:
-        if known.broken("future_payoff"):
+        if self.draw(st.integers(0, 3), "lag"):  # 1 in 4: close of business lags behind
             self.catch_up()
 
     def do_pay(self) -> None:
-        self.before_command()
         kind = self.draw(st.sampled_from(["payoff", "over"] + ["installment"] * 3 + [
             "partial", "early", "back-dated"] * 2), "kind")
         on = self.today
@@ -213,7 +198,7 @@ class Run:
             "partial": self.draw(st.integers(1, max(nxt, 2) - 1)) if nxt > 1 else 1,
             "early": self.draw(st.integers(1, max(quote, 1)))}[kind]
         amount = max(amount, 1)
-        if self.posted and not known.broken("intake_refusals") and self.draw(
+        if self.posted and self.draw(
                 st.integers(0, 9), "the same reference again?") == 0:
             self.log.append(f"pay {cny(amount)} on {on} with an earlier reference")
             r = self.world.repay(self.loan_id, amount, on, self.posted[-1][2])
@@ -233,9 +218,6 @@ class Run:
 
     def pay(self, amount: int, kind: str, on: date | None = None) -> None:
         on = on or self.today
-        if (known.broken("writeoff_undone") and on <= self.model.cob_through
-                and self.model.view()["status"] == "written_off"):
-            return
         trial = LoanModel(self.product, self.model.disbursed, self.model.rows)
         trial.events, trial.cob_through = list(self.model.events), self.model.cob_through
         try:
@@ -257,12 +239,6 @@ class Run:
     def do_reverse(self) -> None:
         if not self.posted or self.model.view()["status"] == "written_off":
             return
-        if known.broken("chargeback_after_refund") and self.refunded:
-            return
-        view = self.model.view()
-        if (known.broken("reopen_stale_through") and view["status"] == "closed"
-                and view["stopped"] <= self.model.cob_through):
-            return
         rid, seq, _ = self.posted.pop(self.draw(st.integers(0, len(self.posted) - 1)))
         self.log.append(f"reverse {rid} (event {seq})")
         r = self.world.reverse(rid)
@@ -273,7 +249,6 @@ class Run:
         credit = self.model.view()["credit"]
         if credit <= 0 and self.draw(st.integers(0, 3)):
             return
-        self.before_command()
         amount = self.draw(st.sampled_from([credit, credit // 2, credit + 1]), "refund")
         if amount <= 0:
             return
@@ -285,7 +260,6 @@ class Run:
             assert r.status == 422, f"refund above the credit: api {r.status}"
             return
         assert r.status == 201, f"refund: api {r.status} {r.json}"
-        self.refunded = True
 
     def do_write_off(self) -> None:
         if self.model.view()["status"] not in ("active", "delinquent", "defaulted"):
@@ -300,18 +274,15 @@ class Run:
 
     def do_future_payoff(self) -> None:
         """Quote a later date, let the days pass (COB each), and pay the quote on that day."""
-        if known.broken("future_payoff"):
-            return
         if self.model.view()["status"] not in ("active", "delinquent", "defaulted"):
             return
         day = self.today + timedelta(days=self.draw(st.integers(1, 40), "ahead"))
-        if not known.SANDBOX_CLOCK and day >= datetime.now(UTC).date():
-            return
         diffs, total = quote_diffs(self.world, self.loan_id, self.model, day)
         self.log.append(f"quote for {day}: {total}")
         assert not diffs, diffs
         self.world.set_today(day)
-        self.catch_up()
+        if self.draw(st.booleans(), "close business before paying the quote?"):
+            self.catch_up()  # else the payment itself closes the days before it
         self.pay(total, f"the quote for {day}")
 
     # --- the comparison -------------------------------------------------------------------
@@ -319,10 +290,6 @@ class Run:
     def compare(self) -> None:
         diffs = servicing_diffs(self.world, self.loan_id, self.model)
         quotable = self.model.view()["status"] in ("active", "delinquent", "defaulted")
-        if known.broken("disbursement_day_quote") and self.today <= self.model.disbursed:
-            quotable = False
-        if known.broken("future_payoff") and self.model.cob_through < self.today - DAY:
-            quotable = False
         if quotable:
             diffs += quote_diffs(self.world, self.loan_id, self.model, self.today)[0]
         assert not diffs, "\n".join(diffs)

@@ -1,7 +1,9 @@
-"""Minimal reproductions of every divergence the reference model knows on today's engine
-(tests/reference/known.py), each the API against the model. While a flag is set its test is a
-strict xfail; once the fix is merged the xfail passes, which fails the suite: then remove the
-flag (the differential test draws those sequences again) and this marker.
+"""Minimal reproductions of every divergence the reference model found between the API and
+the documented rules (issue 14), each the API against the model, kept as regression tests. The
+issue named the first five kinds (grace interest, a quote for a later date paid then, the
+disbursement-day quote, a charge-back after a refund, the intake refusals); the model found
+the rest: what a payoff leaves on later installments, a reversal reopening a loan close of
+business had skipped, and a back-dated repayment undoing a write-off.
 
 The loan is the one tests/reference/test_model.py works out by hand: 3,000.00 over three
 months from 2025-01-15 at 12%, 30/360, equal principal (interest 30.00, 20.00, 10.00), late
@@ -13,9 +15,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-
-from tests.reference import known
 from tests.reference.compare import quote_diffs, servicing_diffs
 from tests.reference.driver import World, minor
 from tests.reference.model import LoanModel
@@ -30,10 +29,6 @@ TERMS: dict[str, Any] = {
 }
 
 
-def xfail_while(flag: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(known.broken(flag), strict=True,
-                             reason=f"known divergence {flag} (tests/reference/known.py)")
-
 
 class Case:
     """One tenant, one product, one loan, the model beside it."""
@@ -41,9 +36,7 @@ class Case:
     def __init__(self, api: Any, tolerance: str = "0", **changes: Any) -> None:
         terms = {**TERMS, **changes, "overpayment_tolerance": tolerance}
         p = Product.of(terms, "A")
-        if known.broken("intake_refusals"):  # the API does not know the setting yet
-            del terms["overpayment_tolerance"]
-        self.world = World(api, "known")
+        self.world = World(api, "found")
         status, body = self.world.product(terms)
         assert status == 201, body
         self.loan_id = self.world.loan(body["id"], D0, 300_000, 3, None)
@@ -66,20 +59,18 @@ class Case:
         return r
 
     def diffs(self, quote_on: date | None = None) -> list[str]:
-        out = servicing_diffs(self.world, self.loan_id, self.model, gated=False)
+        out = servicing_diffs(self.world, self.loan_id, self.model)
         if quote_on is not None:
             out += quote_diffs(self.world, self.loan_id, self.model, quote_on)[0]
         return out
 
 
-@xfail_while("grace_interest")
 def test_interest_is_earned_in_an_interest_grace(api: Any) -> None:
     case = Case(api, grace={"interest_periods": 1})
     case.cob(date(2025, 1, 30))
     assert case.diffs(date(2025, 1, 31)) == []  # 15 and 16 days of period 1's 30.00
 
 
-@xfail_while("grace_interest")
 def test_a_payoff_in_an_interest_grace_collects_the_deferred_interest(api: Any) -> None:
     case = Case(api, grace={"interest_periods": 1})
     case.cob(date(2025, 2, 9))
@@ -88,7 +79,6 @@ def test_a_payoff_in_an_interest_grace_collects_the_deferred_interest(api: Any) 
     assert case.diffs() == []
 
 
-@xfail_while("future_payoff")
 def test_a_quote_for_a_later_date_paid_on_that_date_closes_the_loan(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 2, 9))
@@ -100,7 +90,6 @@ def test_a_quote_for_a_later_date_paid_on_that_date_closes_the_loan(api: Any) ->
     assert (diffs, view["status"], minor(view["credit"])) == ([], "closed", 0)
 
 
-@xfail_while("future_payoff")
 def test_a_payment_after_a_cob_gap_comes_after_those_days_charges(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 2, 9))
@@ -112,13 +101,11 @@ def test_a_payment_after_a_cob_gap_comes_after_those_days_charges(api: Any) -> N
     assert (r.json["allocated"]["fee"]["amount"], case.diffs()) == ("50.00", [])
 
 
-@xfail_while("disbursement_day_quote")
 def test_a_quote_for_today_works_on_the_disbursement_day(api: Any) -> None:
     case = Case(api)
     assert case.diffs(D0) == []
 
 
-@xfail_while("chargeback_after_refund")
 def test_a_charge_back_after_the_credit_was_refunded_goes_through(api: Any) -> None:
     case = Case(api, tolerance="500.00")
     case.cob(date(2025, 1, 31))
@@ -134,7 +121,6 @@ def test_a_charge_back_after_the_credit_was_refunded_goes_through(api: Any) -> N
     assert case.diffs(date(2025, 2, 1)) == []
 
 
-@xfail_while("intake_refusals")
 def test_a_repayment_on_a_closed_loan_is_refused(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 1, 31))
@@ -143,7 +129,6 @@ def test_a_repayment_on_a_closed_loan_is_refused(api: Any) -> None:
     assert case.world.repay(case.loan_id, 100, date(2025, 2, 1)).status == 422
 
 
-@xfail_while("intake_refusals")
 def test_a_repayment_above_the_outstanding_is_refused(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 1, 31))
@@ -151,7 +136,6 @@ def test_a_repayment_above_the_outstanding_is_refused(api: Any) -> None:
     assert case.world.repay(case.loan_id, total + 1, date(2025, 2, 1)).status == 422
 
 
-@xfail_while("intake_refusals")
 def test_the_same_channel_reference_twice_is_a_conflict(api: Any) -> None:
     case = Case(api)
     body = {"amount": {"amount": "10.00", "currency": "CNY"},
@@ -163,7 +147,6 @@ def test_the_same_channel_reference_twice_is_a_conflict(api: Any) -> None:
     assert case.world.call("POST", path, body, role="partner").status == 409
 
 
-@xfail_while("view_after_payoff")
 def test_after_a_payoff_no_installment_shows_a_fee_it_does_not_owe(api: Any) -> None:
     case = Case(api, pricing={"grades": ["A"], "rate_percent": {"A": "0"}},
                 fees={"installment": "5.00"})
@@ -173,7 +156,6 @@ def test_after_a_payoff_no_installment_shows_a_fee_it_does_not_owe(api: Any) -> 
     assert case.diffs() == []  # the API shows 5.00 fee, 0 paid, on installments 1-3
 
 
-@xfail_while("view_after_payoff")
 def test_after_a_payoff_no_installment_shows_less_interest_than_was_paid_on_it(
         api: Any) -> None:
     case = Case(api)
@@ -185,7 +167,6 @@ def test_after_a_payoff_no_installment_shows_less_interest_than_was_paid_on_it(
     assert case.diffs() == []  # the API shows installment 1's interest 10.00, paid 25.00
 
 
-@xfail_while("reopen_stale_through")
 def test_reversing_the_payoff_of_a_closed_loan_reopens_it_as_of_today(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 1, 19))
@@ -196,7 +177,6 @@ def test_reversing_the_payoff_of_a_closed_loan_reopens_it_as_of_today(api: Any) 
     assert case.diffs() == []  # the model: delinquent, 5 DPD, the late fee and penalties
 
 
-@xfail_while("writeoff_undone")
 def test_a_back_dated_repayment_does_not_undo_a_write_off(api: Any) -> None:
     case = Case(api)
     case.cob(date(2025, 2, 20))

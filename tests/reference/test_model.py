@@ -14,7 +14,6 @@ import pytest
 
 from chalicelib.lending.daycount import DayCount
 from chalicelib.lending.money import Rounding
-from tests.reference import known
 from tests.reference.model import LoanModel, Refused
 from tests.reference.terms import Product, Row, attach_earning
 
@@ -93,24 +92,21 @@ def test_prepayment_reduce_term_drops_the_last_installment_and_rescales_interest
         (1, 100_000, 3000), (2, 100_000, 1000)]  # 20.00 on 2,000 becomes 10.00 on 1,000
 
 
-def test_a_charge_back_after_the_credit_was_refunded_leaves_the_borrower_owing(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(known, "KNOWN_BROKEN", frozenset())
+def test_a_charge_back_after_the_credit_was_refunded_leaves_the_borrower_owing() -> None:
     m = loan(tolerance=100_000)
     m.close_business(date(2025, 1, 31))
     quote = m.payoff_quote(date(2025, 2, 1))["total"]
     m.repay(quote + 20_000, date(2025, 2, 1))
     assert m.view()["status"] == "closed" and m.view()["credit"] == 20_000
     m.refund(20_000, date(2025, 2, 2))
-    m.reverse(1)
+    m.reverse(1, date(2025, 2, 2))  # reopened: closed through the day before
     v = m.view()
     assert v["status"] == "active" and v["credit"] == -20_000
     # one more day of period 1 (30.00 / 30), and the refunded 200.00 now owed
     assert m.payoff_quote(date(2025, 2, 2))["total"] == quote + 100 + 20_000
 
 
-def test_intake_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(known, "KNOWN_BROKEN", frozenset())  # the target rule
+def test_intake_refusals() -> None:
     m = loan()
     m.close_business(date(2025, 1, 31))
     with pytest.raises(Refused):
