@@ -111,7 +111,8 @@ class LoanModel:
         self.financed = sum(r.principal for r in rows)
         self.delinquency = delinquency or Delinquency()
         self.events: list[Event] = []
-        # the last day closed: by close of business, or by a reversal reopening a stopped loan
+        # the last day closed: by close of business, by an event dated after it (the days
+        # before it), or by a reversal reopening a stopped loan (the days since)
         self.cob_through = disbursed
 
     # --- commands (each refuses or records one event) -----------------------------------
@@ -129,12 +130,19 @@ class LoanModel:
         if excess > self.p.tolerance:
             raise Refused(422, f"{excess} above the outstanding")
         self.events.append(event)
+        self._closed_before(on)
         return effect(before, after, self.p, self.financed)
 
     def refund(self, amount: int, on: date) -> None:
         if amount > self.state().credit:
             raise Refused(422, "the refund exceeds the credit balance")
         self.events.append(Event("refund", on, amount, len(self.events) + 1))
+        self._closed_before(on)
+
+    def _closed_before(self, on: date) -> None:
+        """An event dated D is applied after the close of every day before D: those days stay
+        closed (a later charge-back refolds them, it does not reopen them)."""
+        self.cob_through = max(self.cob_through, on - DAY)
 
     def write_off(self, on: date) -> None:
         if self.state().status in ("closed", "written_off"):
