@@ -230,7 +230,7 @@ class Run:
             assert r.status == refused, f"model refuses with {refused}, api {r.status} {r.json}"
             return
         assert r.status == 201, f"repayment accepted by the model, api {r.status} {r.json}"
-        self.model.events = trial.events
+        self.model.events, self.model.cob_through = trial.events, trial.cob_through
         self.posted.append((r.json["id"], trial.events[-1].seq, r.json["external_reference"]))
         got = {c: minor(r.json["allocated"][c]) for c in want if c != "credit"}
         got["credit"] = minor(r.json["overpayment"])
