@@ -126,7 +126,7 @@ class LoanModel:
             raise Refused(422, f"the loan is {before.status}")
         event = Event("repayment", on, amount, len(self.events) + 1)
         after = self.state([*self.events, event])
-        excess = after.credit - before.credit
+        excess = max(after.credit, 0) - max(before.credit, 0)  # a debt settled is owed
         if excess > self.p.tolerance:
             raise Refused(422, f"{excess} above the outstanding")
         self.events.append(event)
@@ -262,13 +262,15 @@ def outstanding(s: State, p: Product, financed: int) -> dict[str, int]:
 
 
 def effect(before: State, after: State, p: Product, financed: int) -> dict[str, int]:
-    """A command's effect: paid per component and the credit it added."""
+    """A command's effect: paid per component and the credit it added (a negative credit it
+    settles was money owed, not credit: only the balance above zero counts)."""
     def paid(s: State) -> dict[str, int]:
         out = {c: sum(i["paid"][c] for i in s.insts) for c in COMPONENTS}
         out["principal"] += s.prepaid
         return out
     a, b = paid(after), paid(before)
-    return {**{c: a[c] - b[c] for c in COMPONENTS}, "credit": after.credit - before.credit}
+    added = max(after.credit, 0) - max(before.credit, 0)
+    return {**{c: a[c] - b[c] for c in COMPONENTS}, "credit": added}
 
 
 # --- repayments ------------------------------------------------------------------------
