@@ -360,7 +360,7 @@ def prepay(s: State, unsettled: list[dict[str, Any]], prepaid: int, on: date,
            p: Product) -> None:
     """Principal paid ahead comes off the unsettled installments (reduce_term: the last
     ones, dropping those left empty; reduce_installment: pro rata); the interest each has
-    not yet earned scales with the balance at its start (new / old)."""
+    not yet earned scales with the balance each period earns on (new / old)."""
     s.prepaid += prepaid
     unpaid = [i["principal"] - i["paid"]["principal"] for i in unsettled]
     left = sum(unpaid) - prepaid
@@ -372,23 +372,28 @@ def prepay(s: State, unsettled: list[dict[str, Any]], prepaid: int, on: date,
         for u in unpaid:
             new.append(min(u, rest))
             rest -= new[-1]
-    old_balance, new_balance = sum(unpaid), left
-    for i, was, now in zip(unsettled, unpaid, new, strict=True):
+    def balance(end: date, amounts: list[int]) -> int:
+        """What the period ending `end` earned on: principal due on or after its end."""
+        return sum(x for i, x in zip(unsettled, amounts, strict=True) if i["due"] >= end)
+
+    for i, now in zip(unsettled, new, strict=True):
         i["principal"] = i["paid"]["principal"] + now
-        i["segments"] = rescale(i["segments"], on, new_balance, old_balance, p)
-        old_balance, new_balance = old_balance - was, new_balance - now
+    for i in unsettled:
+        i["segments"] = rescale(i["segments"], on, lambda end: (balance(end, new),
+                                                                balance(end, unpaid)), p)
     s.insts = [i for i in s.insts if not empty(i, on)]
 
 
-def rescale(segments: list[Segment], on: date, new: int, old: int,
-            p: Product) -> list[Segment]:
-    """Each period's earned part stays; the part still to be earned scales by new / old."""
+def rescale(segments: list[Segment], on: date, balances: Any, p: Product) -> list[Segment]:
+    """Each period's earned part stays; the part still to be earned scales by new / old, the
+    balance the period earns on (principal due on or after its end) after / before."""
     out: list[Segment] = []
     for start, end, amount in segments:
         done = earned_by([(start, end, amount)], on, p.day_count)
         if done:
             out.append((start, min(on, end), done))
         if end > on and amount - done:
+            new, old = balances(end)
             out.append((max(start, on), end, half_up((amount - done) * new, old) if old else 0))
     return out
 
