@@ -120,7 +120,7 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
     servicing.commit_change(uow, ctx.tenant, ctx.actor, ctx.now, loaded, new, loaded.events,
                             None, {"business_date": end.isoformat(), "dpd": new.dpd})
     for n in notices:
-        _notify(uow, ctx, loan, n)
+        servicing.notify(uow, ctx.tenant, loan, n, ctx.now)
     try:
         uow.commit()
     except DomainError as exc:
@@ -128,11 +128,6 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
             return "conflict"  # another run or a repayment moved it: its marker decides
         raise
     return "stepped" if end >= day else "partial"
-
-
-def _notify(uow: UnitOfWork, ctx: Context, loan: loans.LoanItem, n: ls.Notice) -> None:
-    """Reminders before a due date and notices after a miss, in the step's own transaction."""
-    servicing.notify(uow, ctx.tenant, loan, n, ctx.now)
 
 
 # --- runs --------------------------------------------------------------------------------
