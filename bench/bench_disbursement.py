@@ -123,7 +123,7 @@ def write_units() -> None:
                                                     "settlement_seconds": 60},
                           key=keys["admin"]).json
             api.call("POST", f"/v1/channels/{ch['id']}/fundings",
-                     {"amount": "1000000.00", "reference": "init"}, key=keys["admin"])
+                     {"amount": "1000000.00", "reference": "init"}, key=keys["operator"])
             aws = {"dynamodb": boto3.client("dynamodb")}
             loan = accepted_loan(api, keys, pid)
             loan_id = loan["loan"]["id"]

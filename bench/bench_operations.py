@@ -83,7 +83,7 @@ def run(loans: int) -> dict[str, dict[str, Any]]:
                                    references={"decision_policy_id": policy["id"]},
                                    fees={"origination": {"percent": "2",
                                                          "treatment": "deducted"}})
-            ch = channel(api, keys["admin"], "bench", fund="10000000.00",
+            ch = channel(api, keys, "bench", fund="10000000.00",
                          sandbox={"settle": "callback"})
             loan_ids = []
             for n in range(loans):

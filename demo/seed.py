@@ -98,7 +98,7 @@ def setup(api: Api, admin_key: str, loans: int) -> Tenant:
             "name": name, "type": "sandbox", "currency": CURRENCY, "settlement_seconds": 60,
             "fixed_cost": cost, "sandbox": {"settle": settle, "failure_rate_percent": failures,
                                             "seed": 7}})
-        api.ok("POST", f"/v1/channels/{ch['id']}/fundings", admin,
+        api.ok("POST", f"/v1/channels/{ch['id']}/fundings", keys["operator"],
                {"amount": text(tenant.funded), "reference": "seed-funding"})
         tenant.channels.append(Channel(ch["id"], name, settle, ch["webhook_secret"]))
     return tenant

@@ -20,6 +20,7 @@ from chalicelib.api.origination_models import (
     LoanOut,
     StatusQuery,
 )
+from chalicelib.api.roles import EVERYONE, ORIGINATORS
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import effective_status
 from chalicelib.lending.money import money_json
@@ -30,8 +31,6 @@ from chalicelib.store.origination import ApplicationItem
 problems.register("offer-expired", 409, "The offer has expired")
 
 bp = Blueprint(__name__)
-PARTNERS = {"partner", "admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
 
 
 def _submission(body: ApplicationCreate) -> applications.Submission:
@@ -101,7 +100,7 @@ def loan_out(loan: LoanItem) -> LoanOut:
 
 
 @endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "
-          "scored and decided at once", tag="Applications", roles=PARTNERS,
+          "scored and decided at once", tag="Applications", roles=ORIGINATORS,
           body=ApplicationCreate, idempotent=True, errors={404},
           precheck=lambda ctx, raw: applications.precheck(
               ctx.tenant, raw, clock.business_date(ctx.tenant, ctx.now)),
@@ -113,7 +112,7 @@ def submit_application(ctx: Context, body: ApplicationCreate) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/applications", summary="List applications, newest first",
-          tag="Applications", roles=READERS, query=StatusQuery,
+          tag="Applications", roles=EVERYONE, query=StatusQuery,
           responses={200: (ApplicationPage, "A page of applications")})
 def list_applications(ctx: Context, query: StatusQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "applications", {"status": query.status})
@@ -124,7 +123,7 @@ def list_applications(ctx: Context, query: StatusQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/applications/{application_id}", summary="An application, its "
-          "decision record and offer (personal data masked)", tag="Applications", roles=READERS,
+          "decision record and offer (personal data masked)", tag="Applications", roles=EVERYONE,
           responses={200: (ApplicationOut, "The application")})
 def get_application(ctx: Context, application_id: str) -> Reply:
     return Reply(render(ctx, applications.get(ctx.tenant, application_id)))
@@ -132,7 +131,7 @@ def get_application(ctx: Context, application_id: str) -> Reply:
 
 @endpoint(bp, "POST", "/v1/applications/{application_id}/withdraw",
           summary="Withdraw an application or decline its offer", tag="Applications",
-          roles=PARTNERS, idempotent=True,
+          roles=ORIGINATORS, idempotent=True,
           responses={200: (ApplicationOut, "Withdrawn")})
 def withdraw_application(ctx: Context, application_id: str) -> Reply:
     item = applications.withdraw(ctx.uow, ctx.tenant, ctx.actor, ctx.now, application_id)
@@ -141,7 +140,7 @@ def withdraw_application(ctx: Context, application_id: str) -> Reply:
 
 @endpoint(bp, "POST", "/v1/applications/{application_id}/accept",
           summary="Accept the offer: creates the loan (pending_contract)", tag="Applications",
-          roles=PARTNERS, idempotent=True,
+          roles=ORIGINATORS, idempotent=True,
           responses={201: (AcceptOut, "Accepted; the loan awaits its contract")})
 def accept_offer(ctx: Context, application_id: str) -> Reply:
     item, loan = applications.accept(ctx.uow, ctx.tenant, ctx.actor, ctx.now, application_id)

@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import BOOKKEEPERS
 from chalicelib.api.schemas import PageQuery
 from chalicelib.errors import not_found
 from chalicelib.store import audit
 
 bp = Blueprint(__name__)
-READERS = {"admin", "operator"}
 
 
 class AuditRecord(BaseModel):
@@ -52,7 +52,7 @@ class AuditVerification(BaseModel):
 
 
 @endpoint(bp, "GET", "/v1/audit/{aggregate_type}/{aggregate_id}", summary="An aggregate's trail",
-          tag="Audit", roles=READERS, query=PageQuery,
+          tag="Audit", roles=BOOKKEEPERS, query=PageQuery,
           responses={200: (AuditPage, "Records, oldest first")})
 def audit_trail(ctx: Context, aggregate_type: str, aggregate_id: str, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "audit", {"t": aggregate_type, "i": aggregate_id})
@@ -66,7 +66,8 @@ def audit_trail(ctx: Context, aggregate_type: str, aggregate_id: str, query: Pag
 
 
 @endpoint(bp, "POST", "/v1/audit/verify", summary="Verify every audit chain of the tenant",
-          tag="Audit", roles=READERS, responses={200: (AuditVerification, "Verification report")})
+          tag="Audit", roles=BOOKKEEPERS,
+          responses={200: (AuditVerification, "Verification report")})
 def verify_audit(ctx: Context) -> Reply:
     report = audit.verify_tenant(ctx.tenant)
     return Reply(AuditVerification(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from chalicelib import clock
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import MoneyOut, PageQuery, Strict
 from chalicelib.channels import breaker, webhooks
 from chalicelib.errors import DomainError, FieldError
@@ -31,8 +32,6 @@ from ledger.model import Balance, Side, Totals
 problems.register("channel-daily-limit", 422, "Channel daily limit reached")
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
 
 
 class SandboxBehaviour(Strict):
@@ -203,7 +202,7 @@ def _sandbox_config(s: SandboxBehaviour, currency: str, pointer: str) -> dict[st
 
 
 @endpoint(bp, "POST", "/v1/channels", summary="Create a disbursement channel", tag="Channels",
-          roles=ADMIN, body=ChannelCreate, idempotent=True,
+          roles=CONFIGURERS, body=ChannelCreate, idempotent=True,
           responses={201: (ChannelCreated, "Created with its prefunded cash account (empty)")})
 def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
     cur = body.currency
@@ -222,7 +221,7 @@ def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
     return Reply(shown, 201, {"Location": f"/v1/channels/{item.channel_id}"}, stored_body=stored)
 
 
-@endpoint(bp, "GET", "/v1/channels", summary="List channels", tag="Channels", roles=READERS,
+@endpoint(bp, "GET", "/v1/channels", summary="List channels", tag="Channels", roles=EVERYONE,
           query=PageQuery, responses={200: (ChannelPage, "A page of channels")})
 def list_channels(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "channels", {})
@@ -233,14 +232,14 @@ def list_channels(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/channels/{channel_id}", summary="A channel with its balance, usage "
-          "and breaker", tag="Channels", roles=READERS,
+          "and breaker", tag="Channels", roles=EVERYONE,
           responses={200: (ChannelOut, "The channel")})
 def get_channel(ctx: Context, channel_id: str) -> Reply:
     return Reply(channel_out(ctx, channels.get(ctx.tenant, channel_id)))
 
 
 @endpoint(bp, "PATCH", "/v1/channels/{channel_id}", summary="Change a channel's costs, limits, "
-          "behaviour or enablement", tag="Channels", roles=ADMIN, body=ChannelPatch,
+          "behaviour or enablement", tag="Channels", roles=CONFIGURERS, body=ChannelPatch,
           responses={200: (ChannelOut, "The channel as changed")})
 def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
     item = channels.get(ctx.tenant, channel_id)
@@ -264,7 +263,7 @@ def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/channels/{channel_id}/fundings", summary="Prefund a channel "
-          "(journal: debit cash:<channel>, credit funding)", tag="Channels", roles=ADMIN,
+          "(journal: debit cash:<channel>, credit funding)", tag="Channels", roles=OPERATORS,
           body=FundingCreate, idempotent=True,
           responses={201: (FundingOut, "Funded; the balance shown includes it")})
 def fund_channel(ctx: Context, channel_id: str, body: FundingCreate) -> Reply:

@@ -12,14 +12,13 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import BOOKKEEPERS, CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending.delinquency import DelinquencySettings
 from chalicelib.services import cob, cob_chunks, cob_exceptions, servicing
 from chalicelib.store import servicing as store
 
 bp = Blueprint(__name__)
-OPERATORS = {"admin", "operator"}
-READERS = {"admin", "operator", "reviewer", "partner"}
 PLAN_BUDGET_S = 5.0  # planning in the request; a worker continues a larger plan
 
 
@@ -66,7 +65,7 @@ def post_run(ctx: Context, body: RunBody) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/cob/runs/{run_id}", summary="A close-of-business run's progress",
-          tag="Close of business", roles=READERS, responses={200: (RunOut, "The run")})
+          tag="Close of business", roles=EVERYONE, responses={200: (RunOut, "The run")})
 def get_run(ctx: Context, run_id: str) -> Reply:
     return Reply(RunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
 
@@ -101,7 +100,7 @@ class CobResolveIn(Strict):
 
 
 @endpoint(bp, "GET", "/v1/cob/exceptions", summary="Loans close of business quarantined",
-          tag="Close of business", roles=OPERATORS, query=CobExceptionQuery,
+          tag="Close of business", roles=BOOKKEEPERS, query=CobExceptionQuery,
           responses={200: (CobExceptionPage, "With a status, newest first; without, the "
                                              "open ones first, oldest first")})
 def list_cob_exceptions(ctx: Context, query: CobExceptionQuery) -> Reply:
@@ -124,7 +123,7 @@ def resolve_cob_exception(ctx: Context, loan_id: str, body: CobResolveIn) -> Rep
 
 
 @endpoint(bp, "PUT", "/v1/settings/delinquency", summary="Set the tenant's delinquency ranges "
-          "and default threshold", tag="Close of business", roles={"admin"},
+          "and default threshold", tag="Close of business", roles=CONFIGURERS,
           body=DelinquencySettings,
           responses={200: (DelinquencySettings, "The settings in force")})
 def put_delinquency(ctx: Context, body: DelinquencySettings) -> Reply:
@@ -133,7 +132,7 @@ def put_delinquency(ctx: Context, body: DelinquencySettings) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/settings/delinquency", summary="The tenant's delinquency ranges",
-          tag="Close of business", roles=READERS,
+          tag="Close of business", roles=EVERYONE,
           responses={200: (DelinquencySettings, "The settings in force")})
 def get_delinquency(ctx: Context) -> Reply:
     return Reply(servicing.delinquency_settings(ctx.tenant))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import CONFIGURERS, DOCUMENT_READERS, EVERYONE, SIGNERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.config import settings
 from chalicelib.contracts import notifier, storage
@@ -24,9 +25,6 @@ problems.register("document-tampered", 409, "Stored document does not match its 
 problems.register("contract-render-failed", 422, "The contract cannot be rendered")
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
-SIGNERS = {"partner"}
 TemplateSource = Field(min_length=1, max_length=MAX_TEMPLATE_CHARS,
                        description="Jinja2 source, rendered in a sandbox. Markup: `# title`, "
                                    "`## heading`, `| a | b |` table rows, `---` a rule.")
@@ -150,7 +148,7 @@ def contract_out(item: ContractItem) -> ContractOut:
 
 
 @endpoint(bp, "POST", "/v1/contract-templates", summary="Create a contract template",
-          tag="Contracts", roles=ADMIN, body=TemplateCreate, idempotent=True,
+          tag="Contracts", roles=CONFIGURERS, body=TemplateCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
           responses={201: (TemplateOut, "Created at version 1 (it rendered a sample contract)")})
 def create_template(ctx: Context, body: TemplateCreate) -> Reply:
@@ -161,7 +159,7 @@ def create_template(ctx: Context, body: TemplateCreate) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/contract-templates", summary="List contract templates",
-          tag="Contracts", roles=READERS, query=PageQuery,
+          tag="Contracts", roles=EVERYONE, query=PageQuery,
           responses={200: (TemplatePage, "A page of templates, newest first")})
 def list_templates(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "contract-templates", {})
@@ -174,7 +172,7 @@ def list_templates(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/contract-templates/{template_id}", summary="A contract template",
-          tag="Contracts", roles=READERS, query=VersionQuery,
+          tag="Contracts", roles=EVERYONE, query=VersionQuery,
           responses={200: (TemplateOut, "At its current (or the asked) version")})
 def get_template(ctx: Context, template_id: str, query: VersionQuery) -> Reply:
     return Reply(_template_out(*contracts.template_version(ctx.tenant, template_id,
@@ -183,7 +181,7 @@ def get_template(ctx: Context, template_id: str, query: VersionQuery) -> Reply:
 
 @endpoint(bp, "POST", "/v1/contract-templates/{template_id}/versions",
           summary="Add a template version (earlier contracts keep theirs)", tag="Contracts",
-          roles=ADMIN, body=TemplateVersionCreate, idempotent=True,
+          roles=CONFIGURERS, body=TemplateVersionCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
           responses={201: (TemplateOut, "The new current version")})
 def add_template_version(ctx: Context, template_id: str, body: TemplateVersionCreate) -> Reply:
@@ -192,14 +190,14 @@ def add_template_version(ctx: Context, template_id: str, body: TemplateVersionCr
 
 
 @endpoint(bp, "GET", "/v1/contracts/{contract_id}", summary="A contract: status, hash, signature",
-          tag="Contracts", roles=READERS, responses={200: (ContractOut, "The contract")})
+          tag="Contracts", roles=EVERYONE, responses={200: (ContractOut, "The contract")})
 def get_contract(ctx: Context, contract_id: str) -> Reply:
     return Reply(contract_out(contracts.get(ctx.tenant, contract_id)))
 
 
 @endpoint(bp, "GET", "/v1/contracts/{contract_id}/document",
           summary="A short-lived link to the contract PDF (the signed copy once signed)",
-          tag="Contracts", roles={"admin", "partner", "operator"},
+          tag="Contracts", roles=DOCUMENT_READERS,
           responses={200: (DocumentOut, "Presigned URL of the tenant's own object")})
 def get_document(ctx: Context, contract_id: str) -> Reply:
     item, url = contracts.document_url(ctx.tenant, contract_id)
@@ -237,7 +235,7 @@ def sign_contract(ctx: Context, contract_id: str, body: SignBody) -> Reply:
 
 @endpoint(bp, "POST", "/v1/contracts/{contract_id}/verify",
           summary="Recompute the stored document's SHA-256 and compare", tag="Contracts",
-          roles=READERS, responses={200: (VerifyOut, "Whether the stored objects still match")})
+          roles=EVERYONE, responses={200: (VerifyOut, "Whether the stored objects still match")})
 def verify_contract(ctx: Context, contract_id: str) -> Reply:
     v = contracts.verify(ctx.tenant, contract_id)
     return Reply(VerifyOut(contract_id=contract_id, match=v.match,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import CONFIGURERS, EVERYONE
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending.decision import PolicyConfig
 from chalicelib.services import decision_policies as policies
@@ -16,8 +17,6 @@ from chalicelib.store import origination as store
 from chalicelib.store.origination import PolicyItem
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
 
 
 class PolicyCreate(Strict):
@@ -64,7 +63,7 @@ def _out(item: PolicyItem, number: int, config: PolicyConfig) -> PolicyOut:
 
 
 @endpoint(bp, "POST", "/v1/decision-policies", summary="Create a decision policy",
-          tag="Decisions", roles=ADMIN, body=PolicyCreate, idempotent=True,
+          tag="Decisions", roles=CONFIGURERS, body=PolicyCreate, idempotent=True,
           responses={201: (PolicyOut, "Created at version 1; reference it from a product")})
 def create_policy(ctx: Context, body: PolicyCreate) -> Reply:
     item, version = policies.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
@@ -74,7 +73,7 @@ def create_policy(ctx: Context, body: PolicyCreate) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/decision-policies", summary="List decision policies",
-          tag="Decisions", roles=READERS, query=PageQuery,
+          tag="Decisions", roles=EVERYONE, query=PageQuery,
           responses={200: (PolicyPage, "A page of policies")})
 def list_policies(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "policies", {})
@@ -88,7 +87,7 @@ def list_policies(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/decision-policies/{policy_id}", summary="A decision policy",
-          tag="Decisions", roles=READERS, query=VersionQuery,
+          tag="Decisions", roles=EVERYONE, query=VersionQuery,
           responses={200: (PolicyOut, "The policy at its current (or the asked) version")})
 def get_policy(ctx: Context, policy_id: str, query: VersionQuery) -> Reply:
     item, number, config = policies.config_of(ctx.tenant, policy_id, query.version)
@@ -96,7 +95,7 @@ def get_policy(ctx: Context, policy_id: str, query: VersionQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/decision-policies/{policy_id}/versions",
-          summary="Add a decision policy version", tag="Decisions", roles=ADMIN,
+          summary="Add a decision policy version", tag="Decisions", roles=CONFIGURERS,
           body=PolicyVersionCreate, idempotent=True,
           responses={201: (PolicyOut, "The new current version; decided applications keep "
                            "the version recorded in their decision")})

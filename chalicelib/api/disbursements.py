@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from chalicelib.api.applications import loan_fields
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.origination_models import LoanOut
+from chalicelib.api.roles import COLLECTORS, CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.channels.router import Policy, Strategy
 from chalicelib.errors import not_found
@@ -26,10 +27,6 @@ from ledger.chart import LOAN_COMPONENTS, loan_account_id
 from ledger.errors import AccountNotFound
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
-STARTERS = {"admin", "partner", "operator"}
-OPERATOR = {"operator"}
 
 
 class AttemptOut(BaseModel):
@@ -126,7 +123,7 @@ def disbursement_out(item: DisbursementItem) -> DisbursementOut:
 
 @endpoint(bp, "POST", "/v1/loans/{loan_id}/disbursements",
           summary="Disburse a loan whose contract is signed: routed across channels",
-          tag="Disbursements", roles=STARTERS, idempotent=True,
+          tag="Disbursements", roles=COLLECTORS, idempotent=True,
           responses={202: (DisbursementOut, "Started (routing runs at once; poll GET "
                                             "/v1/disbursements/{id} for the outcome)"),
                      200: (DisbursementOut, "The loan's disbursement already in flight or "
@@ -146,7 +143,7 @@ class ResolveAttemptIn(Strict):
 
 @endpoint(bp, "POST", "/v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
           summary="Settle or fail an escalated payout on the channel's evidence (operator)",
-          tag="Disbursements", roles=OPERATOR, body=ResolveAttemptIn, idempotent=True,
+          tag="Disbursements", roles=OPERATORS, body=ResolveAttemptIn, idempotent=True,
           responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
                                             "(released; the next channel is tried)")})
 def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAttemptIn) -> Reply:
@@ -159,7 +156,7 @@ def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAtt
 
 
 @endpoint(bp, "GET", "/v1/disbursements/{disbursement_id}", summary="A disbursement and its "
-          "attempts", tag="Disbursements", roles=READERS,
+          "attempts", tag="Disbursements", roles=EVERYONE,
           responses={200: (DisbursementOut, "The disbursement")})
 def get_disbursement(ctx: Context, disbursement_id: str) -> Reply:
     return Reply(disbursement_out(disbursements.get(ctx.tenant, disbursement_id)))
@@ -177,7 +174,7 @@ def _balances(tenant: str, loan_id: str, currency: str) -> dict[str, MoneyOut]:
 
 
 @endpoint(bp, "GET", "/v1/loans/{loan_id}", summary="A loan: status, ledger balances, "
-          "schedule and history", tag="Disbursements", roles=READERS,
+          "schedule and history", tag="Disbursements", roles=EVERYONE,
           responses={200: (LoanView, "The loan")})
 def get_loan(ctx: Context, loan_id: str) -> Reply:
     loan = loan_lifecycle.load(ctx.tenant, loan_id)
@@ -198,7 +195,7 @@ def _policy_out(product_id: str, policy: Policy) -> RoutingPolicyOut:
 
 @endpoint(bp, "PUT", "/v1/products/{product_id}/routing-policy",
           summary="Set how a product's disbursements pick channels", tag="Disbursements",
-          roles=ADMIN, body=RoutingPolicyBody,
+          roles=CONFIGURERS, body=RoutingPolicyBody,
           responses={200: (RoutingPolicyOut, "The policy now in force")})
 def put_routing_policy(ctx: Context, product_id: str, body: RoutingPolicyBody) -> Reply:
     products.terms_of(ctx.tenant, product_id)  # 404 for another tenant's or a missing product
@@ -217,7 +214,7 @@ def _set_policy(uow: UnitOfWork, ctx: Context, product_id: str, policy: Policy) 
 
 @endpoint(bp, "GET", "/v1/products/{product_id}/routing-policy",
           summary="How a product's disbursements pick channels", tag="Disbursements",
-          roles=READERS, responses={200: (RoutingPolicyOut, "The policy (default: cheapest)")})
+          roles=EVERYONE, responses={200: (RoutingPolicyOut, "The policy (default: cheapest)")})
 def get_routing_policy(ctx: Context, product_id: str) -> Reply:
     products.terms_of(ctx.tenant, product_id)
     return Reply(_policy_out(product_id, store.get_policy(ctx.tenant, product_id) or Policy()))

@@ -42,8 +42,6 @@ log = logging.getLogger("lending.api")
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 MAX_IDEMPOTENCY_KEY = 255
-ROLES = frozenset({"admin", "partner", "reviewer", "operator"})
-PLATFORM_ROLE = "platform"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import BOOKKEEPERS, CONFIGURERS, OPERATORS
 from chalicelib.api.schemas import Instant, PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount, parse_amount
 from chalicelib.services import ledger_ops
@@ -31,9 +32,6 @@ from ledger.model import (
 from ledger.model import Totals as LedgerTotals
 
 bp = Blueprint(__name__)
-READERS = {"admin", "operator"}
-OPERATOR = {"operator"}
-ADMIN = {"admin"}
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
 JournalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
@@ -253,7 +251,7 @@ def _postings(items: list[PostingIn]) -> tuple[Posting, ...]:
 # ---- accounts -------------------------------------------------------------------------------
 
 @endpoint(bp, "GET", "/v1/ledger/accounts", summary="The chart of accounts", tag="Ledger",
-          roles=READERS, query=PageQuery, responses={200: (AccountPage, "A page of accounts")})
+          roles=BOOKKEEPERS, query=PageQuery, responses={200: (AccountPage, "A page of accounts")})
 def list_accounts(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "ledger-accounts", {})
     start = pagination.decode(query.cursor, scope)
@@ -263,7 +261,7 @@ def list_accounts(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/ledger/accounts", summary="Open an account", tag="Ledger",
-          roles=ADMIN, body=AccountIn, idempotent=True,
+          roles=CONFIGURERS, body=AccountIn, idempotent=True,
           responses={201: (AccountOut, "Account opened")})
 def open_account(ctx: Context, body: AccountIn) -> Reply:
     spec = AccountSpec(
@@ -279,7 +277,7 @@ def open_account(ctx: Context, body: AccountIn) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/ledger/accounts/{account_id}", summary="An account and its balance",
-          tag="Ledger", roles=READERS, query=AsOfQuery,
+          tag="Ledger", roles=BOOKKEEPERS, query=AsOfQuery,
           responses={200: (AccountOut, "Posted, pending and available balances")})
 def get_account(ctx: Context, account_id: str, query: AsOfQuery) -> Reply:
     book = ledger()
@@ -288,7 +286,7 @@ def get_account(ctx: Context, account_id: str, query: AsOfQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/ledger/accounts/{account_id}/close", summary="Close an account",
-          tag="Ledger", roles=ADMIN, idempotent=True,
+          tag="Ledger", roles=CONFIGURERS, idempotent=True,
           responses={200: (AccountOut, "Closed: further postings are refused")})
 def close_account(ctx: Context, account_id: str) -> Reply:
     account = ledger().get_account(ctx.tenant, account_id)
@@ -297,7 +295,7 @@ def close_account(ctx: Context, account_id: str) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/ledger/accounts/{account_id}/entries", summary="Account statement",
-          tag="Ledger", roles=READERS, query=PageQuery,
+          tag="Ledger", roles=BOOKKEEPERS, query=PageQuery,
           responses={200: (EntryPage, "Entries in effective-date order")})
 def account_entries(ctx: Context, account_id: str, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "ledger-entries", {"account": account_id})
@@ -312,7 +310,7 @@ def account_entries(ctx: Context, account_id: str, query: PageQuery) -> Reply:
 # ---- journals -------------------------------------------------------------------------------
 
 @endpoint(bp, "POST", "/v1/ledger/journals", summary="Post a manual journal", tag="Ledger",
-          roles=OPERATOR, body=JournalIn, idempotent=True, errors={404}, lease=False,
+          roles=OPERATORS, body=JournalIn, idempotent=True, errors={404}, lease=False,
           responses={201: (JournalOut, "Posted (or reserved, if pending)"),
                      200: (JournalOut, "This journal id already holds this exact journal")})
 def post_journal(ctx: Context, body: JournalIn) -> Reply:
@@ -336,7 +334,7 @@ def _stored_journal(error: Exception) -> Reply | None:
 
 
 @endpoint(bp, "GET", "/v1/ledger/journals/{journal_id}", summary="A journal", tag="Ledger",
-          roles=READERS, responses={200: (JournalOut, "The journal and what became of it")})
+          roles=BOOKKEEPERS, responses={200: (JournalOut, "The journal and what became of it")})
 def get_journal(ctx: Context, journal_id: str) -> Reply:
     view = ledger().get_journal(ctx.tenant, journal_id)
     return Reply(_journal(view.journal,
@@ -345,7 +343,7 @@ def get_journal(ctx: Context, journal_id: str) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/reverse", summary="Reverse a journal",
-          tag="Ledger", roles=OPERATOR, body=ReverseIn, idempotent=True,
+          tag="Ledger", roles=OPERATORS, body=ReverseIn, idempotent=True,
           responses={201: (JournalOut, "The reversing journal")})
 def reverse_journal(ctx: Context, journal_id: str, body: ReverseIn) -> Reply:
     journal = ledger_ops.reverse(ctx.uow, ctx.tenant, ctx.actor, ctx.now,
@@ -363,14 +361,14 @@ def _resolve(ctx: Context, pending_id: str, body: ResolveIn, post: bool) -> Repl
 
 
 @endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/post", summary="Post a pending journal",
-          tag="Ledger", roles=OPERATOR, body=ResolveIn, idempotent=True,
+          tag="Ledger", roles=OPERATORS, body=ResolveIn, idempotent=True,
           responses={201: (JournalOut, "The posting journal (fully or partially)")})
 def post_pending(ctx: Context, journal_id: str, body: ResolveIn) -> Reply:
     return _resolve(ctx, journal_id, body, post=True)
 
 
 @endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/void", summary="Void a pending journal",
-          tag="Ledger", roles=OPERATOR, body=ResolveIn, idempotent=True,
+          tag="Ledger", roles=OPERATORS, body=ResolveIn, idempotent=True,
           responses={201: (JournalOut, "The voiding journal")})
 def void_pending(ctx: Context, journal_id: str, body: ResolveIn) -> Reply:
     return _resolve(ctx, journal_id, body, post=False)
@@ -379,7 +377,7 @@ def void_pending(ctx: Context, journal_id: str, body: ResolveIn) -> Reply:
 # ---- books ----------------------------------------------------------------------------------
 
 @endpoint(bp, "GET", "/v1/ledger/trial-balance", summary="Trial balance", tag="Ledger",
-          roles=READERS, responses={200: (TrialBalanceOut, "Totals per account and currency")})
+          roles=BOOKKEEPERS, responses={200: (TrialBalanceOut, "Totals per account and currency")})
 def trial_balance(ctx: Context) -> Reply:
     tb = ledger().trial_balance(ctx.tenant)
     by_currency = {c: _totals(t, c) for c, t in tb.totals_by_currency.items()}
@@ -393,7 +391,7 @@ def trial_balance(ctx: Context) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/ledger/verify", summary="Prove the books", tag="Ledger",
-          roles=READERS, responses={200: (VerifyOut, "Every discrepancy found, if any")})
+          roles=BOOKKEEPERS, responses={200: (VerifyOut, "Every discrepancy found, if any")})
 def verify(ctx: Context) -> Reply:
     report = ledger().verify(ctx.tenant)
     return Reply(VerifyOut(ok=report.ok, accounts=report.accounts, journals=report.journals,

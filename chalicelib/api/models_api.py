@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonOut
+from chalicelib.api.roles import CONFIGURERS, EVERYONE, SCORERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.services import scoring_models as models
@@ -30,9 +31,6 @@ problems.register("model-integrity-error", 500, "A stored model failed its integ
 problems.register("model-not-active", 409, "The model has no active version")
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
-SCORERS = {"admin", "partner", "reviewer"}
 MAX_UPLOAD = 6 * 1024 * 1024
 
 
@@ -120,7 +118,7 @@ def _out(item: ModelItem, versions: list[ModelVersionItem]) -> ModelOut:
 
 
 @endpoint(bp, "POST", "/v1/models", summary="Upload a scoring model (ONNX + model card)",
-          tag="Scoring", roles=ADMIN, body=ModelUpload, idempotent=True,
+          tag="Scoring", roles=CONFIGURERS, body=ModelUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024, errors={422},
           responses={201: (ModelOut, "Stored as version 1, not yet active")})
 def upload_model(ctx: Context, body: ModelUpload) -> Reply:
@@ -130,7 +128,7 @@ def upload_model(ctx: Context, body: ModelUpload) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/models/{model_id}/versions", summary="Upload a new model version",
-          tag="Scoring", roles=ADMIN, body=VersionUpload, idempotent=True,
+          tag="Scoring", roles=CONFIGURERS, body=VersionUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024,
           responses={201: (ModelOut, "Stored; the active version is unchanged")})
 def upload_model_version(ctx: Context, model_id: str, body: VersionUpload) -> Reply:
@@ -142,7 +140,7 @@ def upload_model_version(ctx: Context, model_id: str, body: VersionUpload) -> Re
 
 @endpoint(bp, "POST", "/v1/models/{model_id}/versions/{version}/activate",
           summary="Activate a model version (products naming the model score with it)",
-          tag="Scoring", roles=ADMIN, idempotent=True,
+          tag="Scoring", roles=CONFIGURERS, idempotent=True,
           responses={200: (ModelOut, "Activated")})
 def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
     if not version.isdigit() or len(version) > 6:
@@ -152,7 +150,7 @@ def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models", tag="Scoring",
-          roles=READERS, query=PageQuery, responses={200: (ModelPage, "A page of models")})
+          roles=EVERYONE, query=PageQuery, responses={200: (ModelPage, "A page of models")})
 def list_models(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "models", {})
     raw, last = store.query_list(ctx.tenant, "models", None, query.limit,
@@ -164,7 +162,7 @@ def list_models(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/models/{model_id}", summary="A scoring model and its versions",
-          tag="Scoring", roles=READERS, responses={200: (ModelOut, "The model")})
+          tag="Scoring", roles=EVERYONE, responses={200: (ModelOut, "The model")})
 def get_model(ctx: Context, model_id: str) -> Reply:
     item = models.existing(ctx.tenant, model_id)
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))

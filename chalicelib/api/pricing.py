@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.lending_models import AprOut, QuoteOut
+from chalicelib.api.roles import EVERYONE, ORIGINATORS
 from chalicelib.api.schemas import Strict
 from chalicelib.errors import not_found
 from chalicelib.lending.apr import AprRequest
@@ -18,8 +19,6 @@ from chalicelib.scoring.scale import DEFAULT_GRADES
 from chalicelib.services import quotes
 
 bp = Blueprint(__name__)
-QUOTERS = {"partner", "admin"}
-ANY_ROLE = {"admin", "partner", "reviewer", "operator"}
 ID = r"^[a-z]+_[0-9a-f]{16}$"
 
 
@@ -48,7 +47,7 @@ class QuoteRequest(Strict):
 
 
 @endpoint(bp, "POST", "/v1/quotes", summary="Quote a loan: schedule, cost and APR",
-          tag="Pricing", roles=QUOTERS, body=QuoteRequest, idempotent=True, errors={404},
+          tag="Pricing", roles=ORIGINATORS, body=QuoteRequest, idempotent=True, errors={404},
           responses={201: (QuoteOut, "A quote the product allows, valid for 7 days")})
 def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
     quote = quotes.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, product_id=body.product_id,
@@ -60,7 +59,7 @@ def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/quotes/{quote_id}", summary="A stored quote", tag="Pricing",
-          roles=ANY_ROLE, responses={200: (QuoteOut, "The quote as issued, with its status")})
+          roles=EVERYONE, responses={200: (QuoteOut, "The quote as issued, with its status")})
 def get_quote(ctx: Context, quote_id: str) -> Reply:
     quote = quotes.read(ctx.tenant, quote_id, ctx.now)
     if quote is None:
@@ -69,7 +68,7 @@ def get_quote(ctx: Context, quote_id: str) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/apr", summary="Annual percentage rate of dated cash flows",
-          tag="Pricing", roles=ANY_ROLE, body=AprRequest, max_body=256 * 1024,
+          tag="Pricing", roles=EVERYONE, body=AprRequest, max_body=256 * 1024,
           responses={200: (AprOut, "The APR")})
 def compute_apr(_ctx: Context, body: AprRequest) -> Reply:
     try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import CONFIGURERS, EVERYONE
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending.product import ProductConfig
 from chalicelib.services import products
@@ -17,8 +18,6 @@ from chalicelib.store import products as store
 from chalicelib.store.models import ProductItem
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "partner", "reviewer", "operator"}
 
 
 class ProductCreate(Strict):
@@ -69,7 +68,7 @@ def _out(item: ProductItem, number: int, terms: ProductConfig) -> ProductOut:
 
 
 @endpoint(bp, "POST", "/v1/products", summary="Create a loan product", tag="Products",
-          roles=ADMIN, body=ProductCreate, idempotent=True,
+          roles=CONFIGURERS, body=ProductCreate, idempotent=True,
           responses={201: (ProductOut, "Product created at version 1")})
 def create_product(ctx: Context, body: ProductCreate) -> Reply:
     item, version = products.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name, body.terms)
@@ -77,7 +76,7 @@ def create_product(ctx: Context, body: ProductCreate) -> Reply:
                  {"Location": f"/v1/products/{item.product_id}"})
 
 
-@endpoint(bp, "GET", "/v1/products", summary="List products", tag="Products", roles=READERS,
+@endpoint(bp, "GET", "/v1/products", summary="List products", tag="Products", roles=EVERYONE,
           query=ProductQuery, responses={200: (ProductPage, "A page of products")})
 def list_products(ctx: Context, query: ProductQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "products", {"status": query.status})
@@ -90,7 +89,7 @@ def list_products(ctx: Context, query: ProductQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/products/{product_id}", summary="A product and its terms",
-          tag="Products", roles=READERS, query=VersionQuery,
+          tag="Products", roles=EVERYONE, query=VersionQuery,
           responses={200: (ProductOut, "The product at its current (or the asked) version")})
 def get_product(ctx: Context, product_id: str, query: VersionQuery) -> Reply:
     item, version, terms = products.terms_of(ctx.tenant, product_id, query.version)
@@ -98,7 +97,7 @@ def get_product(ctx: Context, product_id: str, query: VersionQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/products/{product_id}/versions", summary="Add a product version",
-          tag="Products", roles=ADMIN, body=ProductVersionCreate, idempotent=True,
+          tag="Products", roles=CONFIGURERS, body=ProductVersionCreate, idempotent=True,
           responses={201: (ProductOut, "The new current version; earlier loans keep theirs")})
 def add_product_version(ctx: Context, product_id: str, body: ProductVersionCreate) -> Reply:
     item, version = products.add_version(ctx.uow, ctx.tenant, ctx.actor, ctx.now, product_id,
@@ -107,7 +106,7 @@ def add_product_version(ctx: Context, product_id: str, body: ProductVersionCreat
 
 
 @endpoint(bp, "POST", "/v1/products/{product_id}/retire", summary="Retire a product",
-          tag="Products", roles=ADMIN, idempotent=True,
+          tag="Products", roles=CONFIGURERS, idempotent=True,
           responses={200: (ProductOut, "Retired: no new quotes or applications")})
 def retire_product(ctx: Context, product_id: str) -> Reply:
     item = products.retire(ctx.uow, ctx.tenant, ctx.actor, ctx.now, product_id)

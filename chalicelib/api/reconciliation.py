@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.ledger import JournalId, PostingIn
+from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.services import checkpoints, daily_checks, reconciliation
 from chalicelib.store import outbox as items
@@ -18,8 +19,6 @@ from chalicelib.store import reconciliation as store
 from ledger.model import JournalRequest, Posting, Side
 
 bp = Blueprint(__name__)
-OPERATOR = {"operator"}
-READERS = {"admin", "operator"}
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 MAX_INLINE = 1024 * 1024
 
@@ -162,7 +161,7 @@ class LimitQuery(Strict):
 
 
 @endpoint(bp, "POST", "/v1/reconciliation/runs", summary="Reconcile a channel statement now",
-          tag="Reconciliation", roles=OPERATOR, body=RunCreate, idempotent=True,
+          tag="Reconciliation", roles=OPERATORS, body=RunCreate, idempotent=True,
           max_body=MAX_INLINE + 4096, errors={404},
           responses={201: (RunOut, "The completed run; exceptions are listed separately")})
 def create_run(ctx: Context, body: RunCreate) -> Reply:
@@ -178,7 +177,7 @@ def create_run(ctx: Context, body: RunCreate) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/runs", summary="Reconciliation runs",
-          tag="Reconciliation", roles=READERS, query=PageQuery,
+          tag="Reconciliation", roles=BOOKKEEPERS, query=PageQuery,
           responses={200: (RunPage, "Runs, newest first")})
 def list_runs(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "recon-runs", {})
@@ -190,7 +189,7 @@ def list_runs(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/exceptions", summary="Reconciliation exceptions",
-          tag="Reconciliation", roles=READERS, query=ExceptionQuery,
+          tag="Reconciliation", roles=BOOKKEEPERS, query=ExceptionQuery,
           responses={200: (ExceptionPage, "Exceptions, newest first within a status")})
 def list_exceptions(ctx: Context, query: ExceptionQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "recon-exceptions", {"status": query.status})
@@ -205,7 +204,7 @@ def list_exceptions(ctx: Context, query: ExceptionQuery) -> Reply:
 
 @endpoint(bp, "POST", "/v1/reconciliation/exceptions/{exception_id}/resolve",
           summary="Resolve an exception (note, or adjusting journal)", tag="Reconciliation",
-          roles=OPERATOR, body=ResolveIn, idempotent=True,
+          roles=OPERATORS, body=ResolveIn, idempotent=True,
           responses={200: (ExceptionOut, "Resolved")})
 def resolve_exception(ctx: Context, exception_id: str, body: ResolveIn) -> Reply:
     journal = None
@@ -222,7 +221,7 @@ def resolve_exception(ctx: Context, exception_id: str, body: ResolveIn) -> Reply
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/checkpoints", summary="Daily audit checkpoints",
-          tag="Reconciliation", roles=READERS, query=LimitQuery,
+          tag="Reconciliation", roles=BOOKKEEPERS, query=LimitQuery,
           responses={200: (CheckpointList, "Newest first")})
 def list_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
     data = [CheckpointOut(covers_from=c["from"], **{k: v for k, v in c.items()
@@ -233,7 +232,7 @@ def list_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
 
 @endpoint(bp, "POST", "/v1/reconciliation/checkpoints/verify",
           summary="Re-verify recent checkpoints against the audit trail", tag="Reconciliation",
-          roles=READERS, query=LimitQuery,
+          roles=BOOKKEEPERS, query=LimitQuery,
           responses={200: (CheckpointVerifyList, "One result per checkpoint, newest first")})
 def verify_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
     checks = checkpoints.verify_recent(ctx.tenant, query.limit)
@@ -243,7 +242,7 @@ def verify_checkpoints(ctx: Context, query: LimitQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/verifications",
-          summary="Nightly verification results", tag="Reconciliation", roles=READERS,
+          summary="Nightly verification results", tag="Reconciliation", roles=BOOKKEEPERS,
           query=PageQuery, responses={200: (VerificationPage, "Newest day first")})
 def list_verifications(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "verifications", {})
@@ -255,7 +254,7 @@ def list_verifications(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/reconciliation/verifications",
-          summary="Run the nightly verification now", tag="Reconciliation", roles=OPERATOR,
+          summary="Run the nightly verification now", tag="Reconciliation", roles=OPERATORS,
           body=VerifyNow, idempotent=True,
           responses={200: (VerificationOut, "Ledger, audit chains, checkpoint and new "
                                             "statements, as the nightly job records them")})

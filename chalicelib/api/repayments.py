@@ -12,14 +12,12 @@ from pydantic import BaseModel, Field
 from chalicelib import clock
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import COLLECTORS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import Instant, MoneyOut, Page, PageQuery, Strict
 from chalicelib.lending.money import Money, format_amount
 from chalicelib.services import repayments
 
 bp = Blueprint(__name__)
-READERS = {"admin", "partner", "reviewer", "operator"}
-PAYERS = {"admin", "partner", "operator"}
-OPERATORS = {"admin", "operator"}
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"  # no '#': it is part of a storage key
 Ref = Field(min_length=1, max_length=128, pattern=REF_PATTERN)
 CREDIT = Field(description="The borrower's credit balance (overpayments not refunded). "
@@ -156,7 +154,7 @@ class ServicingOut(BaseModel):
 
 @endpoint(bp, "POST", "/v1/loans/{loan_id}/repayments", summary="Record a repayment: "
           "allocated by the product's rules and posted to the ledger", tag="Repayments",
-          roles=PAYERS, body=RepaymentBody, idempotent=True,
+          roles=COLLECTORS, body=RepaymentBody, idempotent=True,
           responses={201: (RepaymentOut, "Posted")}, errors={409})
 def post_repayment(ctx: Context, loan_id: str, body: RepaymentBody) -> Reply:
     view = repayments.repay(ctx.uow, ctx.tenant, ctx.actor, ctx.now, loan_id, body.amount.minor,
@@ -166,7 +164,7 @@ def post_repayment(ctx: Context, loan_id: str, body: RepaymentBody) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/loans/{loan_id}/repayments", summary="A loan's repayments, oldest "
-          "first", tag="Repayments", roles=READERS, query=PageQuery,
+          "first", tag="Repayments", roles=EVERYONE, query=PageQuery,
           responses={200: (RepaymentPage, "A page of repayments")})
 def list_repayments(ctx: Context, loan_id: str, query: PageQuery) -> Reply:
     from chalicelib.services import loan_lifecycle
@@ -181,14 +179,14 @@ def list_repayments(ctx: Context, loan_id: str, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/repayments/{repayment_id}", summary="A repayment", tag="Repayments",
-          roles=READERS, responses={200: (RepaymentOut, "The repayment")})
+          roles=EVERYONE, responses={200: (RepaymentOut, "The repayment")})
 def get_repayment(ctx: Context, repayment_id: str) -> Reply:
     return Reply(repayment_out(repayments.store_view(repayments.get(ctx.tenant, repayment_id))))
 
 
 @endpoint(bp, "POST", "/v1/repayments/{repayment_id}/reverse", summary="Reverse a bounced or "
           "charged-back repayment; later repayments are re-allocated", tag="Repayments",
-          roles=PAYERS, body=ReverseBody, idempotent=True,
+          roles=OPERATORS, body=ReverseBody, idempotent=True,
           responses={200: (RepaymentOut, "Reversed")}, errors={409})
 def reverse_repayment(ctx: Context, repayment_id: str, body: ReverseBody) -> Reply:
     return Reply(repayment_out(repayments.reverse(ctx.uow, ctx.tenant, ctx.actor, ctx.now,
@@ -209,7 +207,7 @@ def post_refund(ctx: Context, loan_id: str, body: RefundBody) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/loans/{loan_id}/payoff-quote", summary="The exact amount that "
-          "closes the loan on a date", tag="Repayments", roles=READERS, query=QuoteQuery,
+          "closes the loan on a date", tag="Repayments", roles=EVERYONE, query=QuoteQuery,
           responses={200: (PayoffOut, "The quote")}, errors={409})
 def get_payoff_quote(ctx: Context, loan_id: str, query: QuoteQuery) -> Reply:
     q = repayments.payoff_quote(ctx.tenant, loan_id, query.date,
@@ -231,7 +229,7 @@ def post_write_off(ctx: Context, loan_id: str, body: WriteOffBody) -> Reply:
 
 @endpoint(bp, "GET", "/v1/loans/{loan_id}/servicing", summary="A loan's servicing state: days "
           "past due, bucket, outstanding per component, current schedule", tag="Repayments",
-          roles=READERS, responses={200: (ServicingOut, "The servicing state")}, errors={409})
+          roles=EVERYONE, responses={200: (ServicingOut, "The servicing state")}, errors={409})
 def get_servicing(ctx: Context, loan_id: str) -> Reply:
     v = repayments.loan_servicing(ctx.tenant, loan_id)
     cur = v["currency"]

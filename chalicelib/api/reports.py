@@ -13,13 +13,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from chalicelib import clock
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import ANALYSTS
 from chalicelib.api.schemas import Strict
 from chalicelib.lending import reports
 from chalicelib.lending.money import Money
 from chalicelib.services import reports as repo
 
 bp = Blueprint(__name__)
-READERS = {"admin", "operator", "reviewer"}
 CSV = "text/csv"
 MAX_DAYS = 366
 
@@ -122,7 +122,7 @@ def _buckets(found: dict[str, reports._Bucket], cur: str) -> list[Bucket]:
 
 
 @endpoint(bp, "GET", "/v1/reports/portfolio", summary="Portfolio report", tag="Reports",
-          roles=READERS, query=PortfolioQuery,
+          roles=ANALYSTS, query=PortfolioQuery,
           responses={200: (PortfolioOut, "Per currency; CSV at /v1/reports/portfolio.csv")})
 def portfolio(ctx: Context, query: PortfolioQuery) -> Reply:
     day, books = _portfolio(ctx, query.as_of)
@@ -137,7 +137,7 @@ def portfolio(ctx: Context, query: PortfolioQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reports/portfolio.csv", summary="Portfolio report (CSV)",
-          tag="Reports", roles=READERS, query=PortfolioQuery, content_type=CSV,
+          tag="Reports", roles=ANALYSTS, query=PortfolioQuery, content_type=CSV,
           responses={200: (None, "currency,dimension,key,loans,amount,ratio: one row per "
                                  "figure (total, status, product, metric)")})
 def portfolio_csv(ctx: Context, query: PortfolioQuery) -> Reply:
@@ -148,7 +148,7 @@ def portfolio_csv(ctx: Context, query: PortfolioQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reports/origination", summary="Origination report", tag="Reports",
-          roles=READERS, query=OriginationQuery,
+          roles=ANALYSTS, query=OriginationQuery,
           responses={200: (OriginationOut, "Applications created in the range; CSV at "
                                            "/v1/reports/origination.csv")})
 def origination(ctx: Context, query: OriginationQuery) -> Reply:
@@ -169,7 +169,7 @@ def origination(ctx: Context, query: OriginationQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/reports/origination.csv", summary="Origination report (CSV)",
-          tag="Reports", roles=READERS, query=OriginationQuery, content_type=CSV,
+          tag="Reports", roles=ANALYSTS, query=OriginationQuery, content_type=CSV,
           responses={200: (None, "arm,metric,value: overall figures, then per arm")})
 def origination_csv(ctx: Context, query: OriginationQuery) -> Reply:
     return Reply(repo.origination_csv(_origination(ctx.tenant, query)), headers={

@@ -13,10 +13,10 @@ from chalicelib.api.origination_models import (
     ReviewCreate,
     ReviewQuery,
 )
+from chalicelib.api.roles import REVIEWERS
 from chalicelib.services import applications
 
 bp = Blueprint(__name__)
-REVIEWERS = {"reviewer", "admin"}
 
 
 @endpoint(bp, "GET", "/v1/reviews", summary="The review queue: referred applications",

@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 
 from chalicelib import clock
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import CONFIGURERS, EVERYONE
 from chalicelib.api.schemas import Instant, Strict
 from chalicelib.services import sandbox_clock
 
 bp = Blueprint(__name__)
-READERS = {"admin", "operator", "reviewer", "partner"}
 
 
 class ClockBody(Strict):
@@ -34,14 +34,14 @@ class ClockOut(BaseModel):
 
 
 @endpoint(bp, "GET", "/v1/sandbox/clock", summary="The tenant's clock (sandbox stages)",
-          tag="Sandbox", roles=READERS, errors={404},
+          tag="Sandbox", roles=EVERYONE, errors={404},
           responses={200: (ClockOut, "The clock")})
 def get_clock(ctx: Context) -> Reply:
     return Reply(ClockOut(**sandbox_clock.view(ctx.tenant)))
 
 
 @endpoint(bp, "PUT", "/v1/sandbox/clock", summary="Set the tenant's clock (sandbox stages)",
-          tag="Sandbox", roles={"admin"}, body=ClockBody, errors={404},
+          tag="Sandbox", roles=CONFIGURERS, body=ClockBody, errors={404},
           responses={200: (ClockOut, "The clock, now running from the instant set")})
 def put_clock(ctx: Context, body: ClockBody) -> Reply:
     shift = sandbox_clock.set_clock(ctx.uow, ctx.tenant, ctx.actor, clock.real_now(), body.now)
@@ -49,7 +49,7 @@ def put_clock(ctx: Context, body: ClockBody) -> Reply:
 
 
 @endpoint(bp, "DELETE", "/v1/sandbox/clock", summary="Return to the real clock (sandbox "
-          "stages)", tag="Sandbox", roles={"admin"}, errors={404},
+          "stages)", tag="Sandbox", roles=CONFIGURERS, errors={404},
           responses={200: (ClockOut, "The real clock")})
 def delete_clock(ctx: Context) -> Reply:
     shift = sandbox_clock.set_clock(ctx.uow, ctx.tenant, ctx.actor, clock.real_now(), None)

@@ -8,14 +8,14 @@ from typing import Literal
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.api.http import PLATFORM_ROLE, Context, Reply, endpoint
+from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import PLATFORM, PLATFORM_ROLE, TENANT_READERS, TIME_ZONE_SETTERS
 from chalicelib.api.schemas import Strict, TimeZone
 from chalicelib.clock import LEGACY_ZONE
 from chalicelib.errors import not_found
 from chalicelib.services import tenants
 
 bp = Blueprint(__name__)
-PLATFORM = {PLATFORM_ROLE}
 Role = Literal["admin", "partner", "reviewer", "operator"]
 
 
@@ -87,7 +87,7 @@ def _own(ctx: Context, tenant_id: str) -> None:
 
 
 @endpoint(bp, "GET", "/v1/tenants/{tenant_id}", summary="A tenant (its currency, its time zone)",
-          tag="Platform", roles={PLATFORM_ROLE, "admin", "operator", "partner", "reviewer"},
+          tag="Platform", roles=TENANT_READERS,
           responses={200: (Tenant, "The tenant")})
 def get_tenant(ctx: Context, tenant_id: str) -> Reply:
     _own(ctx, tenant_id)
@@ -95,7 +95,7 @@ def get_tenant(ctx: Context, tenant_id: str) -> Reply:
 
 
 @endpoint(bp, "PUT", "/v1/tenants/{tenant_id}/time-zone", summary="Change the tenant's time "
-          "zone (its business day)", tag="Platform", roles={PLATFORM_ROLE, "admin"},
+          "zone (its business day)", tag="Platform", roles=TIME_ZONE_SETTERS,
           body=TimeZoneBody, responses={200: (Tenant, "The tenant with its new zone")})
 def put_time_zone(ctx: Context, tenant_id: str, body: TimeZoneBody) -> Reply:
     """The platform, or the tenant's own admin. Audited on the tenant's chain. Days already

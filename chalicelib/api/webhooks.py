@@ -10,14 +10,13 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.roles import BOOKKEEPERS, CONFIGURERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.lending import webhooks as rules
 from chalicelib.services import webhooks
 from chalicelib.store import outbox as store
 
 bp = Blueprint(__name__)
-ADMIN = {"admin"}
-READERS = {"admin", "operator"}
 EventType = Literal[rules.EVENT_TYPES]  # type: ignore[valid-type]  # one list: the registry
 
 
@@ -101,7 +100,7 @@ def delivery_out(item: dict[str, Any]) -> DeliveryOut:
 
 
 @endpoint(bp, "POST", "/v1/webhooks", summary="Register a webhook endpoint", tag="Webhooks",
-          roles=ADMIN, body=WebhookCreate, idempotent=True,
+          roles=CONFIGURERS, body=WebhookCreate, idempotent=True,
           responses={201: (WebhookCreated, "Registered; the secret is shown this once")})
 def create_webhook(ctx: Context, body: WebhookCreate) -> Reply:
     e, secret = webhooks.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.url,
@@ -112,7 +111,7 @@ def create_webhook(ctx: Context, body: WebhookCreate) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/webhooks", summary="List webhook endpoints", tag="Webhooks",
-          roles=READERS, query=PageQuery, responses={200: (WebhookPage, "Active endpoints")})
+          roles=BOOKKEEPERS, query=PageQuery, responses={200: (WebhookPage, "Active endpoints")})
 def list_webhooks(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "webhooks", {})
     items, last = store.query_page(store.webhooks_index_pk(ctx.tenant), index=True,
@@ -122,7 +121,7 @@ def list_webhooks(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "DELETE", "/v1/webhooks/{webhook_id}", summary="Delete a webhook endpoint",
-          tag="Webhooks", roles=ADMIN,
+          tag="Webhooks", roles=CONFIGURERS,
           responses={204: (None, "Deleted; its undelivered deliveries are cancelled")})
 def delete_webhook(ctx: Context, webhook_id: str) -> Reply:
     webhooks.delete(ctx.uow, ctx.tenant, ctx.actor, ctx.now, webhook_id)
@@ -130,7 +129,7 @@ def delete_webhook(ctx: Context, webhook_id: str) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/webhooks/{webhook_id}/deliveries", summary="An endpoint's deliveries",
-          tag="Webhooks", roles=READERS, query=PageQuery,
+          tag="Webhooks", roles=BOOKKEEPERS, query=PageQuery,
           responses={200: (DeliveryPage, "Deliveries, newest first")})
 def list_deliveries(ctx: Context, webhook_id: str, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "deliveries", {"w": webhook_id})
@@ -141,7 +140,7 @@ def list_deliveries(ctx: Context, webhook_id: str, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "GET", "/v1/webhooks/dead-letters", summary="Dead-lettered deliveries",
-          tag="Webhooks", roles=READERS, query=PageQuery,
+          tag="Webhooks", roles=BOOKKEEPERS, query=PageQuery,
           responses={200: (DeliveryPage, "Deliveries that exhausted their attempts, newest "
                                          "first")})
 def list_dead_letters(ctx: Context, query: PageQuery) -> Reply:
@@ -153,7 +152,7 @@ def list_dead_letters(ctx: Context, query: PageQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/webhooks/dead-letters/{delivery_id}/replay",
-          summary="Replay a dead letter", tag="Webhooks", roles=READERS, idempotent=True,
+          summary="Replay a dead letter", tag="Webhooks", roles=OPERATORS, idempotent=True,
           responses={200: (DeliveryOut, "Queued again, due now, same webhook-id")})
 def replay_dead_letter(ctx: Context, delivery_id: str) -> Reply:
     item = webhooks.replay(ctx.uow, ctx.tenant, ctx.actor, ctx.now, delivery_id)

@@ -193,7 +193,7 @@ def test_races_over_http_conserve_money_and_keep_every_limit(stack):
     first = paying(stack, keys, reversed_loan, "500.00")()
     assert first.status_code == 201, first.text
     bounced = first.json()["id"]
-    reversals = [Racer(stack, "POST", f"/v1/repayments/{bounced}/reverse", keys["admin"],
+    reversals = [Racer(stack, "POST", f"/v1/repayments/{bounced}/reverse", keys["operator"],
                        {"reason": "bounced"}) for _ in range(3)]
     payers = [paying(stack, keys, reversed_loan, "300.00") for _ in range(4)]
     got = race([*reversals, *payers])
@@ -221,7 +221,7 @@ def test_races_over_http_conserve_money_and_keep_every_limit(stack):
 
     # 5. Close of business triggered three times while two loans take repayments.
     today = datetime.now(UTC).date().isoformat()
-    cobs = [Racer(stack, "POST", "/v1/cob/runs", keys["admin"], {"business_date": today})
+    cobs = [Racer(stack, "POST", "/v1/cob/runs", keys["operator"], {"business_date": today})
             for _ in range(3)]
     cob_payers = [paying(stack, keys, loan, "400.00") for loan in (cob_a, cob_b) for _ in
                   range(3)]

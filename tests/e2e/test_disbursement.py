@@ -36,7 +36,7 @@ def tenant_with_keys(stack: Any) -> dict[str, str]:
                                         "time_zone": "UTC"},
                  stack.admin_key).status_code == 201
     keys = {"tenant": tenant}
-    for role in ("admin", "partner"):
+    for role in ("admin", "partner", "operator"):
         keys[role] = _post(stack, f"/v1/tenants/{tenant}/api-keys",
                            {"role": role, "name": role}, stack.admin_key).json()["key"]
     return keys
@@ -74,7 +74,7 @@ def channel(stack: Any, keys: dict[str, str], name: str, fund: str, **fields: An
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     f = _post(stack, f"/v1/channels/{cid}/fundings", {"amount": fund, "reference": "init"},
-              keys["admin"])
+              keys["operator"])
     assert f.status_code == 201, f.text
     return cid
 

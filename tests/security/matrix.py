@@ -23,9 +23,12 @@ def _r(*roles: str) -> frozenset[str]:
     return frozenset(roles)
 
 
-# Route -> roles allowed (None: public, no API key). Reviewed against the product's intent:
-# the platform key only administers tenants; partners never touch the ledger, channels' money,
-# reconciliation or webhooks; reviewers read and review; money moves through operators.
+# Route -> roles allowed (None: public, no API key). Reviewed for least privilege (see
+# chalicelib/api/roles.py and the README's role table): the platform key only administers
+# tenants; admins configure and read but never move money or change a loan's servicing state;
+# money and its corrections (fundings, repayment reversals, refunds, write-offs, journals),
+# close of business and its exceptions, reconciliation and webhook replays are operators';
+# partners originate, start payouts and record repayments; reviewers read and review.
 ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "GET /v1/audit/{aggregate_type}/{aggregate_id}": _r(A, O),
     "POST /v1/audit/verify": _r(A, O),
@@ -68,12 +71,12 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "GET /v1/channels": ALL,
     "GET /v1/channels/{channel_id}": ALL,
     "PATCH /v1/channels/{channel_id}": _r(A),
-    "POST /v1/channels/{channel_id}/fundings": _r(A),
+    "POST /v1/channels/{channel_id}/fundings": _r(O),
     "POST /v1/channel-callbacks/{channel_id}": PUBLIC,  # authenticated by its signature
-    "POST /v1/cob/runs": _r(A, O),
+    "POST /v1/cob/runs": _r(O),
     "GET /v1/cob/runs/{run_id}": ALL,
     "GET /v1/cob/exceptions": _r(A, O),
-    "POST /v1/cob/exceptions/{loan_id}/resolve": _r(A, O),
+    "POST /v1/cob/exceptions/{loan_id}/resolve": _r(O),
     "PUT /v1/settings/delinquency": _r(A),
     "GET /v1/settings/delinquency": ALL,
     "POST /v1/contract-templates": _r(A),
@@ -89,7 +92,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "GET /v1/decision-policies": ALL,
     "GET /v1/decision-policies/{policy_id}": ALL,
     "POST /v1/decision-policies/{policy_id}/versions": _r(A),
-    "POST /v1/loans/{loan_id}/disbursements": _r(A, O, P),
+    "POST /v1/loans/{loan_id}/disbursements": _r(O, P),
     "GET /v1/disbursements/{disbursement_id}": ALL,
     "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": _r(O),
     "GET /v1/loans/{loan_id}": ALL,
@@ -109,13 +112,13 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/reconciliation/checkpoints/verify": _r(A, O),
     "GET /v1/reconciliation/verifications": _r(A, O),
     "POST /v1/reconciliation/verifications": _r(O),
-    "POST /v1/loans/{loan_id}/repayments": _r(A, O, P),
+    "POST /v1/loans/{loan_id}/repayments": _r(O, P),
     "GET /v1/loans/{loan_id}/repayments": ALL,
     "GET /v1/repayments/{repayment_id}": ALL,
-    "POST /v1/repayments/{repayment_id}/reverse": _r(A, O, P),
-    "POST /v1/loans/{loan_id}/refunds": _r(A, O),
+    "POST /v1/repayments/{repayment_id}/reverse": _r(O),
+    "POST /v1/loans/{loan_id}/refunds": _r(O),
     "GET /v1/loans/{loan_id}/payoff-quote": ALL,
-    "POST /v1/loans/{loan_id}/write-off": _r(A, O),
+    "POST /v1/loans/{loan_id}/write-off": _r(O),
     "GET /v1/loans/{loan_id}/servicing": ALL,
     "GET /v1/reports/portfolio": _r(A, O, R),
     "GET /v1/reports/portfolio.csv": _r(A, O, R),
@@ -128,7 +131,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "DELETE /v1/webhooks/{webhook_id}": _r(A),
     "GET /v1/webhooks/{webhook_id}/deliveries": _r(A, O),
     "GET /v1/webhooks/dead-letters": _r(A, O),
-    "POST /v1/webhooks/dead-letters/{delivery_id}/replay": _r(A, O),
+    "POST /v1/webhooks/dead-letters/{delivery_id}/replay": _r(O),
 }
 
 # Query strings that make a GET reach its handler (required parameters).

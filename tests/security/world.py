@@ -63,7 +63,7 @@ def build(api: Any, aws: dict[str, Any], tenant: str, serial: int = 100) -> Worl
                                                              "treatment": "deducted"},
                                              "late": "50.00", "penalty_rate_percent": "18"})
     ids["product_id"] = product["id"]
-    ch = channel(api, admin, f"{tenant}-sandbox")
+    ch = channel(api, w.keys, f"{tenant}-sandbox")
     ids["channel_id"] = ch["id"]
     w.ids["webhook_secret_channel"] = ch["webhook_secret"]
 

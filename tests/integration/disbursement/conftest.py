@@ -63,15 +63,16 @@ def signed_loan(api: Any, keys: dict[str, str], aws: Any, product_id: str,
     return loan_id
 
 
-def channel(api: Any, key: str, name: str, *, fund: str | None = "100000.00",
+def channel(api: Any, keys: dict[str, str], name: str, *, fund: str | None = "100000.00",
             **fields: Any) -> dict[str, Any]:
+    """The admin configures the channel; an operator records its prefunding (money)."""
     body = {"name": name, "type": "sandbox", "currency": "CNY", "settlement_seconds": 60,
             **fields}
-    r = api.call("POST", "/v1/channels", body, key=key)
+    r = api.call("POST", "/v1/channels", body, key=keys["admin"])
     assert r.status == 201, r.json
     if fund:
         f = api.call("POST", f"/v1/channels/{r.json['id']}/fundings",
-                     {"amount": fund, "reference": "initial"}, key=key)
+                     {"amount": fund, "reference": "initial"}, key=keys["operator"])
         assert f.status == 201, f.json
     return r.json
 

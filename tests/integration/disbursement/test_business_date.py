@@ -14,7 +14,7 @@ def test_a_payout_at_20h_utc_is_disbursed_on_the_next_day_in_shanghai(api: Any, 
                                                                       clock: Any) -> None:
     keys = tenant_keys(api, "acme", "Asia/Shanghai")
     product = make_product(api, keys["admin"])
-    channel(api, keys["admin"], "bank")
+    channel(api, keys, "bank")
     loan_id = signed_loan(api, keys, aws, product["id"])
     utc_day = datetime.now(UTC).date()
     clock.now = datetime.combine(utc_day, time(20, 0), UTC)  # 04:00 the next day in Shanghai

@@ -48,8 +48,8 @@ def test_payouts_repayments_refunds_and_chargebacks_reconcile(api, acme, aws, cl
     # A tolerance above the 100.00 overpaid (and the day's interest a quote for tomorrow adds).
     product = make_product(api, acme["admin"], overpayment_tolerance="150.00",
                            fees={"origination": {"percent": "2", "treatment": "deducted"}})
-    ch = channel(api, acme["admin"], "only")["id"]
-    other = channel(api, acme["admin"], "other", fund=None)["id"]  # repayments elsewhere
+    ch = channel(api, acme, "only")["id"]
+    other = channel(api, acme, "other", fund=None)["id"]  # repayments elsewhere
     loans = [signed_loan(api, acme, aws, product["id"]) for _ in range(2)]
     payouts = []
     for loan_id in loans:

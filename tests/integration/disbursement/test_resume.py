@@ -49,7 +49,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_payouts_cut_off_before_and_after_submitting_are_paid_once(api, acme, product, aws,
                                                                    clock, sent, monkeypatch):
-    ch = channel(api, acme["admin"], "only")
+    ch = channel(api, acme, "only")
     loans = [signed_loan(api, acme, aws, product["id"]) for _ in range(2)]
     real_submit = disbursements._submit
 
@@ -106,11 +106,11 @@ def test_unknown_payouts_are_asked_about_then_escalated_past_the_deadline(api, a
     late settlement posts it and activates the loan (before: voided, failed, and the late
     callback was `ignored`)."""
     silent = {"timeout_rate_percent": 100, "timeout_outcome": "unknown"}
-    first = channel(api, acme["admin"], "first", sandbox=silent)
+    first = channel(api, acme, "first", sandbox=silent)
     loans = [signed_loan(api, acme, aws, product["id"]) for _ in range(2)]
     d1 = disburse(api, acme["partner"], loans[0]).json["id"]
     api.call("PATCH", f"/v1/channels/{first['id']}", {"enabled": False}, key=acme["admin"])
-    second = channel(api, acme["admin"], "second", sandbox=silent)
+    second = channel(api, acme, "second", sandbox=silent)
     d2 = disburse(api, acme["partner"], loans[1]).json["id"]
     for d in (d1, d2):
         attempts = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"]
@@ -157,7 +157,7 @@ def test_a_submitted_payout_is_escalated_before_expiry_and_lands_after_it(api, a
     """Issue 14: an accepted payout whose callback comes after the reservation's expiry. The
     sweep never voids it; the resume job escalates it a day before the expiry; the late
     settlement posts the reservation and makes the loan active."""
-    ch = channel(api, acme["admin"], "async", sandbox={"settle": "callback"})
+    ch = channel(api, acme, "async", sandbox={"settle": "callback"})
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json["id"]
     [attempt] = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"]
@@ -210,7 +210,7 @@ def test_a_reservation_never_sent_is_voided_at_its_expiry(api, acme, product, aw
     before submitting, nothing resumed it for a week; the channel confirms it does not know
     the payout, so the attempt fails, the money is released and the next channel is tried."""
     # a stateless fake bank: its status query answers "never executed" for this payout
-    ch = channel(api, acme["admin"], "only", sandbox={"timeout_rate_percent": 100})
+    ch = channel(api, acme, "only", sandbox={"timeout_rate_percent": 100})
     loan_id = signed_loan(api, acme, aws, product["id"])
     real_submit = disbursements._submit
     monkeypatch.setattr(disbursements, "_submit", lambda *_a: False)  # died before submitting
@@ -236,14 +236,14 @@ def test_an_operator_resolves_an_escalated_payout_on_the_channels_evidence(api, 
     payout (the ledger API may not void its reservation); failed releases it and the next
     channel pays."""
     silent = {"timeout_rate_percent": 100, "timeout_outcome": "unknown"}
-    first = channel(api, acme["admin"], "silent", sandbox=silent)
+    first = channel(api, acme, "silent", sandbox=silent)
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json["id"]
     path = f"/v1/disbursements/{d}/attempts/1/resolve"
     body = {"outcome": "failed", "note": "the bank's statement has no such payout"}
     early = api.call("POST", path, body, key=acme["operator"])
     assert early.status == 409 and early.json["attempt_status"] == "unknown", early.json
-    second = channel(api, acme["admin"], "backup")
+    second = channel(api, acme, "backup")
     clock.advance(disbursements.UNKNOWN_DEADLINE.total_seconds() + 1)
     assert disbursement_resume.run_all() == {"acme": {"escalated": 1}}
     for role in ("admin", "partner", "reviewer"):

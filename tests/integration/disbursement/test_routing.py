@@ -20,9 +20,9 @@ def _get(api: Any, key: str, path: str) -> dict[str, Any]:
 
 
 def test_cheapest_channel_pays_and_the_loan_becomes_active(api, acme, product, aws, clock):
-    cheap = channel(api, acme["admin"], "cheap", fixed_cost="1.00", settlement_seconds=3600)
-    channel(api, acme["admin"], "dear", fixed_cost="5.00", settlement_seconds=10)
-    channel(api, acme["admin"], "pct", proportional_bps=10)  # 0.1% of 9800 = 9.80
+    cheap = channel(api, acme, "cheap", fixed_cost="1.00", settlement_seconds=3600)
+    channel(api, acme, "dear", fixed_cost="5.00", settlement_seconds=10)
+    channel(api, acme, "pct", proportional_bps=10)  # 0.1% of 9800 = 9.80
     loan_id = signed_loan(api, acme, aws, product["id"])
     r = disburse(api, acme["partner"], loan_id)
     assert r.status == 202 and r.json["status"] == "processing", r.json
@@ -46,9 +46,9 @@ def test_cheapest_channel_pays_and_the_loan_becomes_active(api, acme, product, a
 
 
 def test_fastest_and_time_bounded_policies(api, acme, product, aws, clock):
-    channel(api, acme["admin"], "cheap-slow", fixed_cost="1.00", settlement_seconds=86400)
-    mid = channel(api, acme["admin"], "mid", fixed_cost="3.00", settlement_seconds=600)
-    fast = channel(api, acme["admin"], "fast", fixed_cost="9.00", settlement_seconds=5)
+    channel(api, acme, "cheap-slow", fixed_cost="1.00", settlement_seconds=86400)
+    mid = channel(api, acme, "mid", fixed_cost="3.00", settlement_seconds=600)
+    fast = channel(api, acme, "fast", fixed_cost="9.00", settlement_seconds=5)
     put = api.call("PUT", f"/v1/products/{product['id']}/routing-policy",
                    {"strategy": "cheapest_within", "max_settlement_seconds": 3600},
                    key=acme["admin"])
@@ -65,11 +65,11 @@ def test_fastest_and_time_bounded_policies(api, acme, product, aws, clock):
 
 
 def test_failover_on_failure_and_timeout_then_fails_cleanly(api, acme, product, aws, clock):
-    refuses = channel(api, acme["admin"], "a", fixed_cost="1.00",
+    refuses = channel(api, acme, "a", fixed_cost="1.00",
                       sandbox={"failure_rate_percent": 100})
-    times_out = channel(api, acme["admin"], "b", fixed_cost="2.00",
+    times_out = channel(api, acme, "b", fixed_cost="2.00",
                         sandbox={"timeout_rate_percent": 100})
-    works = channel(api, acme["admin"], "c", fixed_cost="3.00")
+    works = channel(api, acme, "c", fixed_cost="3.00")
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json
     d = _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")
@@ -95,10 +95,10 @@ def test_failover_on_failure_and_timeout_then_fails_cleanly(api, acme, product, 
 
 
 def test_breaker_opens_skips_and_recovers(api, acme, product, aws, clock):
-    flaky = channel(api, acme["admin"], "flaky", fixed_cost="1.00",
+    flaky = channel(api, acme, "flaky", fixed_cost="1.00",
                     sandbox={"failure_rate_percent": 100},
                     breaker={"threshold": 2, "cooldown_seconds": 60})
-    backup = channel(api, acme["admin"], "backup", fixed_cost="2.00")
+    backup = channel(api, acme, "backup", fixed_cost="2.00")
     for _ in range(2):
         d = disburse(api, acme["partner"], signed_loan(api, acme, aws, product["id"])).json
         d = _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")
@@ -120,10 +120,10 @@ def test_breaker_opens_skips_and_recovers(api, acme, product, aws, clock):
 
 
 def test_limits_and_balance_are_respected(api, acme, product, aws, clock):
-    small = channel(api, acme["admin"], "small", fixed_cost="1.00", max_payout="5000.00")
-    capped = channel(api, acme["admin"], "capped", fixed_cost="2.00", daily_limit="15000.00")
-    poor = channel(api, acme["admin"], "poor", fixed_cost="0.50", fund="100.00")
-    big = channel(api, acme["admin"], "big", fixed_cost="3.00")
+    small = channel(api, acme, "small", fixed_cost="1.00", max_payout="5000.00")
+    capped = channel(api, acme, "capped", fixed_cost="2.00", daily_limit="15000.00")
+    poor = channel(api, acme, "poor", fixed_cost="0.50", fund="100.00")
+    big = channel(api, acme, "big", fixed_cost="3.00")
     ids = []
     for _ in range(2):
         d = disburse(api, acme["partner"], signed_loan(api, acme, aws, product["id"])).json
@@ -136,7 +136,7 @@ def test_limits_and_balance_are_respected(api, acme, product, aws, clock):
 
 
 def test_duplicate_requests_leave_one_disbursement(api, acme, product, aws, clock):
-    channel(api, acme["admin"], "only")
+    channel(api, acme, "only")
     loan_id = signed_loan(api, acme, aws, product["id"])
     first = disburse(api, acme["partner"], loan_id, idem="same-key")
     replay = disburse(api, acme["partner"], loan_id, idem="same-key")
@@ -150,7 +150,7 @@ def test_duplicate_requests_leave_one_disbursement(api, acme, product, aws, cloc
 
 
 def test_callbacks_settle_once_and_refuse_bad_signatures(api, acme, product, aws, clock):
-    ch = channel(api, acme["admin"], "async", sandbox={"settle": "callback"})
+    ch = channel(api, acme, "async", sandbox={"settle": "callback"})
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json
     d = _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")
@@ -177,9 +177,9 @@ def test_callbacks_settle_once_and_refuse_bad_signatures(api, acme, product, aws
 
 
 def test_failed_callback_fails_over_to_the_next_channel(api, acme, product, aws, clock):
-    first = channel(api, acme["admin"], "async", fixed_cost="1.00",
+    first = channel(api, acme, "async", fixed_cost="1.00",
                     sandbox={"settle": "callback"})
-    second = channel(api, acme["admin"], "sync", fixed_cost="2.00")
+    second = channel(api, acme, "sync", fixed_cost="2.00")
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json
     payout_id = _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")["attempts"][0][
@@ -197,27 +197,32 @@ def test_failed_callback_fails_over_to_the_next_channel(api, acme, product, aws,
 
 
 def test_cross_tenant_404_and_roles(api, acme, product, aws, clock):
-    ch = channel(api, acme["admin"], "only")
+    ch = channel(api, acme, "only")
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json
     other = __import__("tests.integration.contracts.helpers", fromlist=["x"]).tenant_keys(
         api, "acme-corp")
-    for method, path, body in [
-            ("GET", f"/v1/channels/{ch['id']}", None),
-            ("PATCH", f"/v1/channels/{ch['id']}", {"enabled": False}),
-            ("POST", f"/v1/channels/{ch['id']}/fundings", {"amount": "1.00", "reference": "x"}),
-            ("POST", f"/v1/loans/{loan_id}/disbursements", None),
-            ("GET", f"/v1/disbursements/{d['id']}", None),
-            ("GET", f"/v1/loans/{loan_id}", None),
-            ("GET", f"/v1/products/{product['id']}/routing-policy", None),
-            ("PUT", f"/v1/products/{product['id']}/routing-policy", {"strategy": "fastest"})]:
-        assert api.call(method, path, body, key=other["admin"]).status == 404, path
+    for method, path, body, role in [  # each by a role allowed to call it
+            ("GET", f"/v1/channels/{ch['id']}", None, "admin"),
+            ("PATCH", f"/v1/channels/{ch['id']}", {"enabled": False}, "admin"),
+            ("POST", f"/v1/channels/{ch['id']}/fundings", {"amount": "1.00", "reference": "x"},
+             "operator"),
+            ("POST", f"/v1/loans/{loan_id}/disbursements", None, "operator"),
+            ("GET", f"/v1/disbursements/{d['id']}", None, "admin"),
+            ("GET", f"/v1/loans/{loan_id}", None, "admin"),
+            ("GET", f"/v1/products/{product['id']}/routing-policy", None, "admin"),
+            ("PUT", f"/v1/products/{product['id']}/routing-policy", {"strategy": "fastest"},
+             "admin")]:
+        assert api.call(method, path, body, key=other[role]).status == 404, path
     assert api.call("GET", "/v1/channels", key=other["admin"]).json["data"] == []
     for method, path, body, role in [
             ("POST", "/v1/channels", {"name": "x", "type": "sandbox", "currency": "CNY",
                                       "settlement_seconds": 1}, "partner"),
             ("PATCH", f"/v1/channels/{ch['id']}", {"enabled": False}, "operator"),
+            ("POST", f"/v1/channels/{ch['id']}/fundings", {"amount": "1.00", "reference": "y"},
+             "admin"),
             ("POST", f"/v1/loans/{loan_id}/disbursements", None, "reviewer"),
+            ("POST", f"/v1/loans/{loan_id}/disbursements", None, "admin"),
             ("PUT", f"/v1/products/{product['id']}/routing-policy", {"strategy": "fastest"},
              "partner")]:
         assert api.call(method, path, body, key=acme[role]).status == 403, path

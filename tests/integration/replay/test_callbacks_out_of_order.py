@@ -27,9 +27,9 @@ def _unchanged(api: Any, ch: dict[str, Any], clock: Any,
 
 
 def test_payout_callbacks_twice_and_out_of_order(api, acme, product, aws, clock):
-    async_ch = channel(api, acme["admin"], "async", fixed_cost="1.00",
+    async_ch = channel(api, acme, "async", fixed_cost="1.00",
                        sandbox={"settle": "callback"})
-    sync_ch = channel(api, acme["admin"], "sync", fixed_cost="2.00")
+    sync_ch = channel(api, acme, "sync", fixed_cost="2.00")
     loans = [signed_loan(api, acme, aws, product["id"]) for _ in range(2)]
     paid, refused = (disburse(api, acme["partner"], x).json["id"] for x in loans)
     ids = [_attempts(api, acme["admin"], d)[0]["payout_id"] for d in (paid, refused)]

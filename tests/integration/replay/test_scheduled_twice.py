@@ -34,7 +34,7 @@ def test_every_scheduled_function_delivered_twice_changes_nothing(api, acme, pro
                                                                   monkeypatch):
     now = datetime.now(UTC)
     # a disbursement cut off after reserving (the resume job's work)
-    ch = channel(api, acme["admin"], "only")
+    ch = channel(api, acme, "only")
     real_submit = disbursements._submit
     monkeypatch.setattr(disbursements, "_submit", lambda *_a: False)
     stuck_loan = signed_loan(api, acme, aws, product["id"])

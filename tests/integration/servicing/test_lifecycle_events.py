@@ -24,7 +24,7 @@ def test_decision_signature_and_payout_are_announced_and_reconciled(
     r = api.call("POST", "/v1/webhooks", {"url": receiver.url(), "event_types": [
         "application.decided", "contract.signed", "loan.disbursed"]}, key=acme["admin"])
     secret = r.json["secret"]
-    ch = channel(api, acme["admin"], "cheap", fixed_cost="1.00")
+    ch = channel(api, acme, "cheap", fixed_cost="1.00")
     loan_id = signed_loan(api, acme, aws, product["id"])
     d = disburse(api, acme["partner"], loan_id).json
     later = max(clock.now, datetime.now(UTC)) + timedelta(minutes=1)

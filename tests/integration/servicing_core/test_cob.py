@@ -171,7 +171,7 @@ def test_cob_endpoints_roles_and_tenancy(api: Any, acme: dict[str, str],
                                          beta: dict[str, str]) -> None:
     r = api.call("POST", "/v1/cob/runs", {"business_date": "2024-03-10"}, key=acme["partner"])
     assert r.status == 403
-    run = api.call("POST", "/v1/cob/runs", {"business_date": "2024-03-10"}, key=acme["admin"])
+    run = api.call("POST", "/v1/cob/runs", {"business_date": "2024-03-10"}, key=acme["operator"])
     assert run.status == 202
     assert api.call("GET", f"/v1/cob/runs/{run.json['id']}", key=beta["admin"]).status == 404
     assert api.call("PUT", "/v1/settings/delinquency", {"ranges": [

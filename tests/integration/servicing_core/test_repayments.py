@@ -118,16 +118,18 @@ def test_cross_tenant_404_and_roles_403(api: Any, acme: dict[str, str], beta: di
     body_pay = {"amount": money("1.00"), "paid_at": "2024-02-02T00:00:00+00:00",
                 "channel": "x", "external_reference": "y"}
     body_ref = {"amount": money("1.00"), "channel": "x", "external_reference": "y"}
-    calls = [("POST", f"/v1/loans/{loan_id}/repayments", body_pay, "reviewer"),
-             ("GET", f"/v1/loans/{loan_id}/repayments", None, None),
-             ("GET", f"/v1/repayments/{rid}", None, None),
-             ("POST", f"/v1/repayments/{rid}/reverse", {"reason": "x"}, "reviewer"),
-             ("POST", f"/v1/loans/{loan_id}/refunds", body_ref, "partner"),
-             ("GET", f"/v1/loans/{loan_id}/payoff-quote", None, None),
-             ("POST", f"/v1/loans/{loan_id}/write-off", {"reason": "x"}, "partner"),
-             ("GET", f"/v1/loans/{loan_id}/servicing", None, None)]
-    for method, path, body, forbidden in calls:
-        other = api.call(method, path, body, key=beta["admin"])
+    # (method, path, body, a role allowed, a role refused): money and its corrections are the
+    # operators' (least privilege); an admin configures but does not move money.
+    calls = [("POST", f"/v1/loans/{loan_id}/repayments", body_pay, "operator", "admin"),
+             ("GET", f"/v1/loans/{loan_id}/repayments", None, "admin", None),
+             ("GET", f"/v1/repayments/{rid}", None, "admin", None),
+             ("POST", f"/v1/repayments/{rid}/reverse", {"reason": "x"}, "operator", "partner"),
+             ("POST", f"/v1/loans/{loan_id}/refunds", body_ref, "operator", "admin"),
+             ("GET", f"/v1/loans/{loan_id}/payoff-quote", None, "admin", None),
+             ("POST", f"/v1/loans/{loan_id}/write-off", {"reason": "x"}, "operator", "admin"),
+             ("GET", f"/v1/loans/{loan_id}/servicing", None, "admin", None)]
+    for method, path, body, allowed, forbidden in calls:
+        other = api.call(method, path, body, key=beta[allowed])
         assert other.status == 404, (path, other.json)
         if forbidden:
             denied = api.call(method, path, body, key=acme[forbidden])

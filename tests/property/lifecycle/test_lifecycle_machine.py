@@ -121,7 +121,7 @@ class Lifecycle(RuleBasedStateMachine):
         ch = self.call("POST", "/v1/channels", keys["admin"], {
             "name": "bank", "type": "sandbox", "currency": "CNY", "settlement_seconds": 60},
             ok=201)["id"]
-        self.call("POST", f"/v1/channels/{ch}/fundings", keys["admin"],
+        self.call("POST", f"/v1/channels/{ch}/fundings", keys["operator"],
                   {"amount": FUNDED, "reference": "initial"}, ok=201)
         t = Tenant(tid, keys, product, ch)
         t.statement.append(f"initial,collection,{FUNDED},CNY,{Clock.now.date()}")
