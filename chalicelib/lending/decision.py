@@ -185,11 +185,11 @@ class Decision:
 
 
 def decide(policy: PolicyConfig, facts: dict[str, Any], amount_minor: int,
-           score_reasons: list[dict[str, Any]]) -> Decision:
+           score_reasons: list[dict[str, Any]], budget: Budget | None = None) -> Decision:
     """One policy's outcome for one application (facts as in SAMPLE_FACTS); its rules share
     one evaluation budget, and a rule that runs out refers the application like any error."""
     activation = to_cel(facts)
-    budget = Budget()
+    budget = budget or Budget()
     results = tuple((rule, evaluate(rule.id, rule.expression, activation, budget))
                     for rule in policy.rules)
     score = int(facts["score"]["score"])
