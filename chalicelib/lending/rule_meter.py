@@ -73,7 +73,7 @@ class Meter:
 
     def close(self) -> None:
         """Charge this rule's steps to the decision."""
-        self.budget.spent = min(self.count, self.budget.steps)
+        self.budget.spent = min(self.count, self.limit)
 
 
 @cache
