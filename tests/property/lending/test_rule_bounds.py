@@ -5,6 +5,7 @@ and whenever the check accepts a rule, its estimate bounds the steps the evaluat
 from __future__ import annotations
 
 import copy
+import re
 import time
 
 from hypothesis import HealthCheck, event, given, settings
@@ -15,6 +16,7 @@ from chalicelib.lending.rule_meter import RULE_CPU_MS, Budget
 from chalicelib.lending.rules import (
     MAX_RULE_COST,
     RuleSyntaxError,
+    compile_rule,
     estimated_cost,
     evaluate,
     to_cel,
@@ -25,12 +27,14 @@ REFUSED_STEPS = 2_000  # refused rules are still run, on a smaller budget, to se
 _facts = copy.deepcopy(SAMPLE_FACTS)  # with as many characteristics as an application can have
 _facts["applicant"]["characteristics"] = {f"c{i:02}": "x" * (i % 5) for i in range(68)}
 FACTS = to_cel(_facts)
+compile_rule("true")  # celpy raises the recursion limit on first use: here, not inside a test
 
 INT_FIELDS = ["applicant.age", "application.amount_minor", "application.term",
               "duplicates.open_applications", "score.score", "applicant.months_in_job"]
 STR_FIELDS = ["applicant.region", "application.currency", "application.purpose",
               "applicant.employment_status", "score.grade", "application.source"]
 VARIABLES = "abcdefghijkl"
+COMPREHENSION = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(")
 
 
 @st.composite
@@ -80,6 +84,13 @@ def lists(draw, depth: int, scope: dict[str, str]) -> str:
     return f"{source}.filter({variable}, {draw(bools(depth - 1, inner))})"
 
 
+@st.composite
+def maps(draw, depth: int, scope: dict[str, str]) -> str:
+    keys = draw(st.lists(st.integers(0, 99), unique=True, max_size=30))
+    values = [draw(ints(0, scope)) for _ in keys]
+    return "{" + ", ".join(f"{k}: {v}" for k, v in zip(keys, values, strict=True)) + "}"
+
+
 def _bind(scope: dict[str, str], kind: str) -> tuple[str, dict[str, str]]:
     variable = VARIABLES[len(scope) % len(VARIABLES)]
     return variable, {**scope, variable: kind}
@@ -87,7 +98,7 @@ def _bind(scope: dict[str, str], kind: str) -> tuple[str, dict[str, str]]:
 
 @st.composite
 def bools(draw, depth: int, scope: dict[str, str]) -> str:
-    choice = draw(st.integers(0, 9 if depth > 0 else 1))
+    choice = draw(st.integers(0, 11 if depth > 0 else 1))
     if choice == 0:
         op = draw(st.sampled_from(["<", "<=", "==", "!=", ">", ">="]))
         return f"{draw(ints(max(depth - 1, 0), scope))} {op} {draw(ints(max(depth - 1, 0), scope))}"
@@ -99,15 +110,16 @@ def bools(draw, depth: int, scope: dict[str, str]) -> str:
     if choice == 3:
         return f"!({draw(bools(depth - 1, scope))})"
     if choice == 4:
-        return f"{draw(ints(depth - 1, scope))} in {draw(lists(depth - 1, scope))}"
+        container = draw(st.sampled_from([lists, maps]))
+        return f"{draw(ints(depth - 1, scope))} in {draw(container(depth - 1, scope))}"
     if choice == 5:
         return f"{draw(strs(depth - 1, scope))} == {draw(strs(depth - 1, scope))}"
     macro = draw(st.sampled_from(["all", "exists", "exists_one"]))
     if choice == 6:  # over a string's characters, or the characteristics' names
         source = draw(st.one_of(strs(depth - 1, scope), st.just("applicant.characteristics")))
         variable, inner = _bind(scope, "str")
-    else:
-        source = draw(lists(depth - 1, scope))
+    else:  # over a list's elements, or a map's keys
+        source = draw(st.one_of(lists(depth - 1, scope), maps(depth - 1, scope)))
         variable, inner = _bind(scope, "int")
     return f"{source}.{macro}({variable}, {draw(bools(depth - 1, inner))})"
 
@@ -126,6 +138,8 @@ def test_a_rule_is_refused_or_finishes_within_its_budget_and_its_estimate(expres
         return  # beyond the size or nesting limits: refused before any evaluation
     accepted = cost <= MAX_RULE_COST
     event("accepted" if accepted else "refused: cost")
+    count = len(COMPREHENSION.findall(expression))
+    event(f"comprehensions: {count}" if count < 4 else "comprehensions: 4 or more")
     budget = Budget() if accepted else Budget(rule_steps=REFUSED_STEPS)
     start = time.thread_time()
     result = evaluate("fuzz", expression, FACTS, budget)
