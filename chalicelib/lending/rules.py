@@ -171,17 +171,13 @@ def evaluate(rule_id: str, expression: str, activation: Mapping[str, Any],
     return RuleResult(rule_id, bool(value))
 
 
-def expression_problems(expression: str, sample: Mapping[str, Any],
-                        roots: Mapping[str, rule_cost.Shape] | None = None) -> str | None:
-    """Why a rule cannot be accepted, or None: compiles it, bounds its cost over facts of the
-    shapes `roots` (if given) and dry-runs it on sample facts (catching unknown fields and type
-    mismatches on the paths the sample takes)."""
+def expression_problems(expression: str, sample: Mapping[str, Any]) -> str | None:
+    """Why a rule cannot be accepted, or None: compiles it and dry-runs it on sample facts
+    (catching unknown fields and type mismatches on the paths the sample takes). Its cost is
+    the caller's to bound first (`estimated_cost`, `cost_problem`): the dry run is metered."""
     try:
         compile_rule(expression)
-        cost = None if roots is None else estimated_cost(expression, roots)
     except RuleSyntaxError as exc:
         return str(exc)
-    if cost is not None and (why := cost_problem(cost)):
-        return why
     result = evaluate("dry-run", expression, to_cel(sample))
     return result.error

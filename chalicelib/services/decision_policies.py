@@ -20,7 +20,13 @@ from typing import Any
 from chalicelib import scoring
 from chalicelib.errors import FieldError, conflict, invalid, not_found
 from chalicelib.lending.decision import DEFAULT_POLICY, FACT_SHAPES, SAMPLE_FACTS, PolicyConfig
-from chalicelib.lending.rules import MAX_POLICY_COST, estimated_cost, expression_problems
+from chalicelib.lending.rules import (
+    MAX_POLICY_COST,
+    RuleSyntaxError,
+    cost_problem,
+    estimated_cost,
+    expression_problems,
+)
 from chalicelib.store import aggregates
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor
@@ -45,7 +51,7 @@ def _sample() -> dict[str, Any]:
 
 
 def _rule_problem(expression: str) -> str | None:
-    why = expression_problems(expression, _sample(), FACT_SHAPES)
+    why = expression_problems(expression, _sample())
     # A tenant model's own inputs are unknown here; the decision refers if one is missing.
     if why and why.startswith("unknown field") and "characteristics" in expression:
         return None
@@ -57,12 +63,18 @@ def check(tenant: str, config: PolicyConfig, own_id: str | None, root: str) -> N
     errors = []
     total = 0
     for i, rule in enumerate(config.rules):
-        why = _rule_problem(rule.expression)
-        if why:
-            code = "rule_too_costly" if why.startswith("estimated cost") else "rule_invalid"
-            errors.append(FieldError(f"{root}/rules/{i}/expression", why, code))
-        else:
-            total += estimated_cost(rule.expression, FACT_SHAPES)
+        pointer = f"{root}/rules/{i}/expression"
+        try:  # the cost is bounded before the dry run, which would otherwise spend it
+            cost = estimated_cost(rule.expression, FACT_SHAPES)
+        except RuleSyntaxError as exc:
+            errors.append(FieldError(pointer, str(exc), "rule_invalid"))
+            continue
+        if why := cost_problem(cost):
+            errors.append(FieldError(pointer, why, "rule_too_costly"))
+            continue
+        total += cost
+        if why := _rule_problem(rule.expression):
+            errors.append(FieldError(pointer, why, "rule_invalid"))
     if total > MAX_POLICY_COST:
         errors.append(FieldError(f"{root}/rules", f"the rules' estimated cost {total:,} in total "
                                  f"exceeds the policy's bound of {MAX_POLICY_COST:,} evaluation "
