@@ -22,7 +22,7 @@ from .money import Money
 from .product import _raise
 from .rule_cost import SCALAR, UNKNOWN_SIZE, Shape, record, text
 from .rule_meter import Budget
-from .rules import MAX_EXPRESSION, MAX_RULES, RuleResult, evaluate, to_cel
+from .rules import MAX_EXPRESSION, MAX_RULE_COST, MAX_RULES, RuleResult, evaluate, to_cel
 
 Outcome = Literal["approve", "refer", "decline"]
 SHARE_UNITS = 10_000  # challenger share resolution: basis points
@@ -37,7 +37,9 @@ class _Section(BaseModel):
 class Rule(_Section):
     id: RuleId
     expression: str = Field(min_length=1, max_length=MAX_EXPRESSION,
-                            description="CEL; must be true for the application to pass.",
+                            description="CEL; must be true for the application to pass. Its "
+                                        f"estimated cost is at most {MAX_RULE_COST:,} "
+                                        "evaluation steps (nested comprehensions multiply).",
                             examples=["applicant.age >= 18 && score.pd < 0.35"])
     reason_code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")
     reason_text: str = Field(min_length=1, max_length=300,
