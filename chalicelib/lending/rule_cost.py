@@ -33,7 +33,7 @@ SCALAR_FUNCTIONS = frozenset({
     "size", "int", "uint", "double", "bool", "has", "type", "contains", "startsWith",
     "endsWith", "timestamp", "duration", "getDate", "getDayOfMonth", "getDayOfWeek",
     "getDayOfYear", "getFullYear", "getMonth", "getHours", "getMilliseconds", "getMinutes",
-    "getSeconds", "min"})
+    "getSeconds"})
 #: The longest `string()` of a scalar (an int, a double, a bool, a timestamp).
 SCALAR_TEXT = 40
 
@@ -84,9 +84,9 @@ def text(length: int) -> Shape:
     return Shape(length, text=True)
 
 
-def record(fields: Mapping[str, Shape], key_length: int | None = None) -> Shape:
+def record(fields: Mapping[str, Shape]) -> Shape:
     """A map of known fields (the facts' roots): iterating yields its keys."""
-    longest = key_length if key_length is not None else max(map(len, fields), default=0)
+    longest = max(map(len, fields), default=0)
     return Shape(len(fields), text(longest), join(*fields.values()), dict(fields))
 
 
@@ -99,7 +99,7 @@ def join(*shapes: Shape) -> Shape:
 
 
 def _join2(a: Shape, b: Shape) -> Shape:
-    if a == b or b == SCALAR:  # a scalar has nothing to iterate or index
+    if (a == b and a.fields == b.fields) or b == SCALAR:  # a scalar has nothing to iterate
         return a
     if a == SCALAR:
         return b
@@ -246,6 +246,8 @@ def _call_shape(name: str, args: list[Shape]) -> Shape:
         return SCALAR
     if name == "dyn" and args:
         return args[0]
+    if name == "min" and args:  # celpy's `list.min()`: one of the receiver's items
+        return args[0].items()
     if name in ("string", "bytes") and args:
         first = args[0]
         if first.text:

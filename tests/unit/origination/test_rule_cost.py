@@ -77,6 +77,21 @@ def test_the_estimate_is_an_upper_bound_and_close_to_the_metered_steps():
         expression, to_cel(many))
 
 
+@pytest.mark.parametrize("expression", [
+    "has(applicant.age) && dyn(applicant.age) > 1 && .applicant.age > 1",
+    "[[1, 2, 3], [4, 5, 6]].min().all(x, x > 0)",  # celpy's min() returns an item: a list
+    "{'a': [1, 2]}['a'].exists(x, x == 2) && [[1, 2], [3]][0].all(x, x > 0)",
+    "string(applicant.age).all(c, c != 'x') && b'abc'.size() == 3",
+    "timestamp('2020-01-01T00:00:00Z').getFullYear() == 2020 && type(1) == int",
+    "(applicant.age > 1 ? [1, 2] : [3]).all(x, true) && (true ? application : applicant)"
+    ".all(k, true)",
+    "applicant.characteristics.all(k, applicant.characteristics[k] != '')",
+    "[1, 2].map(x, [x, x]).all(l, l.all(z, z > 0)) && [1].map(x, 1, 2) == [2]",
+])
+def test_the_rest_of_the_language_is_bounded_too(expression):
+    assert measured(expression) <= cost(expression)
+
+
 def test_sizes_of_ranges():
     assert iterations(literal(7)) == 7
     assert iterations("{1: 'a', 2: 'b'}") == 2
