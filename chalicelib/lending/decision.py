@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from .errors import Problem
 from .money import Money
 from .product import _raise
-from .rules import MAX_EXPRESSION, MAX_RULES, RuleResult, evaluate, to_cel
+from .rule_cost import SCALAR, UNKNOWN_SIZE, Shape, record, text
+from .rule_meter import Budget
+from .rules import MAX_EXPRESSION, MAX_RULE_COST, MAX_RULES, RuleResult, evaluate, to_cel
 
 Outcome = Literal["approve", "refer", "decline"]
 SHARE_UNITS = 10_000  # challenger share resolution: basis points
@@ -35,7 +37,9 @@ class _Section(BaseModel):
 class Rule(_Section):
     id: RuleId
     expression: str = Field(min_length=1, max_length=MAX_EXPRESSION,
-                            description="CEL; must be true for the application to pass.",
+                            description="CEL; must be true for the application to pass. Its "
+                                        f"estimated cost is at most {MAX_RULE_COST:,} "
+                                        "evaluation steps (nested comprehensions multiply).",
                             examples=["applicant.age >= 18 && score.pd < 0.35"])
     reason_code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")
     reason_text: str = Field(min_length=1, max_length=300,
@@ -131,6 +135,28 @@ SAMPLE_FACTS: dict[str, Any] = {
 }
 
 
+#: The largest size each fact can have, for a rule's cost estimate (`rule_cost`): strings from
+#: the application schema's bounds (`api/origination_models.py`; a product id is generated),
+#: up to 64 partner characteristics plus the four derived ones, and `UNKNOWN_SIZE` (the body
+#: limit) for strings without a schema bound (characteristic values, tenant grade and model
+#: names).
+CHARACTERISTICS_MAX = 64 + 4
+FACT_SHAPES: dict[str, Shape] = {
+    "application": record({"product_id": text(21), "amount_minor": SCALAR, "currency": text(3),
+                           "term": SCALAR, "purpose": text(40), "channel": text(16),
+                           "source": text(100), "product_version": SCALAR}),
+    "applicant": record({"age": SCALAR, "region": text(6), "employment_status": text(13),
+                         "months_in_job": SCALAR, "monthly_income_minor": SCALAR,
+                         "id_type": text(15),
+                         "characteristics": Shape(CHARACTERISTICS_MAX, text(64),
+                                                  text(UNKNOWN_SIZE))}),
+    "score": record({"pd": SCALAR, "score": SCALAR, "grade": text(UNKNOWN_SIZE),
+                     "model_id": text(UNKNOWN_SIZE), "model_version": text(UNKNOWN_SIZE)}),
+    "duplicates": record({"open_applications": SCALAR, "active_loans": SCALAR,
+                          "applications_30d": SCALAR, "declined_30d": SCALAR}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonOut:
     code: str
@@ -161,10 +187,12 @@ class Decision:
 
 
 def decide(policy: PolicyConfig, facts: dict[str, Any], amount_minor: int,
-           score_reasons: list[dict[str, Any]]) -> Decision:
-    """One policy's outcome for one application (facts as in SAMPLE_FACTS)."""
+           score_reasons: list[dict[str, Any]], budget: Budget | None = None) -> Decision:
+    """One policy's outcome for one application (facts as in SAMPLE_FACTS); its rules share
+    one evaluation budget, and a rule that runs out refers the application like any error."""
     activation = to_cel(facts)
-    results = tuple((rule, evaluate(rule.id, rule.expression, activation))
+    budget = budget or Budget()
+    results = tuple((rule, evaluate(rule.id, rule.expression, activation, budget))
                     for rule in policy.rules)
     score = int(facts["score"]["score"])
     bands = policy.score_bands

@@ -1,11 +1,13 @@
-"""Tenant knock-out rules in CEL, sandboxed: bounded size, no regexes, errors as data.
+"""Tenant knock-out rules in CEL, sandboxed: bounded size and cost, no regexes, errors as data.
 
 A rule is a CEL expression that must evaluate to true for the application to pass. CEL has no
 loops, I/O or assignment; what is left to bound here is input size (expression length, nesting,
-and the number of rules) and the one costly builtin, `matches` (a tenant regex over applicant
-strings could backtrack for seconds). Evaluation never raises: an unknown field, a type mismatch
-or a division by zero comes back as a `RuleResult` with `error` set, and the decision refers
-such an application to a person.
+and the number of rules), the one costly builtin, `matches` (a tenant regex over applicant
+strings could backtrack for seconds), and nested comprehensions, whose cost multiplies: a rule's
+estimated cost (`rule_cost`) must stay under `MAX_RULE_COST` steps, and evaluation is metered
+(`rule_meter`) so that it stops at its budget whatever the estimate said. Evaluation never
+raises: an unknown field, a type mismatch, a division by zero or a spent budget comes back as a
+`RuleResult` with `error` set, and the decision refers such an application to a person.
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from . import rule_cost, rule_meter
+from .rule_meter import Budget, BudgetExceeded
+
 MAX_EXPRESSION = 1000  # characters
 MAX_NESTING = 12  # parentheses, brackets and braces
 MAX_RULES = 50
 ROOTS = ("application", "applicant", "score", "duplicates")
-FORBIDDEN_FUNCTIONS = frozenset({"matches"})
+#: Steps (node visits and comprehension iterations) one rule and one policy may be estimated to
+#: take; the runtime budgets are the same figures, so an accepted rule never runs out.
+MAX_RULE_COST = rule_meter.RULE_STEPS
+MAX_POLICY_COST = rule_meter.DECISION_STEPS
+#: `matches`: regex backtracking; `reduce`: a celpy extension whose accumulator can double a
+#: string at every step (and that the cost estimate does not model).
+FORBIDDEN_FUNCTIONS = frozenset({"matches", "reduce"})
 _IDENT_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 _lock = threading.Lock()
@@ -117,14 +128,32 @@ def to_cel(facts: Mapping[str, Any]) -> dict[str, Any]:
     return {name: json_to_cel(value) for name, value in facts.items()}
 
 
-def evaluate(rule_id: str, expression: str, activation: Mapping[str, Any]) -> RuleResult:
-    """Runs one rule over CEL values from `to_cel`; never raises."""
+def estimated_cost(expression: str, roots: Mapping[str, rule_cost.Shape]) -> int:
+    """An upper bound on the steps the rule takes over facts of the given shapes (raises
+    RuleSyntaxError if it does not compile)."""
+    return rule_cost.estimate(compile_rule(expression).ast, roots)
+
+
+def cost_problem(cost: int) -> str | None:
+    """Why a rule of this estimated cost is refused, or None."""
+    if cost <= MAX_RULE_COST:
+        return None
+    return (f"estimated cost {cost:,} exceeds the bound of {MAX_RULE_COST:,} evaluation steps "
+            "(nested comprehensions multiply: each runs its body once per element)")
+
+
+def evaluate(rule_id: str, expression: str, activation: Mapping[str, Any],
+             budget: Budget | None = None) -> RuleResult:
+    """Runs one rule over CEL values from `to_cel` within `budget` (a decision's, shared by
+    its rules; a fresh one if None); never raises."""
     import celpy
 
     try:
         program = compile_rule(expression)
-        value = program.evaluate(activation)
+        value = rule_meter.run(program, activation, budget or Budget())
     except RuleSyntaxError as exc:
+        return RuleResult(rule_id, None, str(exc))
+    except BudgetExceeded as exc:
         return RuleResult(rule_id, None, str(exc))
     except celpy.CELEvalError as exc:
         return RuleResult(rule_id, None, describe_error(exc))
@@ -144,7 +173,8 @@ def evaluate(rule_id: str, expression: str, activation: Mapping[str, Any]) -> Ru
 
 def expression_problems(expression: str, sample: Mapping[str, Any]) -> str | None:
     """Why a rule cannot be accepted, or None: compiles it and dry-runs it on sample facts
-    (catching unknown fields and type mismatches on the paths the sample takes)."""
+    (catching unknown fields and type mismatches on the paths the sample takes). Its cost is
+    the caller's to bound first (`estimated_cost`, `cost_problem`): the dry run is metered."""
     try:
         compile_rule(expression)
     except RuleSyntaxError as exc:

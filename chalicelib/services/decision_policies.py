@@ -1,8 +1,11 @@
 """Decision policies: tenant configuration, versioned immutably like products.
 
-A version is accepted only if every rule compiles inside the sandbox and dry-runs on facts of
-the right shape (unknown fields and type mismatches are found here, with the rule's pointer,
-rather than at the first application), and its challenger, if any, is another existing policy.
+A version is accepted only if every rule compiles inside the sandbox, its estimated cost over
+facts of the largest allowed size stays under the per-rule bound and their sum under the
+policy's (so no rule, and no 50 rules together, can occupy the shared service), it dry-runs on
+facts of the right shape (unknown fields and type mismatches are found here, with the rule's
+pointer, rather than at the first application), and its challenger, if any, is another
+existing policy.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from typing import Any
 
 from chalicelib import scoring
 from chalicelib.errors import FieldError, conflict, invalid, not_found
-from chalicelib.lending.decision import DEFAULT_POLICY, SAMPLE_FACTS, PolicyConfig
-from chalicelib.lending.rules import expression_problems
+from chalicelib.lending.decision import DEFAULT_POLICY, FACT_SHAPES, SAMPLE_FACTS, PolicyConfig
+from chalicelib.lending.rules import (
+    MAX_POLICY_COST,
+    RuleSyntaxError,
+    cost_problem,
+    estimated_cost,
+    expression_problems,
+)
 from chalicelib.store import aggregates
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor
@@ -52,10 +61,24 @@ def _rule_problem(expression: str) -> str | None:
 def check(tenant: str, config: PolicyConfig, own_id: str | None, root: str) -> None:
     """Every problem with a policy the model validation cannot see, at once (422)."""
     errors = []
+    total = 0
     for i, rule in enumerate(config.rules):
-        why = _rule_problem(rule.expression)
-        if why:
-            errors.append(FieldError(f"{root}/rules/{i}/expression", why, "rule_invalid"))
+        pointer = f"{root}/rules/{i}/expression"
+        try:  # the cost is bounded before the dry run, which would otherwise spend it
+            cost = estimated_cost(rule.expression, FACT_SHAPES)
+        except RuleSyntaxError as exc:
+            errors.append(FieldError(pointer, str(exc), "rule_invalid"))
+            continue
+        if why := cost_problem(cost):
+            errors.append(FieldError(pointer, why, "rule_too_costly"))
+            continue
+        total += cost
+        if why := _rule_problem(rule.expression):
+            errors.append(FieldError(pointer, why, "rule_invalid"))
+    if total > MAX_POLICY_COST:
+        errors.append(FieldError(f"{root}/rules", f"the rules' estimated cost {total:,} in total "
+                                 f"exceeds the policy's bound of {MAX_POLICY_COST:,} evaluation "
+                                 "steps", "policy_too_costly"))
     if config.challenger is not None:
         target = config.challenger.policy_id
         pointer = f"{root}/challenger/policy_id"
