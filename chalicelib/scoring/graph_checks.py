@@ -72,7 +72,7 @@ def static_problems(model_bytes: bytes) -> list[FieldError]:
     if not model.HasField("graph"):
         return [FieldError("/model/graph", "the model has no graph", "load_failed")]
     problems = [*_model_level(model), *_sizes(model.graph)]
-    if not problems:  # a node count over the limit is reported alone, not node by node
+    if len(model.graph.node) <= MAX_NODES:  # else that is the problem, not each node
         problems += _nodes(model.graph.node)
     return problems[:MAX_PROBLEMS]
 
@@ -189,6 +189,8 @@ def _nodes(nodes: Iterable[Any]) -> list[FieldError]:
 
 
 def _attributes(at: str, node: Any) -> list[FieldError]:
+    """Sub-graphs, sparse and tensor lists refused; list lengths bounded (a tensor attribute is
+    bounded with the initializers, by `_sizes`)."""
     problems = []
     for a in node.attribute:
         where = f"{at}/attributes/{a.name}"
@@ -202,7 +204,7 @@ def _attributes(at: str, node: Any) -> list[FieldError]:
         elif a.tensors:
             problems.append(FieldError(where, "tensor-list attributes are not allowed",
                                        "attribute_not_allowed"))
-        elif _attribute_elements(a) > MAX_ATTRIBUTE_ELEMENTS:
+        elif not a.HasField("t") and _attribute_elements(a) > MAX_ATTRIBUTE_ELEMENTS:
             problems.append(FieldError(where, f"{_attribute_elements(a)} values: at most "
                                        f"{MAX_ATTRIBUTE_ELEMENTS} are allowed",
                                        "attribute_too_large"))

@@ -140,6 +140,9 @@ class Scorer:
             (out,) = bounded_run(self._session, [self._output.name], feed)
         except RunTimeout as e:
             raise ModelLoadError.of(self.card.ref, [time_budget_problem(e)]) from None
+        except Exception as e:  # onnxruntime's untyped errors (e.g. an allocation it refused)
+            raise ModelLoadError.of(self.card.ref, [FieldError(
+                "/model", f"inference failed: {e}", "inference_failed")]) from e
         out = np.asarray(out, dtype=np.float64)
         pd = out[:, self._output.index] if self._output.index is not None else out.reshape(-1)
         if pd.shape != (len(rows),) or not np.all(np.isfinite(pd)):

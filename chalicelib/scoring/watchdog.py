@@ -84,10 +84,12 @@ WATCHDOG = Watchdog()
 
 
 def bounded_run(session: Any, outputs: Sequence[str], feed: Mapping[str, Any],
-                seconds: float = MAX_RUN_SECONDS) -> list[Any]:
-    """`session.run` stopped at `seconds`; RunTimeout if it was (other errors pass through)."""
+                seconds: float | None = None) -> list[Any]:
+    """`session.run` stopped at `seconds` (MAX_RUN_SECONDS, read at call time); RunTimeout if it
+    was stopped (other errors pass through unchanged)."""
     import onnxruntime as ort
 
+    seconds = MAX_RUN_SECONDS if seconds is None else seconds
     options = ort.RunOptions()
     options.log_severity_level = 4  # the stop is reported by RunTimeout, not onnxruntime's log
     ticket = WATCHDOG.arm(options, seconds)
