@@ -136,3 +136,20 @@ def slow(layers: int, width: int = 1_000_000) -> Any:
               helper.make_node("Add", ["scores", "mean"], ["logits"])]
     return _model(nodes, [numpy_helper.from_array(np.zeros((1, width), dtype=np.float32), "row"),
                           helper.make_tensor("axis", TensorProto.INT64, [1], [1])])
+
+
+def broadcast_blowup(depth: int = 30, width: int = 1_000_000) -> Any:
+    """Small initializers, huge tensors: [N, 1] + [1, width], then + [1, 1, depth], i.e.
+    N x width x depth floats (360 MB for validation's three rows) from 4 MB of initializers."""
+    return _model([
+        helper.make_node("ReduceSum", ["scores", "axis"], ["total"], keepdims=1),
+        helper.make_node("Add", ["total", "row"], ["wide"]),
+        helper.make_node("Unsqueeze", ["wide", "last"], ["column"]),
+        helper.make_node("Add", ["column", "deep"], ["cube"]),
+        helper.make_node("ReduceMean", ["cube"], ["plane"], axes=[2], keepdims=0),
+        helper.make_node("ReduceMean", ["plane"], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["scores", "mean"], ["logits"]),
+    ], [numpy_helper.from_array(np.zeros((1, width), dtype=np.float32), "row"),
+        numpy_helper.from_array(np.zeros((1, 1, depth), dtype=np.float32), "deep"),
+        helper.make_tensor("axis", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("last", TensorProto.INT64, [1], [2])])

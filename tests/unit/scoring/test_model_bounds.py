@@ -277,6 +277,18 @@ def test_an_allowlisted_but_slow_model_is_refused_at_validation() -> None:
     assert time.monotonic() - started < watchdog.MAX_RUN_SECONDS + 2 * MARGIN_S
 
 
+def test_tensors_outgrowing_the_arena_fail_the_run_cleanly() -> None:
+    """360 MB of intermediate tensors from 4 MB of initializers: no static check sees it; the
+    capped arena refuses the allocation and validation reports it (old code: accepted)."""
+    data = hostile.to_bytes(hostile.broadcast_blowup)
+    assert static_problems(data) == []
+    problems = validate_model(data, hostile.matrix_card())
+    assert [(p.pointer, p.code) for p in problems] == [("/model", "inference_failed")]
+    assert "smaller than requested bytes" in problems[0].detail
+    scorer_data = hostile.to_bytes(hostile.plain)  # the arena still serves the next model
+    assert validate_model(scorer_data, hostile.matrix_card()) == []
+
+
 def test_a_stored_model_from_before_the_checks_is_refused_at_load() -> None:
     data = hostile.to_bytes(hostile.loop)
     with pytest.raises(ModelLoadError) as caught:
