@@ -289,8 +289,13 @@ def test_tensors_outgrowing_the_arena_fail_the_run_cleanly() -> None:
     assert validate_model(scorer_data, hostile.matrix_card()) == []
 
 
-def test_a_stored_model_from_before_the_checks_is_refused_at_load() -> None:
+def test_a_stored_model_from_before_the_checks_is_stopped_at_scoring() -> None:
+    """Sealed and stored before the static checks existed: loading it still works, and every
+    score is stopped at the run limit with a clean model error."""
     data = hostile.to_bytes(hostile.loop)
+    scorer = Scorer(seal_card(hostile.matrix_card(), data), data)
+    started = time.monotonic()
     with pytest.raises(ModelLoadError) as caught:
-        Scorer(seal_card(hostile.matrix_card(), data), data)
-    assert ("/model/graph/nodes/1", "operator_not_allowed") in codes(caught.value.errors)
+        scorer.score({"income": 1, "debt_ratio": 0.5, "age": 3})
+    assert time.monotonic() - started < watchdog.MAX_RUN_SECONDS + MARGIN_S
+    assert [e.code for e in caught.value.errors] == ["time_budget_exceeded"]
