@@ -7,9 +7,9 @@ invocations never score), so importing this module stays cheap on a cold start.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -79,16 +79,23 @@ def verify_sha256(model_bytes: bytes, card: ModelCard) -> None:
 # run cleanly instead of exhausting the function's memory (the API Lambda has 1,024 MB).
 # Initializers are not in it (they are bounded by graph_checks).
 MAX_ARENA_BYTES = 256 * 1024 * 1024
+_arena_lock = threading.Lock()
+_arena_ready = threading.Event()
 
 
-@cache
 def _shared_arena() -> None:
+    """Registered once per process: a second registration would raise."""
+    if _arena_ready.is_set():
+        return
     import onnxruntime as ort
 
-    info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                             ort.OrtMemType.DEFAULT)
-    ort.create_and_register_allocator(info, ort.OrtArenaCfg(
-        {"max_mem": MAX_ARENA_BYTES, "arena_extend_strategy": 1}))  # grow only as requested
+    with _arena_lock:
+        if not _arena_ready.is_set():
+            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                     ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(info, ort.OrtArenaCfg(
+                {"max_mem": MAX_ARENA_BYTES, "arena_extend_strategy": 1}))  # grow as requested
+            _arena_ready.set()
 
 
 def open_session(model_bytes: bytes, intra_op_threads: int = 1) -> Any:
