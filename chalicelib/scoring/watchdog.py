@@ -27,7 +27,7 @@ class RunTimeout(Exception):
     """The run was stopped at its time limit."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"stopped after its time budget of {seconds:g} s per run")
+        super().__init__(f"its run was stopped at the time limit of {seconds:g} s")
         self.seconds = seconds
 
 

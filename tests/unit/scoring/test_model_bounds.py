@@ -225,7 +225,7 @@ def loop_session() -> Any:
 def test_the_watchdog_stops_a_run_of_days_within_its_limit() -> None:
     session = loop_session()
     started = time.monotonic()
-    with pytest.raises(RunTimeout, match=r"time budget of 0\.3 s"):
+    with pytest.raises(RunTimeout, match=r"time limit of 0\.3 s"):
         bounded_run(session, ["probabilities"], {"float_input": np.zeros((1, 3), np.float32)},
                     seconds=0.3)
     assert time.monotonic() - started < 0.3 + MARGIN_S
@@ -273,7 +273,7 @@ def test_an_allowlisted_but_slow_model_is_refused_at_validation() -> None:
     started = time.monotonic()
     problems = validate_model(data, hostile.matrix_card())
     assert [(p.pointer, p.code) for p in problems] == [("/model", "time_budget_exceeded")]
-    assert f"time budget of {watchdog.MAX_RUN_SECONDS:g} s" in problems[0].detail
+    assert f"time limit of {watchdog.MAX_RUN_SECONDS:g} s" in problems[0].detail
     assert time.monotonic() - started < watchdog.MAX_RUN_SECONDS + 2 * MARGIN_S
 
 
