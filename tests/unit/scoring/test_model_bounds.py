@@ -23,6 +23,7 @@ from chalicelib.scoring.runtime import open_session
 from chalicelib.scoring.watchdog import RunTimeout, bounded_run
 from tests.unit.scoring import hostile
 from tests.unit.scoring.conftest import CARD_PATH, ONNX_PATH, SAFE
+from tests.unit.scoring.hostile import onnx
 
 MARGIN_S = 1.5  # generous: a 2-core CI machine shared with other suites
 
@@ -299,3 +300,15 @@ def test_a_stored_model_from_before_the_checks_is_stopped_at_scoring() -> None:
         scorer.score({"income": 1, "debt_ratio": 0.5, "age": 3})
     assert time.monotonic() - started < watchdog.MAX_RUN_SECONDS + MARGIN_S
     assert [e.code for e in caught.value.errors] == ["time_budget_exceeded"]
+
+
+def test_the_vendored_schema_is_the_installed_onnx_one() -> None:
+    """Fails on an onnx upgrade until onnx-ml.descriptor.bin is regenerated (see onnx_proto):
+    a field the vendored schema lacks would be parsed as unknown and never checked."""
+    from onnx import onnx_ml_pb2
+
+    from chalicelib.scoring.onnx_proto import DESCRIPTOR_FILE, parse_model
+
+    assert DESCRIPTOR_FILE.read_bytes() == onnx_ml_pb2.DESCRIPTOR.serialized_pb
+    assert parse_model(ONNX_PATH.read_bytes()).SerializeToString() == \
+        onnx.load_from_string(ONNX_PATH.read_bytes()).SerializeToString()
