@@ -38,6 +38,7 @@ def validate_model(model_bytes: bytes, card: Mapping[str, Any] | ModelCard) -> l
     if len(model_bytes) > MAX_MODEL_BYTES:
         return [FieldError("/model", f"larger than {MAX_MODEL_BYTES} bytes", "too_large")]
     problems = []
+    from chalicelib.scoring.graph_checks import static_problems
     from chalicelib.scoring.runtime import open_session, sha256_hex
 
     actual = sha256_hex(bytes(model_bytes))
@@ -45,6 +46,9 @@ def validate_model(model_bytes: bytes, card: Mapping[str, Any] | ModelCard) -> l
         problems.append(FieldError(
             "/card/onnx/sha256", f"the file's SHA-256 is {actual}", "sha256_mismatch"
         ))
+    refused = static_problems(bytes(model_bytes))  # before onnxruntime sees a hostile graph
+    if refused:
+        return problems + refused
     try:
         session = open_session(bytes(model_bytes))
     except Exception as e:  # onnxruntime raises untyped errors for any malformed graph
@@ -182,13 +186,19 @@ def synthetic_rows(card: ModelCard) -> list[Row]:
 
 
 def smoke_problems(card: ModelCard, session: Any) -> list[FieldError]:
-    """Run the model on synthetic rows: it must answer one probability per row."""
+    """Run the model on synthetic rows, under the scoring run's time limit: it must answer one
+    probability per row, in time."""
+    from chalicelib.scoring.runtime import time_budget_problem
+    from chalicelib.scoring.watchdog import RunTimeout, bounded_run
+
     rows = synthetic_rows(card)
     types = {i.name: i.type for i in session.get_inputs()}
     at = f"/model/outputs/{card.pd_output.name}"
     try:
         feed = build_feed(card, rows, {k: v for k, v in types.items() if v in NUMPY_TYPES})
-        (out,) = session.run([card.pd_output.name], feed)
+        (out,) = bounded_run(session, [card.pd_output.name], feed)
+    except RunTimeout as e:
+        return [time_budget_problem(e)]
     except Exception as e:  # any runtime failure is the model's problem to report
         return [FieldError("/model", f"smoke inference failed: {e}", "inference_failed")]
     out = np.asarray(out, dtype=np.float64)
