@@ -11,6 +11,7 @@ from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.lending_models import AprOut, QuoteOut
 from chalicelib.api.schemas import Strict
 from chalicelib.errors import not_found
+from chalicelib.ids import MintedId
 from chalicelib.lending.apr import AprRequest
 from chalicelib.lending.errors import LendingError
 from chalicelib.lending.money import Money
@@ -20,11 +21,10 @@ from chalicelib.services import quotes
 bp = Blueprint(__name__)
 QUOTERS = {"partner", "admin"}
 ANY_ROLE = {"admin", "partner", "reviewer", "operator"}
-ID = r"^[a-z]+_[0-9a-f]{16}$"
 
 
 class QuoteRequest(Strict):
-    product_id: str = Field(pattern=ID)
+    product_id: MintedId
     product_version: int | None = Field(default=None, ge=1,
                                         description="Defaults to the current version.")
     amount: Money

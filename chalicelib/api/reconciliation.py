@@ -20,7 +20,8 @@ from ledger.model import JournalRequest, Posting, Side
 bp = Blueprint(__name__)
 OPERATOR = {"operator"}
 READERS = {"admin", "operator"}
-ChannelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+ChannelId = Annotated[str, StringConstraints(max_length=64,
+                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 MAX_INLINE = 1024 * 1024
 
 
