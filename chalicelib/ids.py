@@ -3,7 +3,7 @@
 An id enters DynamoDB keys (`<tenant>#<kind>#<id>#...`); real DynamoDB refuses a partition
 key over 2,048 bytes or a sort key over 1,024 with a ValidationException, which would be a 500.
 With every id at most ID_MAX ASCII characters and every key made of a tenant id, a few fixed
-words and at most a few ids, no key can come near those limits (the longest is under 600 bytes).
+words and at most a few ids, no key can come near those limits (a few hundred bytes at most).
 Every id the system mints (`<prefix>_<16 hex>`, 16-hex key ids) and every id tenants choose
 (ledger accounts and journals, references, channels) fits the pattern.
 """
