@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from infra import gateway_problems
 from infra.tables import provision
+from tests import dynamo_limits
 
 TEST_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -32,6 +33,8 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LENDING_SECRETS_ID"):
 os.environ.update(TEST_ENV)
 # The in-process test client's gateway answers its own 401/403 as the deployed one does.
 gateway_problems.install_local()
+# Every DynamoDB call refused as real DynamoDB refuses it: over-long keys, items over 400 KB.
+dynamo_limits.install()
 
 
 @pytest.fixture

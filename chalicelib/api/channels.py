@@ -17,6 +17,7 @@ from chalicelib.api.roles import CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import MoneyOut, PageQuery, Strict
 from chalicelib.channels import breaker, webhooks
 from chalicelib.errors import DomainError, FieldError
+from chalicelib.ids import EntityId
 from chalicelib.lending.money import (
     CurrencyCode,
     DecimalString,
@@ -140,7 +141,7 @@ class FundingOut(BaseModel):
 
 class CallbackBody(Strict):
     type: Literal["payout.settled", "payout.failed"]
-    payout_id: str = Field(min_length=3, max_length=100)
+    payout_id: EntityId
     provider_ref: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=500)
 

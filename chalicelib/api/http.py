@@ -13,23 +13,26 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError, create_model
 
 from chalicelib import clock
 from chalicelib.api import problems
 from chalicelib.api.auth import api_key_authorizer
 from chalicelib.api.ledger_problems import from_ledger
+from chalicelib.api.schemas import Strict
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError
+from chalicelib.ids import EntityId, KindName, TenantId, VersionId
 from chalicelib.lending.errors import LendingError
 from chalicelib.store import idempotency
 from chalicelib.store.audit import Actor
@@ -42,6 +45,16 @@ log = logging.getLogger("lending.api")
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 MAX_IDEMPOTENCY_KEY = 255
+PATH_PARAM = re.compile(r"{(\w+)}")
+# Every path parameter's shape, checked before the handler runs (a 422 at /path/<name>), so no
+# path can carry an id that would make an over-long DynamoDB key. Names ending in `_id` are
+# EntityIds unless listed; any other name must be listed here.
+PATH_PARAMS: dict[str, Any] = {
+    "tenant_id": TenantId,
+    "version": VersionId,
+    "aggregate_type": KindName,
+    "n": Annotated[str, StringConstraints(strict=True, max_length=3, pattern=r"^[0-9]{1,3}$")],
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ class RouteSpec:
     # (no S3, KMS, gateway or channel call): two concurrent first attempts both run the
     # handler and exactly one commits; the other answers like a retry.
     lease: bool = True
+    # The path parameters' model (built from PATH_PARAMS); None when the path has none.
+    params: type[BaseModel] | None = None
 
 
 ROUTES: list[RouteSpec] = []
@@ -113,7 +128,8 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
         spec = RouteSpec(method, path, handler.__name__, summary, tag,
                          frozenset(roles) if roles is not None else None, body, query,
                          responses, idempotent, content_type, max_body,
-                         frozenset(errors or ()), precheck, lease)
+                         frozenset(errors or ()), precheck, lease,
+                         path_model(handler.__name__, path))
         ROUTES.append(spec)
 
         def view(**path_params: str) -> Response:
@@ -130,6 +146,20 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
     return decorate
 
 
+def path_model(operation: str, path: str) -> type[BaseModel] | None:
+    """The model of a path's parameters, each declared in PATH_PARAMS or an `_id`."""
+    names = PATH_PARAM.findall(path)
+    if not names:
+        return None
+    fields: dict[str, Any] = {}
+    for name in names:
+        shape = PATH_PARAMS.get(name, EntityId if name.endswith("_id") else None)
+        if shape is None:
+            raise TypeError(f"path parameter {name!r} of {path} is not declared in PATH_PARAMS")
+        fields[name] = (shape, ...)
+    return create_model(f"{operation}_path", __base__=Strict, **fields)
+
+
 def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
             path_params: dict[str, str]) -> Response:
     request = bp.current_request
@@ -138,6 +168,8 @@ def _handle(bp: Blueprint, spec: RouteSpec, handler: Callable[..., Reply],
     ctx: Context | None = None
     try:
         ctx = _context(request, spec, request_id)
+        if spec.params is not None:
+            validate(spec.params, path_params, "/path")
         kwargs: dict[str, Any] = dict(path_params)
         if spec.body is not None:
             kwargs["body"] = _parse_body(request, spec, ctx)

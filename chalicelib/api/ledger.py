@@ -33,8 +33,10 @@ from ledger.model import Totals as LedgerTotals
 
 bp = Blueprint(__name__)
 
-AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
-JournalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+AccountId = Annotated[str, StringConstraints(max_length=100,
+                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
+JournalId = Annotated[str, StringConstraints(max_length=128,
+                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MetaValue = Annotated[str, StringConstraints(max_length=256)]
 

@@ -22,6 +22,7 @@ from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonO
 from chalicelib.api.roles import CONFIGURERS, EVERYONE, SCORERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import DomainError, FieldError, not_found
+from chalicelib.ids import EntityId, VersionId
 from chalicelib.services import scoring_models as models
 from chalicelib.store import origination as store
 from chalicelib.store.origination import ModelItem, ModelVersionItem
@@ -81,11 +82,11 @@ class ModelPage(BaseModel):
 
 
 class ScoreRequest(Strict):
-    model_id: str | None = Field(default=None, max_length=64,
-                                 description="A tenant model id, or omit (or 'shipped') for "
-                                             "the shipped model.")
-    version: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z.+-]+$",
-                                description="Defaults to the model's active version.")
+    model_id: EntityId | None = Field(default=None,
+                                      description="A tenant model id, or omit (or 'shipped') "
+                                                  "for the shipped model.")
+    version: VersionId | None = Field(default=None,
+                                      description="Defaults to the model's active version.")
     features: dict[str, Feature] = Field(max_length=256)
 
 

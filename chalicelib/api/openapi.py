@@ -7,7 +7,6 @@ uses as is.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any, get_args
 
@@ -15,13 +14,12 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, ROUTES, RouteSpec
+from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
 from chalicelib.api.problems import PROBLEM_JSON
 from chalicelib.api.schemas import Problem
 from chalicelib.config import VERSION
 
 REF = "#/components/schemas/{model}"
-PATH_PARAM = re.compile(r"{(\w+)}")
 ERROR_STATUSES = {
     400: "Malformed request, missing Idempotency-Key or invalid cursor",
     401: "Missing, invalid or revoked API key",
@@ -67,9 +65,10 @@ def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
 
 
 def _parameters(route: RouteSpec) -> list[dict[str, Any]]:
+    shapes = route.params.model_json_schema()["properties"] if route.params else {}
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+         "schema": {k: v for k, v in shapes[name].items() if k != "title"}}
         for name in PATH_PARAM.findall(route.path)
     ]
     if route.query:

@@ -25,11 +25,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.api.lending_models import AprOut, ScheduleOut
 from chalicelib.api.schemas import MoneyOut, Strict
+from chalicelib.ids import Cursor, MintedId
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import Status
 from chalicelib.lending.money import Money
 
-ID = r"^[a-z]+_[0-9a-f]{16}$"
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 IdType = Literal["prc_resident_id", "passport", "other"]
 Feature = StrictStr | StrictInt
@@ -128,7 +128,7 @@ class Consents(Strict):
 
 
 class ApplicationCreate(Strict):
-    product_id: str = Field(pattern=ID)
+    product_id: MintedId
     amount: Money
     term: int = Field(ge=1, le=1200, description="Installments.")
     purpose: Code
@@ -146,12 +146,12 @@ class ReviewCreate(Strict):
 class StatusQuery(Strict):
     status: Status | None = None
     limit: int = Field(default=25, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 class ReviewQuery(Strict):
     limit: int = Field(default=25, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 # --- responses ---------------------------------------------------------------------------

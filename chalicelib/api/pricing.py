@@ -12,6 +12,7 @@ from chalicelib.api.lending_models import AprOut, QuoteOut
 from chalicelib.api.roles import EVERYONE, ORIGINATORS
 from chalicelib.api.schemas import Strict
 from chalicelib.errors import not_found
+from chalicelib.ids import MintedId
 from chalicelib.lending.apr import AprRequest
 from chalicelib.lending.errors import LendingError
 from chalicelib.lending.money import Money
@@ -19,11 +20,10 @@ from chalicelib.scoring.scale import DEFAULT_GRADES
 from chalicelib.services import quotes
 
 bp = Blueprint(__name__)
-ID = r"^[a-z]+_[0-9a-f]{16}$"
 
 
 class QuoteRequest(Strict):
-    product_id: str = Field(pattern=ID)
+    product_id: MintedId
     product_version: int | None = Field(default=None, ge=1,
                                         description="Defaults to the current version.")
     amount: Money

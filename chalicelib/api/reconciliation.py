@@ -19,7 +19,8 @@ from chalicelib.store import reconciliation as store
 from ledger.model import JournalRequest, Posting, Side
 
 bp = Blueprint(__name__)
-ChannelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+ChannelId = Annotated[str, StringConstraints(max_length=64,
+                                             pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 MAX_INLINE = 1024 * 1024
 
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from chalicelib import clock
+from chalicelib.ids import Cursor
 
 
 class Strict(BaseModel):
@@ -78,8 +79,7 @@ class Problem(BaseModel):
 
 class PageQuery(Strict):
     limit: int = Field(default=25, ge=1, le=100, description="Page size, 1-100.")
-    cursor: str | None = Field(default=None, max_length=2048,
-                               description="Opaque cursor from a previous page's next_cursor.")
+    cursor: Cursor | None = None
 
 
 class Page(BaseModel):

@@ -13,6 +13,7 @@ from chalicelib.api.roles import PLATFORM, PLATFORM_ROLE, TENANT_READERS, TIME_Z
 from chalicelib.api.schemas import Strict, TimeZone
 from chalicelib.clock import LEGACY_ZONE
 from chalicelib.errors import not_found
+from chalicelib.ids import TenantId
 from chalicelib.services import tenants
 
 bp = Blueprint(__name__)
@@ -20,8 +21,8 @@ Role = Literal["admin", "partner", "reviewer", "operator"]
 
 
 class TenantCreate(Strict):
-    tenant_id: str = Field(min_length=3, max_length=40, pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$",
-                           description="Chosen by the platform; lowercase letters, digits, '-'.")
+    tenant_id: TenantId = Field(
+        description="Chosen by the platform; lowercase letters, digits, '-'.")
     name: str = Field(min_length=1, max_length=200)
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     time_zone: TimeZone

@@ -27,7 +27,7 @@ from .rules import MAX_EXPRESSION, MAX_RULE_COST, MAX_RULES, RuleResult, evaluat
 Outcome = Literal["approve", "refer", "decline"]
 SHARE_UNITS = 10_000  # challenger share resolution: basis points
 RuleId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-PolicyRef = Annotated[str, Field(pattern=r"^pol_[0-9a-f]{16}$")]
+PolicyRef = Annotated[str, Field(max_length=20, pattern=r"^pol_[0-9a-f]{16}$")]
 
 
 class _Section(BaseModel):

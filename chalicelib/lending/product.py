@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from chalicelib.ids import EntityId
+
 from .allocation import DEFAULT_ALLOCATION, AllocationRule, allocation_problems
 from .apr import AprMethod
 from .daycount import DayCount
@@ -57,12 +59,7 @@ RatePercent = Annotated[
         examples=["12.5"],
     ),
 ]
-ReferenceId = Annotated[
-    str,
-    StringConstraints(
-        strict=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
-    ),
-]
+ReferenceId = EntityId
 
 
 class PrepaymentStrategy(StrEnum):

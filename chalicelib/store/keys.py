@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
+from chalicelib.ids import TENANT_PATTERN
+
 SEP = "#"
-TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+TENANT_ID = re.compile(TENANT_PATTERN)
 PLATFORM = "_platform"  # owner of platform-level items; not a valid tenant id (leading '_')
 
 
