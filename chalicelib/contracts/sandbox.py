@@ -122,6 +122,9 @@ def _parse(env: _Environment, source: str) -> nodes.Template:
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "syntax error", "template_syntax", exc.lineno) \
             from None
+    except RecursionError:  # e.g. thousands of nested parentheses: the parser recurses
+        raise TemplateProblem("the template nests too deeply to parse", "template_syntax") \
+            from None
 
 
 def check_syntax(source: str) -> None:
