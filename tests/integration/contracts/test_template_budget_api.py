@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.contracts.budget import MAX_RENDER_SECONDS
+from chalicelib.contracts.sandbox import MAX_RENDER_SECONDS
 from chalicelib.lending.schedule import MAX_INSTALLMENTS
 from tests.integration.contracts.helpers import make_product, tenant_keys
 from tests.integration.origination.conftest import application
