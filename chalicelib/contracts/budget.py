@@ -22,7 +22,8 @@ MAX_SEQUENCE = 10_000  # items in any one list, tuple or dict a template makes
 MAX_WEIGHT = 4 * MAX_OUTPUT_CHARS  # items + characters reachable from one value
 MAX_DEPTH = 64  # nesting of lists and dicts
 MAX_INT_BITS = 1024
-CHARS_PER_STEP = 100  # making a string or list costs one step per this many characters/items
+CHARS_PER_STEP = 100  # making a string costs a step per this many characters
+ITEMS_PER_STEP = 10  # making a list, tuple or dict costs a step per this many items
 CLOCK_EVERY = 8  # steps between two readings of the CPU clock (a reading costs ~1 µs)
 
 
@@ -53,7 +54,8 @@ class Budget:
     noisy neighbour must not turn a good template into a refused one.
 
     `weight` memoises by identity and keeps what it measured alive, so an id cannot be reused
-    by another object during the render; what it keeps was already paid for in steps."""
+    by another object during the render; what it keeps was paid for in steps (a step per
+    ITEMS_PER_STEP items: at most ~2 million references over a whole render)."""
 
     def __init__(self, seconds: float, steps: int = MAX_STEPS) -> None:
         self.seconds, self.max_steps = seconds, steps
@@ -114,8 +116,12 @@ class Budget:
         self.weight(value)
         if isinstance(value, str) and len(value) > MAX_OUTPUT_CHARS:
             raise too_large(f"a string exceeds {MAX_OUTPUT_CHARS} characters")
-        size = len(value) if isinstance(value, str | list | tuple | Mapping) else 0
-        self.tick(1 + size // CHARS_PER_STEP)
+        if isinstance(value, str):
+            self.tick(1 + len(value) // CHARS_PER_STEP)
+        elif isinstance(value, list | tuple | Mapping):  # `weight` may keep it: pay for that
+            self.tick(1 + len(value) // ITEMS_PER_STEP)
+        else:
+            self.tick()
         return value
 
     def text(self, value: Any) -> str:
