@@ -70,10 +70,14 @@ def test_other_attacks_are_refused_at_creation_within_the_budget(api, acme, body
 
 
 def test_a_template_too_expensive_on_the_longest_schedule_is_refused_at_creation(api, acme):
-    from chalicelib.contracts.context import sample_context
-    from chalicelib.contracts.sandbox import render
+    from chalicelib.contracts.context import sample_context, worst_case_context
+    from chalicelib.contracts.sandbox import TemplateProblem, render
 
     assert render(QUADRATIC_IN_TERM, sample_context()) == "ok\n"  # fine on the sample
+    thirty_years = worst_case_context()
+    thirty_years["schedule"] = thirty_years["schedule"][:360]
+    with pytest.raises(TemplateProblem):  # and too expensive for a 360-month loan already
+        render(QUADRATIC_IN_TERM, thirty_years)
     r, cpu = _create(api, acme["admin"], QUADRATIC_IN_TERM)
     assert r.status == 422, r.json
     error = r.json["errors"][0]
