@@ -13,9 +13,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.contracts.budget import MAX_TEMPLATE_CHARS
 from chalicelib.contracts.context import sample_context
-from chalicelib.contracts.sandbox import TemplateProblem, render
+from chalicelib.contracts.sandbox import MAX_TEMPLATE_CHARS, TemplateProblem, render
 
 SECONDS, MARGIN = 0.25, 1.0
 CONTEXT = dict(sample_context(), s="x" * 10_000, a="ab", b=3, c=[1, "2"], x="", n=2)
