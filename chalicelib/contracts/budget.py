@@ -75,8 +75,8 @@ class Budget:
             return
         self._next_clock = self.steps - CLOCK_EVERY
         if time.thread_time() > self.deadline:
-            raise TemplateProblem(f"the template takes more than {self.seconds:g} s of CPU to "
-                                  "render", "render_timeout")
+            raise TemplateProblem(f"the template takes too long to render (more than "
+                                  f"{self.seconds:g} s of CPU)", "render_timeout")
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """What every `for` loop (and `loop(...)` of a recursive one) iterates: a step each."""
