@@ -27,7 +27,10 @@ problems.register("contract-render-failed", 422, "The contract cannot be rendere
 bp = Blueprint(__name__)
 TemplateSource = Field(min_length=1, max_length=MAX_TEMPLATE_CHARS,
                        description="Jinja2 source, rendered in a sandbox. Markup: `# title`, "
-                                   "`## heading`, `| a | b |` table rows, `---` a rule.")
+                                   "`## heading`, `| a | b |` table rows, `---` a rule. "
+                                   "Accepted only if it renders the largest contract a "
+                                   "product allows within the render budget (200,000 steps, "
+                                   "2 s of CPU, 262,144 characters).")
 
 
 class TemplateCreate(Strict):

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.lending.money import MAX_AMOUNT_DIGITS
+from chalicelib.lending.schedule import MAX_INSTALLMENTS
+
+# The longest each party field can be (the API's limits: tenant id and name, applicant name,
+# national ID number and phone); tests/unit/contracts check these against the API models.
+LONGEST = {"tenant_id": 40, "tenant_name": 200, "applicant_name": 100, "national_id": 32,
+           "phone": 24, "product_id": 64, "grade": 16}
+
 
 def _masked(value: str | None, keep: int = 4) -> str:
     if not value:
@@ -72,3 +80,32 @@ def sample_context() -> dict[str, Any]:
                             lender={"name": "示例小额贷款 Sample Lender", "id": "sample"},
                             borrower={"name": "张三 Zhang San", "national_id": "110105198506151234",
                                       "phone": "+8613812345678"}, signed_on="2025-01-15")
+
+
+def worst_case_context() -> dict[str, Any]:
+    """The largest context a contract can have: the longest schedule a product allows
+    (MAX_INSTALLMENTS) and the longest value each field can hold. A new template must render
+    it within the budget, so no real loan can later find the template too expensive."""
+    amount = "9" * (MAX_AMOUNT_DIGITS - 2) + ".99"
+    schedule = {"disbursement_date": "2025-01-15", "financed": amount, "payout": amount,
+                "origination_fee": amount, "regular_payment": amount,
+                "total_interest": amount, "total_fees": amount, "total_payments": amount,
+                "total_cost": amount,
+                "installments": [{"number": n, "due_date": "2125-12-31", "principal": amount,
+                                  "interest": amount, "fee": amount, "total": amount,
+                                  "outstanding_after": amount}
+                                 for n in range(1, MAX_INSTALLMENTS + 1)]}
+    loan = {"id": f"loan_{'f' * 16}", "currency": "CNY", "principal": amount,
+            "term": MAX_INSTALLMENTS, "grade": "G" * LONGEST["grade"],
+            "annual_rate_percent": "99.9999", "apr_percent": "999.9999",
+            "product_id": "p" * LONGEST["product_id"], "product_version": 10**9}
+    fees = {"origination": {"treatment": "financed"}, "installment": amount, "late": amount,
+            "penalty_rate_percent": "99.9999"}
+    return contract_context(contract_id=f"ctr_{'f' * 16}", loan=loan, schedule=schedule,
+                            fees=fees,
+                            lender={"name": "贷" * LONGEST["tenant_name"],
+                                    "id": "t" * LONGEST["tenant_id"]},
+                            borrower={"name": "名" * LONGEST["applicant_name"],
+                                      "national_id": "9" * LONGEST["national_id"],
+                                      "phone": "+" + "9" * (LONGEST["phone"] - 1)},
+                            signed_on="2125-12-31")

@@ -14,11 +14,12 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.contracts import notifier, signing, storage
-from chalicelib.contracts.context import contract_context, sample_context
+from chalicelib.contracts.context import contract_context, sample_context, worst_case_context
 from chalicelib.contracts.document import DocumentProblem, render_pdf
 from chalicelib.contracts.sandbox import TemplateProblem, check_syntax, render
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending.money import format_amount
+from chalicelib.lending.schedule import MAX_INSTALLMENTS
 from chalicelib.services import loan_lifecycle
 from chalicelib.services.products import terms_of
 from chalicelib.store import aggregates, contracts, products
@@ -45,10 +46,26 @@ def _template_problem(exc: TemplateProblem | DocumentProblem, pointer: str) -> D
                                    else exc.message, exc.code)])
 
 
+def _render_worst_case(source: str) -> None:
+    """The trial render on the largest contract any product can make, under the same budget
+    as a real render: what is too expensive for it is refused now, not on a customer's loan."""
+    try:
+        render(source, worst_case_context())
+    except TemplateProblem as exc:
+        if not exc.code.startswith("render_"):
+            raise
+        raise TemplateProblem(f"on the largest contract a product allows ({MAX_INSTALLMENTS} "
+                              f"installments, the longest names and amounts): {exc}",
+                              exc.code, exc.line) from None
+
+
 def check_template(source: str, pointer: str = "/body/body") -> None:
-    """A template is accepted only if it parses and renders a sample contract to a PDF."""
+    """A template is accepted only if it parses, renders the worst-case contract within the
+    render budget (first: an expensive template is refused after one budget, not two) and
+    renders a sample contract to a PDF."""
     try:
         check_syntax(source)
+        _render_worst_case(source)
         render_pdf(render(source, sample_context()), "sample")
     except (TemplateProblem, DocumentProblem) as exc:
         raise _template_problem(exc, pointer) from None
