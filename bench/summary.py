@@ -64,7 +64,8 @@ def main() -> None:
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as d:
         tmp = Path(d)
-        for name in ("bench_apr.py", "bench_schedule.py", "bench_templates.py"):
+        for name in ("bench_apr.py", "bench_schedule.py", "bench_templates.py", "bench_rules.py",
+                     "bench_model_bounds.py", "bench_id_guard.py"):
             run(name, [], None, failures)
         ops = run("bench_operations.py", ["--loans", "3", "--json", str(tmp / "ops.json")],
                   tmp / "ops.json", failures)

@@ -12,10 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import pytest
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper
 
 NAMES = ["income", "debt_ratio", "age"]
 TRIP_COUNT = 10**12  # the Loop: days of work in 300 bytes

@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+import models_onnx.train_german_credit as train
 from chalicelib.scoring import Scorer, parse_card
 from tests.unit.scoring.conftest import CARD_PATH, ONNX_PATH
-
-train = pytest.importorskip("models_onnx.train_german_credit")
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,11 @@ import copy
 from typing import Any
 
 import numpy as np
-import pytest
+import skl2onnx
+import sklearn.linear_model as sklearn_lm
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
 from chalicelib.scoring import ModelRegistry, Scorer, seal_card, validate_model
-
-sklearn_lm = pytest.importorskip("sklearn.linear_model")
-skl2onnx = pytest.importorskip("skl2onnx")
-from skl2onnx.common.data_types import FloatTensorType, StringTensorType  # noqa: E402
 
 NAMES = ["income", "debt_ratio", "age"]
 
