@@ -12,13 +12,13 @@ policy. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._timing import median_ms
 from chalicelib.lending.decision import (
     DEFAULT_POLICY,
     FACT_SHAPES,
@@ -59,13 +59,7 @@ def at_bound() -> str:
 
 def cpu_ms(fn, repeats: int) -> float:
     """Median CPU milliseconds of fn() after one warm-up call."""
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.thread_time()
-        fn()
-        samples.append((time.thread_time() - start) * 1000)
-    return statistics.median(samples)
+    return median_ms(fn, repeats, clock=time.thread_time)
 
 
 def policy_cost(policy: PolicyConfig) -> int:

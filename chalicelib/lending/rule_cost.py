@@ -148,6 +148,16 @@ class _Estimator:
             shapes.append(s)
         return cost, shapes
 
+    def _lists(self, trees: list[lark.Tree], scope: Mapping[str, Shape]
+               ) -> tuple[int, list[Shape]]:
+        """`_children` of each tree (a literal's or a call's expression lists), summed."""
+        cost, shapes = 0, []
+        for tree in trees:
+            c, found = self._children(tree, scope)
+            cost += c
+            shapes += found
+        return cost, shapes
+
     def _plain(self, node: lark.Tree, scope: Mapping[str, Shape]) -> tuple[int, Shape]:
         """A chain node (expr → … → primary, parentheses) passes its one child's shape; an
         operator gives a scalar (a comparison, arithmetic, a negation)."""
@@ -192,27 +202,16 @@ class _Estimator:
         return cost, shapes[0].values()
 
     def _list_lit(self, node: lark.Tree, scope: Mapping[str, Shape]) -> tuple[int, Shape]:
-        cost, shapes = 1, []
-        for exprlist in _trees(node):
-            c, elements = self._children(exprlist, scope)
-            cost += c
-            shapes += elements
-        return cost, Shape(len(shapes), join(*shapes))
+        cost, shapes = self._lists(_trees(node), scope)
+        return 1 + cost, Shape(len(shapes), join(*shapes))
 
     def _map_lit(self, node: lark.Tree, scope: Mapping[str, Shape]) -> tuple[int, Shape]:
-        cost, shapes = 1, []
-        for mapinits in _trees(node):
-            c, elements = self._children(mapinits, scope)
-            cost += c
-            shapes += elements
-        return cost, Shape(len(shapes) // 2, join(*shapes[::2]), join(*shapes[1::2]))
+        cost, shapes = self._lists(_trees(node), scope)
+        return 1 + cost, Shape(len(shapes) // 2, join(*shapes[::2]), join(*shapes[1::2]))
 
     def _ident_arg(self, node: lark.Tree, scope: Mapping[str, Shape]) -> tuple[int, Shape]:
-        cost, args = 1, []
-        for exprlist in _trees(node):
-            c, args = self._children(exprlist, scope)
-            cost += c
-        return cost, _call_shape(_token(node), args)
+        cost, args = self._lists(_trees(node), scope)
+        return 1 + cost, _call_shape(_token(node), args)
 
     def _member_dot_arg(self, node: lark.Tree, scope: Mapping[str, Shape]) -> tuple[int, Shape]:
         children = _trees(node)
@@ -220,12 +219,8 @@ class _Estimator:
         range_cost, range_shape = self.walk(children[0], scope)
         args = _trees(children[1]) if len(children) > 1 else []
         if name not in COMPREHENSIONS or len(args) < 2:
-            cost, arg_shapes = 1 + range_cost, [range_shape]
-            for exprlist in children[1:]:
-                c, shapes = self._children(exprlist, scope)
-                cost += c
-                arg_shapes += shapes
-            return cost, _call_shape(name, arg_shapes)
+            cost, shapes = self._lists(children[1:], scope)
+            return 1 + range_cost + cost, _call_shape(name, [range_shape, *shapes])
         variables = [_token(ident) for ident in args[0].iter_subtrees() if ident.data == "ident"]
         inner = {**scope, **{v: range_shape.items() for v in variables}}
         body_cost, body_shape = 0, SCALAR
