@@ -39,6 +39,7 @@ from chalicelib.store.audit import Actor
 from chalicelib.store.uow import MAX_ITEMS, UnitOfWork
 
 OPEN = (loans.ACTIVE, loans.DELINQUENT, loans.DEFAULTED)
+STOPPED = (loans.CLOSED, loans.WRITTEN_OFF)
 RUNNING, COMPLETED = "running", "completed"
 STEP_RETRIES = 3  # fresh reads after a conflicting write (a repayment, a redelivery)
 ITEM_MARGIN = 10  # items kept free under DynamoDB's limit in every step
@@ -67,7 +68,8 @@ class Context:
 def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     """Closes one loan's days through the business date: skipped | stepped | conflict |
     quarantined (it failed: recorded, the run goes on; an outage still raises). A loan with an
-    open exception that closes (or is found closed) has it cleared."""
+    open exception that closes (or is found closed) has it cleared. `loan` and `item` must be
+    strongly consistent reads (never an index row): the step decides from them."""
     try:
         outcome = _close(ctx, loan, item)
     except Exception as exc:
@@ -76,9 +78,29 @@ def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
         cob_exceptions.quarantine(ctx.tenant, loan.loan_id, ctx.business_date, ctx.run_id,
                                   ctx.now, exc)
         return "quarantined"
-    if loan.loan_id in ctx.quarantined and outcome in ("stepped", "skipped"):
-        cob_exceptions.clear(ctx.tenant, loan.loan_id, ctx.run_id, ctx.now)
+    return _cleared(ctx, loan.loan_id, outcome)
+
+
+def skip(ctx: Context, loan_id: str) -> str:
+    """A loan its servicing item settles (`settled`), read no further: skipped, and an open
+    exception cleared, as `close_loan` would."""
+    return _cleared(ctx, loan_id, "skipped")
+
+
+def _cleared(ctx: Context, loan_id: str, outcome: str) -> str:
+    if loan_id in ctx.quarantined and outcome in ("stepped", "skipped"):
+        cob_exceptions.clear(ctx.tenant, loan_id, ctx.run_id, ctx.now)
     return outcome
+
+
+def settled(item: dict[str, Any] | None, day: date) -> bool:
+    """Whether a loan's servicing item (read consistently) decides its day without the loan
+    item: closed through the date (the marker) or stopped (closed, written off; the loan's
+    status moves in the same transaction as this item's). Else the loan item must be read."""
+    if not item:
+        return False  # no servicing item yet: only the loan item says whether it is open
+    return (date.fromisoformat(item["through"]["S"]) >= day
+            or item.get("status", {}).get("S") in STOPPED)
 
 
 def _close(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
@@ -97,10 +119,8 @@ def _close(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
 
 def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     """One transaction: skipped | stepped (through the date) | partial (a slice) | conflict."""
-    if loan.status not in OPEN:
-        return "skipped"
-    if item and date.fromisoformat(item["through"]["S"]) >= ctx.business_date:
-        return "skipped"  # the marker: already closed through the date, no read beyond it
+    if loan.status not in OPEN or settled(item, ctx.business_date):
+        return "skipped"  # not open, or the marker: already closed through the date
     loaded = servicing.load(ctx.tenant, loan.loan_id, ctx.settings, loan, item, ctx.products)
     s, day = loaded.state, ctx.business_date
     if s.through >= day or s.stopped_on is not None:
@@ -118,7 +138,8 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
                           d, f"Close of business {end.isoformat()}", {"business_date":
                                                                        end.isoformat()})
     servicing.commit_change(uow, ctx.tenant, ctx.actor, ctx.now, loaded, new, loaded.events,
-                            None, {"business_date": end.isoformat(), "dpd": new.dpd})
+                            None, {"business_date": end.isoformat(), "dpd": new.dpd},
+                            guard_loan=True)
     for n in notices:
         servicing.notify(uow, ctx.tenant, loan, n, ctx.now)
     try:
@@ -176,12 +197,22 @@ def get_run(tenant: str, run_id: str) -> dict[str, Any]:
     return item
 
 
-def servicing_items(tenant: str, loan_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """A page's servicing items by BatchGetItem (strongly consistent: the markers decide)."""
+def page_reads(tenant: str, loan_ids: list[str],
+               day: date) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A page's servicing items, then the loan items of those they do not settle, both by
+    BatchGetItem with ConsistentRead: the index row only names the loan (on DynamoDB it may
+    lag by seconds: an old status, an old version), these reads decide. (servicing, loans)."""
+    states = _batch_get(tenant, loan_ids, store.SERVICING_SK)
+    open_ids = [i for i in loan_ids if not settled(states.get(i), day)]
+    return states, _batch_get(tenant, open_ids, loans.LOAN_SK)
+
+
+def _batch_get(tenant: str, loan_ids: list[str], sk: str) -> dict[str, dict[str, Any]]:
+    """Items `sk` of the loans, by loan id, strongly consistent, 100 keys a call."""
     out: dict[str, dict[str, Any]] = {}
     table = dynamo.table("main")
     for k in range(0, len(loan_ids), 100):
-        keys = [{"pk": {"S": loans.loan_pk(tenant, i)}, "sk": {"S": store.SERVICING_SK}}
+        keys = [{"pk": {"S": loans.loan_pk(tenant, i)}, "sk": {"S": sk}}
                 for i in loan_ids[k:k + 100]]
         request = {table: {"Keys": keys, "ConsistentRead": True}}
         while request:

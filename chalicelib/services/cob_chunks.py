@@ -62,7 +62,12 @@ PAGE = 100  # loans per recorded page inside a chunk
 SWEEP_PAGE = 1000  # index rows per page of the sweep: its filter lets few of them through
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
-SWEEP_MARGIN = timedelta(minutes=5)  # clock skew between the coordinator and the API's writers
+ROW = f"{KEYS}, loan_id"  # a worker takes only the loan's id from its index row
+# The sweep takes loans whose item changed since the run started less this margin, which
+# covers the clock skew between the coordinator and the API's writers plus the index's lag (a
+# loan changed just before the start may be read in its old place by the planner and the
+# chunks; the sweep must then see its new row as changed): seconds at worst, 5 minutes is room.
+SWEEP_MARGIN = timedelta(minutes=5)
 COUNTS = ("processed", "stepped", "skipped", "conflicts", "quarantined")
 
 
@@ -224,21 +229,25 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
     while True:
         if deadline is not None and time.monotonic() > deadline:
             return "paused"
-        kw = _range(tenant, start, end) | {"Limit": SWEEP_PAGE if since else PAGE}
+        kw = _range(tenant, start, end) | {"Limit": SWEEP_PAGE if since else PAGE,
+                                           "ProjectionExpression": ROW}
         if since:
             kw["FilterExpression"] = "updated_at >= :since"
             kw["ExpressionAttributeValues"][":since"] = {"S": since}
         if cursor:
             kw["ExclusiveStartKey"] = cursor
         page = dynamo.client().query(**kw)
-        rows = _loan_rows(page.get("Items", []), start)
-        states = cob.servicing_items(tenant, [r["loan_id"]["S"] for r in rows
-                                              if r["status"]["S"] in cob.OPEN])
+        # Only ids from the index (it may lag: a stale row's status or version decides
+        # nothing, and a loan seen twice, mid-move, is worked once); every loan's status,
+        # version and marker come from consistent reads.
+        ids = list(dict.fromkeys(r["loan_id"]["S"] for r in
+                                 _loan_rows(page.get("Items", []), start)))
+        states, items = cob.page_reads(tenant, ids, day)
         counts = dict.fromkeys(COUNTS, 0)
-        for raw in rows:
+        for loan_id in ids:
             if stop_after is not None and done >= stop_after:
                 return "killed"
-            outcome = _close_row(ctx, raw, states)
+            outcome = _close_row(ctx, loan_id, items.get(loan_id), states.get(loan_id, {}))
             done += 1
             if since and outcome == "skipped":
                 continue  # the sweep counts only what the slices missed
@@ -254,15 +263,20 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
             return "done"
 
 
-def _close_row(ctx: cob.Context, raw: dict[str, Any], states: dict[str, Any]) -> str:
-    """One index row: its loan closed, or quarantined if even its loan item is unreadable."""
+def _close_row(ctx: cob.Context, loan_id: str, raw: dict[str, Any] | None,
+               item: dict[str, Any]) -> str:
+    """One loan from its consistent reads: skipped when its servicing item settles it (its
+    loan item was not read) or the loan item is gone, else closed; quarantined if its loan
+    item is unreadable."""
+    if raw is None:
+        return cob.skip(ctx, loan_id)
     try:
         loan = loans.LoanItem.from_raw_data(raw)
     except Exception as exc:  # a corrupt loan item: the rest of the page goes on
-        cob_exceptions.quarantine(ctx.tenant, raw["loan_id"]["S"], ctx.business_date,
-                                  ctx.run_id, ctx.now, exc)
+        cob_exceptions.quarantine(ctx.tenant, loan_id, ctx.business_date, ctx.run_id,
+                                  ctx.now, exc)
         return "quarantined"
-    return cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
+    return cob.close_loan(ctx, loan, item)
 
 
 def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,
