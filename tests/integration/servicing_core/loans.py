@@ -23,8 +23,9 @@ ACTOR = Actor("test", "admin", "req")
 
 
 def active_loan(tenant: str, product_id: str, disbursed: date, principal: int = 1_200_000,
-                term: int = 6, grade: str = "B") -> str:
-    """A loan in `active` with its accounts opened and its principal disbursed from funding."""
+                term: int = 6, grade: str = "B", status: str = ACTIVE) -> str:
+    """A loan in `active` (or `status`: `disbursing`, a payout whose settlement is still to
+    come) with its accounts opened and its principal disbursed from funding."""
     _, version, terms = terms_of(tenant, product_id)
     q = quote(terms, principal, term, grade, disbursed)
     assert q.schedule is not None, q.refusals
@@ -36,13 +37,13 @@ def active_loan(tenant: str, product_id: str, disbursed: date, principal: int = 
                     product_id=product_id, product_version=version.number, principal=principal,
                     currency=terms.currency, term=term, grade=grade,
                     annual_rate_percent=str(terms.rate_percent(grade)), apr_percent="0",
-                    schedule=json.dumps(sched.as_json()), status=ACTIVE, borrower_ref="b",
+                    schedule=json.dumps(sched.as_json()), status=status, borrower_ref="b",
                     accepted_at=now, accepted_by="k", version=1, created_at=now,
                     updated_at=now, disbursed_at=now, gsi1pk=list_pk(tenant),
-                    gsi1sk=list_sk(ACTIVE, now.isoformat(), loan_id))
+                    gsi1sk=list_sk(status, now.isoformat(), loan_id))
     head = audit.append(uow, tenant=tenant, aggregate_type="loan", aggregate_id=loan_id,
                         head=None, action="loan.created", actor=ACTOR, at=now,
-                        data={"status": ACTIVE},
+                        data={"status": status},
                         head_ref={"table": "main", "pk": loan.pk, "sk": loan.sk})
     loan.audit_seq, loan.audit_head = head.seq, head.hash
     uow.add(put_aggregate(loan, None))
