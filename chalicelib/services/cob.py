@@ -167,27 +167,33 @@ def _run_item(tenant: str, run_id: str, day: date, attempt: int, now: datetime,
             "started_at": {"S": now.isoformat()}, "updated_at": {"S": now.isoformat()}}
 
 
-def start(tenant: str, day: date, now: datetime, trigger: str) -> dict[str, Any]:
-    """The date's unfinished run (to resume), or a new attempt after a completed one. A day
-    the tenant has not reached yet (its zone, its clock `now`) cannot be closed."""
+def start(tenant: str, day: date, now: datetime, trigger: str, *,
+          again: bool = True) -> dict[str, Any]:
+    """The date's unfinished run (to resume), or a new attempt after a completed one (with
+    `again`; else the completed one: the schedule leaves a closed day alone). A day the tenant
+    has not reached yet (its zone, its clock `now`) cannot be closed."""
     today = clock.business_date(tenant, now)
     if day > today:
         raise DomainError("validation-error", "The business date is after the tenant's today "
                           f"({today.isoformat()}).", [FieldError(
                               "/body/business_date",
                               f"after the tenant's today, {today.isoformat()}", "future_date")])
-    latest = store.latest_run(tenant, day.isoformat())
+    latest = store.latest_run(tenant, day.isoformat())  # by the runs index: it may lag
     if latest is not None and latest["status"]["S"] == RUNNING:
         return latest
     attempt = int(latest["attempt"]["N"]) + 1 if latest else 1
-    run_id = f"cob-{day.isoformat()}-{attempt}"
-    item = _run_item(tenant, run_id, day, attempt, now, trigger)
-    try:
-        dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
-                                 ConditionExpression="attribute_not_exists(pk)")
-    except dynamo.client().exceptions.ConditionalCheckFailedException:
-        return store.get_run(tenant, run_id) or item
-    return item
+    while True:  # an attempt the index does not show yet is found by its conditional put
+        run_id = f"cob-{day.isoformat()}-{attempt}"
+        item = _run_item(tenant, run_id, day, attempt, now, trigger)
+        try:
+            dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
+                                     ConditionExpression="attribute_not_exists(pk)")
+            return item
+        except dynamo.client().exceptions.ConditionalCheckFailedException:
+            found = store.get_run(tenant, run_id)  # consistent
+            if found is None or found["status"]["S"] == RUNNING or not again:
+                return found or item
+        attempt += 1  # that attempt completed: the next one
 
 
 def get_run(tenant: str, run_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.jobs import cob as cob_job
 from chalicelib.services import cob, cob_chunks, loan_lifecycle, repayments
 from chalicelib.store import loans
 from chalicelib.store import servicing as store
@@ -131,3 +132,22 @@ def test_a_fanned_out_run_leaves_no_day_open_under_lag(api: Any, acme: dict[str,
     assert closed("acme", cured) == (day, "active", "active")
     assert ledger().verify("acme").ok
 
+
+
+def test_a_second_run_right_after_a_completed_one_is_a_new_attempt(api: Any,
+                                                                   acme: dict[str, str],
+                                                                   product: str) -> None:
+    """The runs index does not show the completed attempt yet: an operator's second run is
+    attempt 2 (not the completed attempt 1 handed back), and the schedule still leaves the
+    closed day alone (no attempt 3)."""
+    active_loan("acme", product, DISBURSED)
+    day = date(2024, 2, 10)
+    with lag(index_ms=LAG_MS, base_ms=LAG_MS):
+        first = run_day("acme", day)
+        second = run_day("acme", day)
+        scheduled = cob_job.run_all(now=datetime(2024, 2, 11, 12, tzinfo=UTC))["acme"]
+    assert (first["id"], first["stepped"]) == ("cob-2024-02-10-1", 1)
+    assert (second["id"], second["status"], second["stepped"], second["skipped"]) == (
+        "cob-2024-02-10-2", "completed", 0, 1)
+    assert scheduled["status"] == "completed"
+    assert store.get_run("acme", "cob-2024-02-10-3") is None
