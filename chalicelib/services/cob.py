@@ -58,7 +58,7 @@ class Context:
     now: datetime
     settings: DelinquencySettings
     products: dict[tuple[str, int], ProductConfig]
-    quarantined: set[str] = field(default_factory=set)  # loans with an open exception
+    quarantined: set[str] = field(default_factory=set)  # loans with an open exception (a page's)
 
     @property
     def run_id(self) -> str:
@@ -203,28 +203,44 @@ def get_run(tenant: str, run_id: str) -> dict[str, Any]:
     return item
 
 
-def page_reads(tenant: str, loan_ids: list[str],
-               day: date) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """A page's servicing items, then the loan items of those they do not settle, both by
-    BatchGetItem with ConsistentRead: the index row only names the loan (on DynamoDB it may
-    lag by seconds: an old status, an old version), these reads decide. (servicing, loans)."""
-    states = _batch_get(tenant, loan_ids, store.SERVICING_SK)
+@dataclass
+class PageReads:
+    """A page's consistent reads, by loan id: servicing items, the loan items of the loans
+    those do not settle, and the loans with an open exception (to clear when they close)."""
+    states: dict[str, dict[str, Any]]
+    loans: dict[str, dict[str, Any]]
+    quarantined: set[str]
+
+
+def page_reads(tenant: str, loan_ids: list[str], day: date) -> PageReads:
+    """Two BatchGetItem rounds with ConsistentRead: the servicing and exception items of the
+    page, then the loan items of the loans not settled. The index row only names the loan (on
+    DynamoDB it may lag by seconds: an old status, an old version); these reads decide."""
+    exc_key = {i: (store.exception_pk(tenant, i), store.EXCEPTION_SK) for i in loan_ids}
+    first = _batch_get([(loans.loan_pk(tenant, i), store.SERVICING_SK) for i in loan_ids]
+                       + list(exc_key.values()))
+    states = {i: it for i in loan_ids
+              if (it := first.get((loans.loan_pk(tenant, i), store.SERVICING_SK)))}
+    quarantined = {i for i, k in exc_key.items()
+                   if first.get(k, {}).get("status", {}).get("S") == cob_exceptions.OPEN}
     open_ids = [i for i in loan_ids if not settled(states.get(i), day)]
-    return states, _batch_get(tenant, open_ids, loans.LOAN_SK)
+    got = _batch_get([(loans.loan_pk(tenant, i), loans.LOAN_SK) for i in open_ids])
+    return PageReads(states, {i: it for i in open_ids
+                              if (it := got.get((loans.loan_pk(tenant, i), loans.LOAN_SK)))},
+                     quarantined)
 
 
-def _batch_get(tenant: str, loan_ids: list[str], sk: str) -> dict[str, dict[str, Any]]:
-    """Items `sk` of the loans, by loan id, strongly consistent, 100 keys a call."""
-    out: dict[str, dict[str, Any]] = {}
+def _batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The items at (pk, sk) keys, strongly consistent, 100 keys a call."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     table = dynamo.table("main")
-    for k in range(0, len(loan_ids), 100):
-        keys = [{"pk": {"S": loans.loan_pk(tenant, i)}, "sk": {"S": sk}}
-                for i in loan_ids[k:k + 100]]
-        request = {table: {"Keys": keys, "ConsistentRead": True}}
+    for k in range(0, len(keys), 100):
+        batch = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[k:k + 100]]
+        request = {table: {"Keys": batch, "ConsistentRead": True}}
         while request:
             got = dynamo.client().batch_get_item(RequestItems=request)
             for it in got.get("Responses", {}).get(table, []):
-                out[it["loan_id"]["S"]] = it
+                out[(it["pk"]["S"], it["sk"]["S"])] = it
             request = got.get("UnprocessedKeys") or {}
     return out
 

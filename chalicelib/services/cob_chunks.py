@@ -12,19 +12,22 @@ slice of the index.
   resumes from the recorded cursor. Chunk k is sent to the queue when chunk k+1 is written
   (or when it is the last one), so a single-chunk run can be kept and worked inline.
 - **A chunk** (`work`) is paged like the old single run: `close_loan` per loan (a loan
-  already through the date is skipped by its marker, a concurrent step is a version conflict),
-  and after each page one transaction records the chunk's cursor and counts (guarded by its
+  already through the date is skipped by its marker, a concurrent step is a version conflict).
+  The index is eventually consistent, so a page takes only loan ids from it and reads the
+  loans' servicing items and then the loan items of those not settled (BatchGetItem,
+  ConsistentRead): a stale row's status or version decides nothing. After each page,
+  one transaction records the chunk's cursor and counts (guarded by its
   page number: of two deliveries working the same chunk at once, the slower stops) and adds
   the same counts to the run. Killed mid-page, the page is worked again on redelivery. A loan
   that cannot be closed is quarantined (services/cob_exceptions.py) and counted; the page
-  goes on. Each chunk reads the tenant's open exceptions once, so a loan that closes clears its
-  exception.
+  goes on. A page reads its loans' exception items beside their servicing items, so a loan
+  that closes clears its open exception.
 - **The sweep**: the loans index sorts by status, so a loan whose status changed while the run
   was in flight (a repayment curing it) can move into a slice already worked. When every
   planned chunk is done, one more chunk is added (exactly once, guarded like a plan step): the
-  whole index, filtered to loans whose item changed since the run started (minus a clock
-  margin). It steps any such loan not yet through the date; the others are skipped by their
-  markers and not counted.
+  whole index, filtered to loans whose item changed since the run started (minus a margin
+  for clock skew and the index's lag, `SWEEP_MARGIN`). It steps any such loan not yet
+  through the date; the others are skipped by their markers and not counted.
 - **Completion**: the chunk's last page also adds 1 to the run's `chunks_done`; whoever sees
   `planned and swept and chunks_done = chunks_total` sets the run `completed` with a
   conditional update, so it happens exactly once.
@@ -219,8 +222,7 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         return "lost"
     day = date.fromisoformat(run["business_date"]["S"])
     ctx = cob.Context(tenant, day, Actor("cob", "system", run_id), now,
-                      servicing.delinquency_settings(tenant), {},
-                      cob_exceptions.open_loans(tenant))
+                      servicing.delinquency_settings(tenant), {})
     start, end = json.loads(chunk["start"]["S"]), json.loads(chunk["end"]["S"])
     since = chunk.get("since", {}).get("S")  # the sweep: only loans changed during the run
     cursor = json.loads(chunk["cursor"]["S"])
@@ -242,12 +244,14 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         # version and marker come from consistent reads.
         ids = list(dict.fromkeys(r["loan_id"]["S"] for r in
                                  _loan_rows(page.get("Items", []), start)))
-        states, items = cob.page_reads(tenant, ids, day)
+        reads = cob.page_reads(tenant, ids, day)
+        ctx.quarantined = reads.quarantined
         counts = dict.fromkeys(COUNTS, 0)
         for loan_id in ids:
             if stop_after is not None and done >= stop_after:
                 return "killed"
-            outcome = _close_row(ctx, loan_id, items.get(loan_id), states.get(loan_id, {}))
+            outcome = _close_row(ctx, loan_id, reads.loans.get(loan_id),
+                                 reads.states.get(loan_id, {}))
             done += 1
             if since and outcome == "skipped":
                 continue  # the sweep counts only what the slices missed

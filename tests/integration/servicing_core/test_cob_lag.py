@@ -8,6 +8,8 @@ loans from index rows (the row's status skipped the loan, or hid the status move
 from __future__ import annotations
 
 import time as clock
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 
 from chalicelib.jobs import cob as cob_job
 from chalicelib.services import cob, cob_chunks, loan_lifecycle, repayments
-from chalicelib.store import loans
+from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
 from chalicelib.store.ledger import ledger
@@ -30,12 +32,16 @@ DISBURSED = date(2024, 1, 31)  # monthly: due Feb 29, Mar 31, ...
 ACTOR = Actor("test", "operator", "req")
 
 
-@pytest.fixture(autouse=True)
-def still(monkeypatch: Any) -> None:
-    """The lag's clock stands still: what is written inside `lag` stays unseen by lagged reads
-    for the whole block, as in a run shorter than the lag, however loaded the machine."""
-    now = clock.monotonic()
-    monkeypatch.setattr(moto_lag, "_NOW", lambda: now)
+@contextmanager
+def stale() -> Iterator[None]:
+    """`lag(2000, 2000)` whose clock stands still: what is written inside stays unseen by
+    lagged reads for the whole block (a run shorter than the lag, however loaded the machine);
+    what was written before is settled (under a lagged test run, `--lag-ms`, too)."""
+    with lag(index_ms=LAG_MS, base_ms=LAG_MS), pytest.MonkeyPatch.context() as patch:
+        moto_lag.settle()
+        now = clock.monotonic()
+        patch.setattr(moto_lag, "_NOW", lambda: now)
+        yield
 
 
 def settle(tenant: str, loan_id: str) -> None:
@@ -78,9 +84,9 @@ def test_a_loan_settled_within_the_lag_before_the_run_is_closed(api: Any, acme: 
     day = date(2024, 2, 10)
     steady = active_loan("acme", product, DISBURSED)
     late = active_loan("acme", product, DISBURSED, status=loans.DISBURSING)
-    with lag(index_ms=LAG_MS, base_ms=LAG_MS):
+    with stale():
         settle("acme", late)
-        run = run_day("acme", day)
+        run = run_day("acme", day, wait=False)
         assert index_status("acme", late) == loans.DISBURSING  # the run saw a stale row
     assert (run["status"], run["stepped"]) == ("completed", 2)
     assert closed("acme", steady) == closed("acme", late) == (day, "active", "active")
@@ -96,9 +102,9 @@ def test_a_loan_turning_delinquent_in_the_run_moves_its_loan_item(api: Any, acme
     assert run_day("acme", date(2024, 3, 1))["stepped"] == 1
     assert closed("acme", loan_id)[1:] == ("delinquent", "delinquent")
     day = date(2024, 4, 1)
-    with lag(index_ms=LAG_MS, base_ms=LAG_MS):
+    with stale():
         cure("acme", loan_id, date(2024, 3, 1))
-        run = run_day("acme", day)
+        run = run_day("acme", day, wait=False)
         assert index_status("acme", loan_id) == loans.DELINQUENT  # the row the run saw
     assert (run["status"], run["stepped"]) == ("completed", 1)
     assert closed("acme", loan_id) == (day, "delinquent", "delinquent")
@@ -115,7 +121,7 @@ def test_a_fanned_out_run_leaves_no_day_open_under_lag(api: Any, acme: dict[str,
                               for s in (loans.ACTIVE, loans.DISBURSING, loans.ACTIVE))
     assert run_day("acme", date(2024, 3, 1))["stepped"] == 2  # `settled` is not open yet
     day = date(2024, 3, 2)
-    with lag(index_ms=LAG_MS, base_ms=LAG_MS):
+    with stale():
         settle("acme", settled)
         cure("acme", cured, date(2024, 3, 1))
         run_id = cob.start("acme", day, NOW, "test")["run_id"]["S"]
@@ -142,12 +148,32 @@ def test_a_second_run_right_after_a_completed_one_is_a_new_attempt(api: Any,
     closed day alone (no attempt 3)."""
     active_loan("acme", product, DISBURSED)
     day = date(2024, 2, 10)
-    with lag(index_ms=LAG_MS, base_ms=LAG_MS):
-        first = run_day("acme", day)
-        second = run_day("acme", day)
+    with stale():
+        first = run_day("acme", day, wait=False)
+        second = run_day("acme", day, wait=False)
         scheduled = cob_job.run_all(now=datetime(2024, 2, 11, 12, tzinfo=UTC))["acme"]
     assert (first["id"], first["stepped"]) == ("cob-2024-02-10-1", 1)
     assert (second["id"], second["status"], second["stepped"], second["skipped"]) == (
         "cob-2024-02-10-2", "completed", 0, 1)
     assert scheduled["status"] == "completed"
     assert store.get_run("acme", "cob-2024-02-10-3") is None
+
+
+def test_a_loan_quarantined_within_the_lag_has_its_exception_cleared(api: Any,
+                                                                    acme: dict[str, str],
+                                                                    product: str) -> None:
+    """Quarantined, repaired and closed by the next run before the exceptions index shows
+    the exception: the page reads it consistently beside the servicing item and clears it."""
+    loan_id = active_loan("acme", product, DISBURSED)
+    day = date(2024, 2, 10)
+    key = {"pk": {"S": loans.loan_pk("acme", loan_id)}, "sk": {"S": store.SERVICING_SK}}
+    with stale():
+        dynamo.client().put_item(TableName=dynamo.table("main"), Item=store.servicing_item(
+            "acme", loan_id, {"through": DISBURSED.isoformat(), "dpd": 0}, [], 1, "active")
+            | {"state": {"S": "{not json"}})  # a hand edit gone wrong
+        assert run_day("acme", day, wait=False)["quarantined"] == 1
+        dynamo.client().delete_item(TableName=dynamo.table("main"), Key=key)  # repaired
+        assert run_day("acme", day, wait=False)["stepped"] == 1
+    exc = store.get_exception("acme", loan_id) or {}
+    assert exc["status"]["S"] == "resolved"
+    assert closed("acme", loan_id) == (day, "active", "active")
