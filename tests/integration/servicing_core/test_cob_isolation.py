@@ -208,6 +208,7 @@ def test_a_tenant_failing_in_the_schedule_does_not_stop_the_others(
 
     dynamo.client().delete_item(TableName=dynamo.table("main"), Key={  # repaired
         "pk": {"S": store.settings_pk(first)}, "sk": {"S": "delinquency"}})
+    caught_up(store.runs_index_pk(first, DAY.isoformat()))  # the resume job lists runs by it
     resumed = cob_job.run_all(business_date=DAY, now=NOW + timedelta(minutes=30),
                               resume_only=True)
     assert set(resumed) == {first}  # only the unfinished run: its stale chunk sent again
