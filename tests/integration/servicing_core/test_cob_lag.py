@@ -64,9 +64,11 @@ def cure(tenant: str, loan_id: str, on: date) -> None:
 
 def index_status(tenant: str, loan_id: str) -> str:
     """What the (lagged) loans index says the loan's status is."""
-    rows = [r for r in cob_chunks.dynamo.client().query(
-        **cob_chunks._index_query(tenant))["Items"] if r["loan_id"]["S"] == loan_id]
-    return str(rows[0]["status"]["S"])
+    got = dynamo.client().query(TableName=dynamo.table("main"), IndexName="gsi1",
+                                KeyConditionExpression="gsi1pk = :p",
+                                ExpressionAttributeValues={":p": {"S": loans.list_pk(tenant)}})
+    (row,) = [r for r in got["Items"] if r["loan_id"]["S"] == loan_id]
+    return str(row["status"]["S"])
 
 
 def closed(tenant: str, loan_id: str) -> tuple[date | None, str | None, str]:
