@@ -26,7 +26,7 @@ from chalicelib.store import dynamo
 from chalicelib.store.attributes import IntAttribute
 from chalicelib.store.keys import PLATFORM, key
 from chalicelib.store.models import Aggregate, MainItem
-from chalicelib.store.uow import put
+from chalicelib.store.uow import check_version, put
 
 CHANNEL_SK = "channel"
 USAGE_TTL_DAYS = 40
@@ -138,22 +138,23 @@ def unchanged(item: ChannelItem, amount: int) -> dict[str, Any]:
     """A TransactItems ConditionCheck: the channel is still the one routing read (its version
     pins every attribute the ranking used), still enabled, and its limits still admit the
     amount (the usage counter is checked against the daily limit read)."""
-    condition = "version = :v AND enabled = :on"
-    values: dict[str, Any] = {":v": {"N": str(item.version)}, ":on": {"BOOL": True}}
+    check = check_version(item)
+    body = check["ConditionCheck"]
+    terms = [body["ConditionExpression"], "enabled = :on"]
+    values: dict[str, Any] = {":on": {"BOOL": True}}
     if item.max_payout is None:
-        condition += " AND attribute_not_exists(max_payout)"
+        terms.append("attribute_not_exists(max_payout)")
     else:
-        condition += " AND max_payout >= :amount"
+        terms.append("max_payout >= :amount")
         values[":amount"] = {"N": str(amount)}
     if item.daily_limit is None:
-        condition += " AND attribute_not_exists(daily_limit)"
+        terms.append("attribute_not_exists(daily_limit)")
     else:
-        condition += " AND daily_limit = :limit"
+        terms.append("daily_limit = :limit")
         values[":limit"] = {"N": str(item.daily_limit)}
-    return {"ConditionCheck": {
-        "TableName": dynamo.table("main"),
-        "Key": {"pk": {"S": item.pk}, "sk": {"S": item.sk}},
-        "ConditionExpression": condition, "ExpressionAttributeValues": values}}
+    body["ConditionExpression"] = " AND ".join(terms)
+    body["ExpressionAttributeValues"].update(values)
+    return check
 
 
 # --- breaker -----------------------------------------------------------------------------
