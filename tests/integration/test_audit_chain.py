@@ -72,7 +72,8 @@ def test_rehashed_forgery_breaks_the_next_link(api, aws):
 
     admin, kid = _setup(api)
     ddb = aws["dynamodb"]
-    item = ddb.get_item(TableName="test-audit", Key=_record(aws, kid, 1))["Item"]
+    item = ddb.get_item(
+        ConsistentRead=True, TableName="test-audit", Key=_record(aws, kid, 1))["Item"]
     item["data"] = {"S": '{"name":"partner key","role":"admin"}'}
     item["hash"] = {"S": record_hash(from_item(item))}
     ddb.put_item(TableName="test-audit", Item=item)
@@ -88,7 +89,8 @@ def test_audit_records_are_conditional_puts(api, aws):
     from chalicelib.store.uow import put
 
     _, kid = _setup(api)
-    item = aws["dynamodb"].get_item(TableName="test-audit", Key=_record(aws, kid, 1))["Item"]
+    item = aws["dynamodb"].get_item(ConsistentRead=True, TableName="test-audit",
+                                    Key=_record(aws, kid, 1))["Item"]
     entry = put("audit", item, "attribute_not_exists(pk)")["Put"]
     entry.pop("ReturnValuesOnConditionCheckFailure")
     with pytest.raises(ClientError):

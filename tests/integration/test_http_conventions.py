@@ -10,7 +10,7 @@ from chalicelib.store import idempotency
 
 
 def _count(aws, table):
-    return aws["dynamodb"].scan(TableName=table, Select="COUNT")["Count"]
+    return aws["dynamodb"].scan(ConsistentRead=True, TableName=table, Select="COUNT")["Count"]
 
 
 def test_idempotent_replay_returns_original_response(api, aws):
@@ -71,7 +71,7 @@ def test_idempotency_record_expires_after_retention(api, aws):
     api.call("POST", "/v1/tenants", {"tenant_id": "acme", "name": "A",
                                      "time_zone": "UTC"}, key=api.platform_key,
              idem="k-5")
-    item = aws["dynamodb"].scan(TableName="test-idempotency")["Items"][0]
+    item = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-idempotency")["Items"][0]
     ttl = int(item["expires_at"]["N"]) - time.time()
     assert 24 * 3600 < ttl <= 48 * 3600 + 5
     assert item["status"]["S"] == "completed"

@@ -71,13 +71,15 @@ def test_posting_moves_balances_and_books_verify(api, books):
 
 def test_limit_breach_names_the_account_and_writes_nothing(api, books, aws):
     fund(api, books["operator"], amount="100.00")
-    entries_before = aws["dynamodb"].scan(TableName="test-ledger-entries", Select="COUNT")["Count"]
+    entries_before = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-ledger-entries",
+                                          Select="COUNT")["Count"]
     r = api.call("POST", "/v1/ledger/journals",
                  journal("pay-1", [("suspense", "debit", "100.01"),
                                    ("bank-a", "credit", "100.01")]), key=books["operator"])
     assert r.status == 422 and r.json["type"].endswith(":limit-exceeded"), r.json
     assert r.json["account_id"] == "bank-a" and r.json["limit"] == "floor"
-    after = aws["dynamodb"].scan(TableName="test-ledger-entries", Select="COUNT")["Count"]
+    after = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-ledger-entries",
+                                 Select="COUNT")["Count"]
     assert after == entries_before
     assert balance(api, books["admin"], "bank-a")["posted"] == "100.00"
     assert api.call("GET", "/v1/audit/journal/pay-1", key=books["admin"]).status == 404

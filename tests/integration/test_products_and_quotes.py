@@ -83,7 +83,8 @@ def test_quote_outside_rules_and_cap_is_refused_with_figures(api, acme, aws):
     assert r.status == 422 and r.json["within_cap"] is False and r.json["within_rules"] is True
     assert float(r.json["apr"]["apr"]) > 36  # the figure behind the refusal is disclosed
     assert "exceeds the product's cap of 36%" in r.json["refusals"][0]["msg"]
-    quotes = aws["dynamodb"].scan(TableName="test-main", FilterExpression="begins_with(pk, :p)",
+    quotes = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-main",
+                                  FilterExpression="begins_with(pk, :p)",
                                   ExpressionAttributeValues={":p": {"S": "acme#quote#"}})
     assert quotes["Count"] == 0  # refused quotes are not stored
     assert _quote(api, acme["partner"], tight["id"], amount="5000.00", term=24,

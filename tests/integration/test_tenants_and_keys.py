@@ -16,8 +16,8 @@ def test_platform_creates_tenant_and_issues_keys(api):
 def test_key_is_stored_only_as_keyed_hash(api, aws):
     api.tenant("acme")
     key = api.key("acme", "admin")
-    items = aws["dynamodb"].scan(TableName="test-main")["Items"]
-    idem = aws["dynamodb"].scan(TableName="test-idempotency")["Items"]
+    items = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-main")["Items"]
+    idem = aws["dynamodb"].scan(ConsistentRead=True, TableName="test-idempotency")["Items"]
     secret = key.split("_", 3)[3]
     assert secret not in str(items) and secret not in str(idem)
 

@@ -16,7 +16,7 @@ ACTOR = Actor("platform-admin", "platform", "req-1")
 
 
 def _scan(aws, table):
-    return aws["dynamodb"].scan(TableName=table)["Items"]
+    return aws["dynamodb"].scan(ConsistentRead=True, TableName=table)["Items"]
 
 
 def _setup(api):

@@ -37,7 +37,7 @@ def accepted_loan(api: Any, keys: dict[str, str], product_id: str,
 
 
 def contract_of(aws: dict[str, Any], tenant: str, loan_id: str) -> str:
-    raw = aws["dynamodb"].get_item(TableName="test-main", Key={
+    raw = aws["dynamodb"].get_item(ConsistentRead=True, TableName="test-main", Key={
         "pk": {"S": f"{tenant}#loan#{loan_id}"}, "sk": {"S": "loan"}})["Item"]
     return raw["contract_id"]["S"]
 

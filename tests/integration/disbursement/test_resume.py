@@ -93,7 +93,8 @@ def test_payouts_cut_off_before_and_after_submitting_are_paid_once(api, acme, pr
 
 def _events(aws: Any, event_type: str) -> list[dict[str, Any]]:
     """The outbox events of a type, as the webhook body every endpoint would receive."""
-    items = aws["dynamodb"].scan(TableName="test-main", FilterExpression="#t = :t AND sk = :e",
+    items = aws["dynamodb"].scan(
+        ConsistentRead=True, TableName="test-main", FilterExpression="#t = :t AND sk = :e",
                                  ExpressionAttributeNames={"#t": "type"},
                                  ExpressionAttributeValues={":t": {"S": event_type},
                                                             ":e": {"S": "event"}})["Items"]

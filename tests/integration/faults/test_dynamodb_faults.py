@@ -124,7 +124,8 @@ def _books_hold(api, books, aws) -> None:
     assert ledger["ok"], ledger["discrepancies"]
     trail = api.call("POST", "/v1/audit/verify", key=books["admin"]).json
     assert trail["ok"], trail["breaks"]
-    stuck = aws["dynamodb"].scan(TableName="test-idempotency", FilterExpression="#s = :f",
+    stuck = aws["dynamodb"].scan(
+        ConsistentRead=True, TableName="test-idempotency", FilterExpression="#s = :f",
                                  ExpressionAttributeNames={"#s": "status"},
                                  ExpressionAttributeValues={":f": {"S": "in_flight"}})
     assert stuck["Count"] == 0, "an in-flight claim was left behind"

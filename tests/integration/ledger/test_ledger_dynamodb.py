@@ -40,7 +40,8 @@ FUND = (("cash:alipay", "dr", 10_000), ("funding", "cr", 10_000))
 
 
 def item_count(aws: dict[str, Any], table: str) -> int:
-    return aws["dynamodb"].scan(TableName=f"test-{table}", Select="COUNT")["Count"]
+    return aws["dynamodb"].scan(
+        ConsistentRead=True, TableName=f"test-{table}", Select="COUNT")["Count"]
 
 
 def counts(aws: dict[str, Any]) -> tuple[int, int, int]:

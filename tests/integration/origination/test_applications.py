@@ -45,7 +45,7 @@ def test_approved_application_gets_an_offer_that_accepting_turns_into_a_loan(api
     assert loan["status"] == "pending_contract" and loan["principal"] == offer["amount"]
     assert accepted.json["application"]["status"] == "accepted"
     assert accepted.json["application"]["loan_id"] == loan["id"]
-    raw = aws["dynamodb"].get_item(TableName="test-main", Key={
+    raw = aws["dynamodb"].get_item(ConsistentRead=True, TableName="test-main", Key={
         "pk": {"S": f"acme#loan#{loan['id']}"}, "sk": {"S": "loan"}})["Item"]
     assert raw["principal"] == {"N": "1000000"} and raw["status"]["S"] == "pending_contract"
     assert json.loads(raw["schedule"]["S"]) == offer["schedule"]

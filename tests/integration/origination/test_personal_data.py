@@ -45,7 +45,7 @@ def test_nothing_personal_is_stored_or_logged_in_clear(api, acme, product, aws, 
                    body["applicant"]["date_of_birth"], "8000.00"):
         assert secret not in stored, secret
         assert secret not in caplog.text, secret
-    raw = aws["dynamodb"].get_item(TableName="test-main", Key={
+    raw = aws["dynamodb"].get_item(ConsistentRead=True, TableName="test-main", Key={
         "pk": {"S": f"acme#application#{app['id']}"}, "sk": {"S": "application"}})["Item"]
     envelope = json.loads(raw["applicant_enc"]["S"])
     assert envelope["alg"] == "AES-256-GCM" and envelope["kms_key"] and envelope["edk"]

@@ -222,7 +222,7 @@ def test_a_checkpoint_catches_an_audit_record_edited_after_it(api, keys):
     assert [c.ok for c in checkpoints.verify_recent("acme")] == [True]
     # someone with table access edits one audit record (content only, hash left alone)
     client = dynamo.client()
-    target = next(i for i in client.scan(TableName="test-audit")["Items"]
+    target = next(i for i in client.scan(ConsistentRead=True, TableName="test-audit")["Items"]
                   if i["pk"]["S"].startswith("acme#audit#journal#") and "gsi1sk" in i)
     target["data"] = {"S": '{"legs":3,"effective_date":"2026-03-02"}'}
     client.put_item(TableName="test-audit", Item=target)
@@ -255,7 +255,7 @@ def test_checkpoints_tile_time_and_detect_removed_records_and_checkpoints(api, k
     assert checkpoints.create("acme", later, later) == second  # nothing new: no new checkpoint
     assert all(c.ok for c in checkpoints.verify_recent("acme"))
     client = dynamo.client()
-    record = next(i for i in client.scan(TableName="test-audit")["Items"]
+    record = next(i for i in client.scan(ConsistentRead=True, TableName="test-audit")["Items"]
                   if i["pk"]["S"].startswith("acme#audit#") and "gsi1sk" in i)
     client.delete_item(TableName="test-audit", Key={"pk": record["pk"], "sk": record["sk"]})
     check_second, check_first = checkpoints.verify_recent("acme")

@@ -60,7 +60,7 @@ def run_day(tenant: str, day: date, now: datetime = NOW, **kw: Any) -> dict[str,
 
 def snapshot(tenant: str) -> dict[str, Any]:
     """Every loan's servicing state and ledger balances, and the tenant's trial balance."""
-    rows = dynamo.client().scan(TableName=dynamo.table("main"))["Items"]
+    rows = dynamo.client().scan(ConsistentRead=True, TableName=dynamo.table("main"))["Items"]
     ids = sorted(r["loan_id"]["S"] for r in rows if r["sk"]["S"] == "loan"
                  and r["pk"]["S"].startswith(f"{tenant}#"))
     out: dict[str, Any] = {}
@@ -129,7 +129,7 @@ def test_dpd_31_on_the_right_day_across_february(api: Any, acme: dict[str, str],
     assert fees[0].late_fee == 5000 and fees[1].late_fee == 5000 and fees[0].penalty > 0
     assert balances("acme", loan_id)["penalty"] > 0 and ledger().verify("acme").ok
     # Reminders before the due date and notices after misses went to the outbox.
-    rows = dynamo.client().scan(TableName=dynamo.table("main"))["Items"]
+    rows = dynamo.client().scan(ConsistentRead=True, TableName=dynamo.table("main"))["Items"]
     events = sorted((json.loads(r["body"]["S"])["data"]["due_date"], r["type"]["S"])
                     for r in rows if r["sk"]["S"] == "event" and "type" in r
                     and r["type"]["S"].startswith("installment."))

@@ -72,7 +72,7 @@ def day_by_day(loan_id: str, through: date) -> None:
 def books(loan_id: str) -> tuple[str, dict[str, int], str, Counter[tuple[Any, ...]]]:
     """The loan's state, its receivables, its status and the notices sent for it."""
     loaded = servicing.load("acme", loan_id)
-    rows = dynamo.client().scan(TableName=dynamo.table("main"))["Items"]
+    rows = dynamo.client().scan(ConsistentRead=True, TableName=dynamo.table("main"))["Items"]
     notices = Counter()
     for r in rows:
         if r["sk"]["S"] == "event" and r["type"]["S"].startswith("installment."):
@@ -85,7 +85,8 @@ def books(loan_id: str) -> tuple[str, dict[str, int], str, Counter[tuple[Any, ..
 
 
 def cob_journals(loan_id: str) -> list[str]:
-    rows = dynamo.client().scan(TableName=dynamo.table("ledger-journals"))["Items"]
+    rows = dynamo.client().scan(
+        ConsistentRead=True, TableName=dynamo.table("ledger-journals"))["Items"]
     return sorted({r["journal_id"]["S"] for r in rows
                    if r.get("journal_id", {}).get("S", "").startswith(f"cob:{loan_id}:")})
 

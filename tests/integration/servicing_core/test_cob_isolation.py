@@ -36,7 +36,7 @@ def through(tenant: str, loan_id: str) -> date:
 
 
 def events(kind: str) -> list[dict[str, Any]]:
-    rows = dynamo.client().scan(TableName=dynamo.table("main"))["Items"]
+    rows = dynamo.client().scan(ConsistentRead=True, TableName=dynamo.table("main"))["Items"]
     return [json.loads(r["body"]["S"])["data"] for r in rows
             if r["sk"]["S"] == "event" and r["type"]["S"] == kind]
 
