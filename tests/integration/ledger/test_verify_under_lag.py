@@ -54,3 +54,29 @@ def test_a_removed_journal_is_still_reported_under_lag(ledger: DynamoLedger,
         report = ledger.verify(TENANT)
     assert {(d.kind, d.journal_id) for d in report.discrepancies} >= {
         ("orphan-entry", "pay-1")}
+
+
+def test_the_nightly_ledger_check_passes_right_after_postings(api: Any) -> None:
+    """Through the API and the nightly step: journals posted within the lag (the tenant and
+    its accounts settled before), the new account listed by the lagging index too."""
+    from chalicelib.services import daily_checks
+
+    api.tenant(TENANT)
+    admin, operator = api.key(TENANT, "admin"), api.key(TENANT, "operator")
+    with lag(**LAG):
+        r = api.call("POST", "/v1/ledger/accounts", {
+            "account_id": "bank-a", "name": "Cash at bank A", "type": "asset",
+            "currency": "CNY", "floor": "0.00"}, key=admin)
+        assert r.status == 201, r.json
+        for n, amount in enumerate(("1000.00", "25.50")):
+            r = api.call("POST", "/v1/ledger/journals", {
+                "journal_id": f"fund-{n}", "effective_date": "2026-03-01",
+                "postings": [{"account_id": a, "side": s,
+                              "amount": {"amount": amount, "currency": "CNY"}}
+                             for a, s in (("bank-a", "debit"), ("funding", "credit"))]},
+                key=operator)
+            assert r.status == 201, r.json
+        check = daily_checks.ledger_check(TENANT)
+        verified = api.call("POST", "/v1/ledger/verify", key=operator)
+    assert check["ok"] and check["discrepancies"] == 0, check["shown"]
+    assert verified.status == 200 and verified.json["ok"], verified.json["discrepancies"]
