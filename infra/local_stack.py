@@ -49,9 +49,10 @@ def app_env(moto_port: int) -> dict[str, str]:
 def start_moto(port: int) -> Any:
     import logging
 
-    from infra import moto_patches
+    from infra import moto_lag, moto_patches
 
     moto_patches.apply()
+    moto_lag.from_environment()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
     # moto's server with keep-alive connections (moto_patches, 5): no TCP connect per call.
     server = moto_patches.KeepAliveMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

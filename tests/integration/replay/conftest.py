@@ -17,7 +17,8 @@ WATCHED = ("#loan#", "#disb#", "#repayment#", "#event#", "#webhook#", "#dead-let
 
 
 def _scan(table: str) -> list[dict[str, Any]]:
-    client, items, kwargs = dynamo.client(), [], {"TableName": dynamo.table(table)}
+    client, items = dynamo.client(), []
+    kwargs: dict[str, Any] = {"TableName": dynamo.table(table), "ConsistentRead": True}
     while True:
         page = client.scan(**kwargs)
         items += page["Items"]
