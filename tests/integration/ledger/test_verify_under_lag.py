@@ -8,9 +8,10 @@ from typing import Any
 
 from ledger.dynamodb import DynamoLedger
 from tests.integration.ledger.conftest import TENANT, journal
-from tests.lag import lag
+from tests.lag import lag, settle
 
-LAG = {"index_ms": 2000, "base_ms": 2000}
+LAG_MS = 2000
+LAG = {"index_ms": LAG_MS, "base_ms": LAG_MS}
 
 
 def post_some(ledger: DynamoLedger) -> None:
@@ -23,6 +24,7 @@ def post_some(ledger: DynamoLedger) -> None:
 
 
 def test_journals_posted_just_before_verify_verify_ok(ledger: DynamoLedger) -> None:
+    settle(LAG_MS)  # the chart, opened by the fixture
     with lag(**LAG):
         post_some(ledger)
         report = ledger.verify(TENANT)
@@ -32,6 +34,7 @@ def test_journals_posted_just_before_verify_verify_ok(ledger: DynamoLedger) -> N
 
 def test_a_tampered_balance_is_still_reported_under_lag(ledger: DynamoLedger,
                                                         aws: dict[str, Any]) -> None:
+    settle(LAG_MS)
     with lag(**LAG):
         post_some(ledger)
         aws["dynamodb"].update_item(
@@ -46,6 +49,7 @@ def test_a_tampered_balance_is_still_reported_under_lag(ledger: DynamoLedger,
 
 def test_a_removed_journal_is_still_reported_under_lag(ledger: DynamoLedger,
                                                        aws: dict[str, Any]) -> None:
+    settle(LAG_MS)
     with lag(**LAG):
         post_some(ledger)
         aws["dynamodb"].delete_item(
@@ -63,6 +67,7 @@ def test_the_nightly_ledger_check_passes_right_after_postings(api: Any) -> None:
 
     api.tenant(TENANT)
     admin, operator = api.key(TENANT, "admin"), api.key(TENANT, "operator")
+    settle(LAG_MS)
     with lag(**LAG):
         r = api.call("POST", "/v1/ledger/accounts", {
             "account_id": "bank-a", "name": "Cash at bank A", "type": "asset",
