@@ -7,8 +7,8 @@ journal, account, shard, currency and field concerned, with the expected and the
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from ledger import balances
 from ledger.model import AccountSpec, BalancePolicy, Entry, Journal, JournalKind, Totals
@@ -73,6 +73,53 @@ def verify_snapshot(s: Snapshot) -> VerificationReport:
     out += _limits(s)
     return VerificationReport(s.tenant, len(s.accounts), len(s.journals), len(s.entries),
                               totals, out)
+
+
+@dataclass(frozen=True)
+class RecheckScope:
+    """What a consistent re-read must cover before a discrepancy is believed."""
+
+    accounts: frozenset[str]
+    journals: frozenset[str]
+
+
+def recheck_scope(s: Snapshot, found: Iterable[Discrepancy]) -> RecheckScope:
+    """The accounts and journals the discrepancies name, every account a named journal (or the
+    journal it references) touches, and every account of a currency whose trial balance is off:
+    an index row missing on either side of a comparison shows up on one of them."""
+    accounts: set[str] = set()
+    journals: set[str] = set()
+    for d in found:
+        if d.account_id is not None:
+            accounts.add(d.account_id)
+        if d.journal_id is not None:
+            journals.add(d.journal_id)
+        if d.account_id is None and d.journal_id is None and d.currency is not None:
+            accounts |= {a for a, spec in s.accounts.items() if spec.currency == d.currency}
+    for journal_id in sorted(journals):
+        j = s.journals.get(journal_id)
+        related = [j, s.journals.get(j.ref)] if j is not None and j.ref else [j]
+        if j is not None and j.ref:
+            journals.add(j.ref)
+        accounts |= {p.account_id for r in related if r is not None for p in r.postings}
+    return RecheckScope(frozenset(accounts), frozenset(journals))
+
+
+def with_reread(s: Snapshot, accounts: Mapping[str, AccountSpec | None],
+                stored: Mapping[BalanceKey, StoredBalance], entries: Iterable[Entry],
+                journals: Mapping[str, Journal | None]) -> Snapshot:
+    """The snapshot with what a consistent re-read found in place of the index rows: for each
+    re-read account its definition, balance items and entries (None: no definition, so it is
+    dropped; its entries stay, to be reported), and each re-read journal (None: not stored)."""
+    found = {a for a, spec in accounts.items() if spec is not None}
+    specs = {a: spec for a, spec in s.accounts.items() if a not in accounts}
+    specs.update({a: spec for a, spec in accounts.items() if spec is not None})
+    kept = {k: v for k, v in s.balances.items() if k[0] not in accounts}
+    kept.update(stored)
+    rows = [e for e in s.entries if e.account_id not in found] + list(entries)
+    books = {j: v for j, v in s.journals.items() if j not in journals}
+    books.update({j: v for j, v in journals.items() if v is not None})
+    return replace(s, accounts=specs, balances=kept, journals=books, entries=rows)
 
 
 def _journals_balance(journals: Iterable[Journal]) -> list[Discrepancy]:

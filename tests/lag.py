@@ -5,11 +5,12 @@ local stack through MOTO_LAG_MS)."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from infra.moto_lag import LAG_ENV, from_environment, lag
 
-__all__ = ["lag"]
+__all__ = ["lag", "settle"]
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -22,3 +23,12 @@ def pytest_configure(config: Any) -> None:
     if ms:
         os.environ[LAG_ENV] = str(ms)  # for the stacks the e2e tests spawn, too
         from_environment()
+
+
+def settle(ms: float = 0) -> None:
+    """Under a whole-run lag (`--lag-ms`), waits until what the test wrote so far is settled
+    for the run's lag and for a `lag(ms)` block about to start; without one, writes made
+    before a `lag()` block count as settled already."""
+    run_ms = float(os.environ.get(LAG_ENV) or 0)
+    if run_ms:
+        time.sleep(max(run_ms, ms) / 1000 + 0.01)

@@ -31,6 +31,7 @@ from chalicelib.store.channels import ChannelItem
 from ledger.model import Balance, Side, Totals
 
 problems.register("channel-daily-limit", 422, "Channel daily limit reached")
+problems.register("channel-changed", 409, "Channel changed while it was chosen")
 
 bp = Blueprint(__name__)
 

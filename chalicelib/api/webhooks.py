@@ -113,10 +113,9 @@ def create_webhook(ctx: Context, body: WebhookCreate) -> Reply:
 @endpoint(bp, "GET", "/v1/webhooks", summary="List webhook endpoints", tag="Webhooks",
           roles=BOOKKEEPERS, query=PageQuery, responses={200: (WebhookPage, "Active endpoints")})
 def list_webhooks(ctx: Context, query: PageQuery) -> Reply:
-    scope = pagination.scope_of(ctx.tenant, "webhooks", {})
-    items, last = store.query_page(store.webhooks_index_pk(ctx.tenant), index=True,
-                                   limit=query.limit, start=pagination.decode(query.cursor, scope))
-    data = [WebhookOut(**_webhook(webhooks._endpoint(i))) for i in items]
+    scope = pagination.scope_of(ctx.tenant, "webhook-list", {})  # base-table keys
+    found, last = webhooks.page(ctx.tenant, query.limit, pagination.decode(query.cursor, scope))
+    data = [WebhookOut(**_webhook(e)) for e in found]
     return Reply(WebhookPage(next_cursor=pagination.encode(scope, last), data=data))
 
 

@@ -79,6 +79,7 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                        gsi1sk=f"{now.isoformat()}#{channel_id}")
     _save(uow, tenant, actor, now, item, "channel.created", _summary(item), new=True)
     uow.add(put("main", store.route_item(tenant, channel_id), "attribute_not_exists(pk)"))
+    uow.add(put("main", store.directory_item(tenant, channel_id), "attribute_not_exists(pk)"))
     for part in ledger().prepare_open_accounts(tenant, [channel_cash(channel_id, s.currency)]):
         uow.add_part(part)
     return item

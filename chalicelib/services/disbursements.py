@@ -72,6 +72,7 @@ ESCALATE_BEFORE = timedelta(days=1)  # a submitted payout unanswered this long b
 IN_FLIGHT = ("reserved", "submitted", "unknown", "escalated")
 MAX_STEPS = 12
 MOVED_ON = "The disbursement changed concurrently."
+CHANNEL_CHANGED = "channel-changed"  # the chosen channel moved between routing and reserving
 
 
 class Stop(Exception):
@@ -174,15 +175,41 @@ def _candidates(tenant: str, items: list[ChannelItem], day: Any) -> list[Candida
 
 
 def _eligible_channels(tenant: str, loan: LoanItem) -> list[ChannelItem]:
+    """The channels the product may use, read consistently now: routing decides on each one's
+    enablement and limits, which an operator may have changed a moment ago."""
     _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
-    items = channel_store.all_channels(tenant)
     named = terms.references.channel_ids
-    return [c for c in items if c.channel_id in named] if named else items
+    return channel_store.get_channels(tenant, named or channel_store.channel_ids(tenant))
+
+
+class _Changed(Exception):
+    """The chosen channel changed between routing's read and the reservation."""
+
+    def __init__(self, item: DisbursementItem) -> None:
+        self.item = item  # the disbursement as re-read after the refused transaction
+
+
+Reserved = tuple[ChannelItem, dict[str, Any]]
 
 
 def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
-                  policy: Policy) -> tuple[ChannelItem, dict[str, Any]] | None:
+                  policy: Policy) -> Reserved | None:
+    """Ranks the channels and reserves on the first that takes the payout. A channel changed
+    under the reservation (disabled, limits lowered, ...) refuses it: route again once on fresh
+    reads; changed again, it is skipped as `channel-changed`."""
     loan = loan_lifecycle.load(tenant, item.loan_id)
+    try:
+        reserved, item, skipped = _route(tenant, actor, item, policy, loan, final=False)
+    except _Changed as changed:
+        reserved, item, skipped = _route(tenant, actor, changed.item, policy, loan, final=True)
+    if reserved is None:
+        _fail(tenant, actor, item, "no eligible channel", skipped)
+    return reserved
+
+
+def _route(tenant: str, actor: Actor, item: DisbursementItem, policy: Policy, loan: LoanItem,
+           *, final: bool) -> tuple[Reserved | None, DisbursementItem, dict[str, str]]:
+    """One ranking on fresh reads and the reservation on its first taker (None: nobody)."""
     now = channels.clock()
     day = clock.business_date(tenant, now)
     items = {c.channel_id: c for c in _eligible_channels(tenant, loan)}
@@ -196,17 +223,21 @@ def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
             continue
         for _ in range(3):  # a transaction conflict on a shared item: read again, retry
             try:
-                return channel, _reserve(tenant, actor, item, channel, candidate, skipped, now)
+                reserved = channel, _reserve(tenant, actor, item, channel, candidate, skipped,
+                                             now)
+                return reserved, item, skipped
             except (DomainError, LedgerError) as exc:
                 item = get(tenant, item.disbursement_id)
                 if isinstance(exc, DomainError) and exc.kind == "conflict":
                     if exc.detail == MOVED_ON or item.status != store.PROCESSING:
                         raise Stop from None
                     continue
-                skipped[channel.channel_id] = getattr(exc, "kind", None) or type(exc).__name__
+                kind = getattr(exc, "kind", None) or type(exc).__name__
+                if kind == CHANNEL_CHANGED and not final:
+                    raise _Changed(item) from None
+                skipped[channel.channel_id] = kind
                 break
-    _fail(tenant, actor, item, "no eligible channel", skipped)
-    return None
+    return None, item, skipped
 
 
 def _journal_id(item: DisbursementItem, n: int) -> str:
@@ -253,6 +284,9 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
         domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
                         disbursement_id=item.disbursement_id, channel_id=cid),
         pending=True)))  # no ledger expiry: see the module's docstring
+    uow.add(channel_store.unchanged(channel, item.payout), first=True,
+            on_fail=lambda _r: DomainError(CHANNEL_CHANGED, "The channel changed while it was "
+                                           "chosen; routing reads it again."))
     uow.add(channel_store.reserve_usage(tenant, cid, day, item.payout,
                                         channel.daily_limit, now),
             on_fail=lambda _r: DomainError("channel-daily-limit", "Daily limit reached."))

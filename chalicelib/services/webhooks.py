@@ -4,6 +4,10 @@ The secret is generated here, shown once, and stored sealed with the tenant's KM
 (Standard Webhooks signs with a shared HMAC key, so the platform must be able to read it back;
 a hash would not do). Deleting an endpoint takes it out of the active list; its undelivered
 deliveries are cancelled by the worker when it next meets them.
+
+The active list is one base-table partition per tenant (store/outbox.py), read with a consistent
+Query, so an endpoint is in the fan-out from the moment its creation commits; its count item
+guards the cap inside the create transaction, so concurrent creates cannot exceed it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import webhooks as rules
 from chalicelib.services import personal_data
-from chalicelib.store import audit
+from chalicelib.store import audit, dynamo
 from chalicelib.store import outbox as store
 from chalicelib.store.audit import Actor, ChainHead
 from chalicelib.store.uow import UnitOfWork, put
 
 MAX_ENDPOINTS = 20  # per tenant: one event fans out to at most this many deliveries (one tx)
+LEGACY_CAP = MAX_ENDPOINTS * 2  # the old index-counted cap could be overrun; adopt them all
 LOCAL_STAGES = frozenset({"local", "test"})
 
 
@@ -61,8 +66,20 @@ def _endpoint(item: dict[str, Any]) -> Endpoint:
 
 
 def _item(tenant: str, e: Endpoint) -> dict[str, Any]:
-    item: dict[str, Any] = {
+    """The endpoint's own item (it no longer goes in an index: the list is its own partition)."""
+    return {
         "pk": {"S": store.webhook_pk(tenant, e.webhook_id)}, "sk": {"S": store.WEBHOOK_SK},
+        **_fields(tenant, e)}
+
+
+def _listed(tenant: str, e: Endpoint) -> dict[str, Any]:
+    """The endpoint's row in the tenant's list (a copy as registered; deleted with it)."""
+    return {"pk": {"S": store.endpoints_pk(tenant)},
+            "sk": {"S": store.endpoint_sk(e.created_at, e.webhook_id)}, **_fields(tenant, e)}
+
+
+def _fields(tenant: str, e: Endpoint) -> dict[str, Any]:
+    return {
         "tenant": {"S": tenant}, "webhook_id": {"S": e.webhook_id}, "url": {"S": e.url},
         "event_types": {"S": json.dumps(list(e.event_types))},
         "description": {"S": e.description}, "status": {"S": e.status},
@@ -70,10 +87,17 @@ def _item(tenant: str, e: Endpoint) -> dict[str, Any]:
         "audit_seq": {"N": str(e.audit_seq)}, "audit_head": {"S": e.audit_head},
         "secret_enc": {"S": e.sealed_secret},
     }
-    if e.status == "active":
-        item["gsi1pk"] = {"S": store.webhooks_index_pk(tenant)}
-        item["gsi1sk"] = {"S": f"{e.created_at}#{e.webhook_id}"}
-    return item
+
+
+def _count(tenant: str, delta: int, condition: str, bound: int) -> dict[str, Any]:
+    """Moves the tenant's endpoint count by `delta` if `#n <condition> :b` holds."""
+    return {"Update": {
+        "TableName": dynamo.table("main"),
+        "Key": {"pk": {"S": store.endpoints_pk(tenant)}, "sk": {"S": store.COUNT_SK}},
+        "UpdateExpression": "ADD #n :d", "ConditionExpression": f"#n {condition} :b",
+        "ExpressionAttributeNames": {"#n": "n"},
+        "ExpressionAttributeValues": {":d": {"N": str(delta)}, ":b": {"N": str(bound)}},
+    }}
 
 
 def _head_ref(tenant: str, webhook_id: str) -> dict[str, str]:
@@ -92,7 +116,7 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, url: str,
     """Returns the endpoint and its secret (the only time the secret is returned)."""
     check_url(url)
     if len(list_active(tenant)) >= MAX_ENDPOINTS:
-        raise conflict(f"A tenant may register at most {MAX_ENDPOINTS} webhook endpoints.")
+        raise _cap()
     webhook_id = f"wh_{secrets.token_hex(8)}"
     secret = rules.new_secret()
     sealed = personal_data.seal(tenant, "webhook", webhook_id, {"secret": secret})
@@ -105,7 +129,15 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, url: str,
                         head.seq, head.hash, sealed)
     uow.add(put("main", _item(tenant, endpoint), "attribute_not_exists(pk)"),
             on_fail=lambda _r: conflict("Webhook id collision; retry."))
+    uow.add(put("main", _listed(tenant, endpoint), "attribute_not_exists(pk)"),
+            on_fail=lambda _r: conflict("Webhook id collision; retry."))
+    uow.add(_count(tenant, 1, "<", MAX_ENDPOINTS), on_fail=lambda _r: _cap())
     return endpoint, secret
+
+
+def _cap() -> DomainError:
+    return conflict(f"A tenant may register at most {MAX_ENDPOINTS} webhook endpoints.",
+                    limit=MAX_ENDPOINTS)
 
 
 def _host(url: str) -> str:
@@ -122,14 +154,57 @@ def get(tenant: str, webhook_id: str, *, include_deleted: bool = False) -> Endpo
 
 
 def list_active(tenant: str) -> list[Endpoint]:
-    """Every active endpoint (a tenant has at most MAX_ENDPOINTS; the index is eventually
-    consistent, so each is re-read before use)."""
-    items = store.query_all(store.webhooks_index_pk(tenant), index=True, cap=MAX_ENDPOINTS * 2)
-    return [_endpoint(i) for i in items]
+    """Every active endpoint, oldest first, on a consistent Query of the tenant's list (at
+    most MAX_ENDPOINTS, more only if a legacy tenant had more when adopted)."""
+    return [_endpoint(i) for i in _list_items(tenant)
+            if (store.s(i, "sk") or "").startswith(store.ENDPOINT_PREFIX)]
+
+
+def page(tenant: str, limit: int, start: dict[str, Any] | None,
+         ) -> tuple[list[Endpoint], dict[str, Any] | None]:
+    """One page of the active endpoints, oldest first, read consistently."""
+    _list_items(tenant)  # adopts a legacy tenant's endpoints first
+    items, last = store.query_page(store.endpoints_pk(tenant), index=False,
+                                   prefix=store.ENDPOINT_PREFIX, limit=limit, start=start)
+    return [_endpoint(i) for i in items], last
+
+
+def _list_items(tenant: str) -> list[dict[str, Any]]:
+    """The tenant's list partition (count item included); adopted first if it has none."""
+    for _ in range(2):
+        items = list(store.query_all(store.endpoints_pk(tenant), index=False,
+                                     cap=LEGACY_CAP + 1))
+        if any(store.s(i, "sk") == store.COUNT_SK for i in items):
+            return items
+        _adopt_legacy(tenant)
+    raise conflict("The webhook list is being set up concurrently; retry.")
+
+
+def _adopt_legacy(tenant: str) -> None:
+    """Creates the tenant's list from the endpoints registered before it existed (the old
+    index names them; each is re-read consistently, so one deleted meanwhile is left out).
+    Once: the count item's put is conditional, a concurrent adoption makes this one a no-op.
+    An endpoint registered by the old code within the index's lag of the deploy would be
+    missed; none is registered after it, the new code writes the list."""
+    uow = UnitOfWork()
+    active = []
+    for row in store.query_all(store.webhooks_index_pk(tenant), index=True, cap=LEGACY_CAP):
+        item = store.get(row["pk"]["S"], store.WEBHOOK_SK)
+        if item is not None and store.s(item, "status") == "active":
+            active.append(_endpoint(item))
+    uow.add(put("main", {"pk": {"S": store.endpoints_pk(tenant)}, "sk": {"S": store.COUNT_SK},
+                         "n": {"N": str(len(active))}}, "attribute_not_exists(pk)"))
+    for e in active:
+        uow.add(put("main", _listed(tenant, e), "attribute_not_exists(pk)"))
+    try:
+        uow.commit()
+    except DomainError:
+        return  # adopted concurrently
 
 
 def delete(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, webhook_id: str) -> None:
     e = get(tenant, webhook_id)
+    _list_items(tenant)  # a legacy endpoint is listed (and counted) before it is unlisted
     head = audit.append(uow, tenant=tenant, aggregate_type="webhook", aggregate_id=webhook_id,
                         head=ChainHead(e.audit_seq, e.audit_head), action="webhook.deleted",
                         actor=actor, at=now, data={}, head_ref=_head_ref(tenant, webhook_id))
@@ -138,6 +213,24 @@ def delete(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, webhook_id
     uow.add(put("main", _item(tenant, gone), "#v = :v", names={"#v": "version"},
                 values={":v": {"N": str(e.version)}}),
             on_fail=lambda _r: conflict("The webhook changed concurrently; retry."))
+    _unlist(uow, tenant, e)
+
+
+def _unlist(uow: UnitOfWork, tenant: str, e: Endpoint) -> None:
+    """Takes the endpoint off the tenant's list and its count, in the delete transaction."""
+    row = {"pk": {"S": store.endpoints_pk(tenant)},
+           "sk": {"S": store.endpoint_sk(e.created_at, e.webhook_id)}}
+    changed = conflict("The webhook changed concurrently; retry.")
+    if store.get(row["pk"]["S"], row["sk"]["S"]) is None:
+        # a legacy endpoint its adoption missed (the old index lagged): never listed or counted
+        uow.add({"ConditionCheck": {"TableName": dynamo.table("main"), "Key": row,
+                                    "ConditionExpression": "attribute_not_exists(pk)"}},
+                on_fail=lambda _r: changed)
+        return
+    uow.add({"Delete": {"TableName": dynamo.table("main"), "Key": row,
+                        "ConditionExpression": "attribute_exists(pk)"}},
+            on_fail=lambda _r: changed)
+    uow.add(_count(tenant, -1, ">", 0), on_fail=lambda _r: changed)
 
 
 # ---- deliveries ----------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def list_chain(tenant: str, aggregate_type: str, aggregate_id: str, limit: int,
         "TableName": dynamo.table("audit"),
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": chain_pk(tenant, aggregate_type, aggregate_id)}},
-        "Limit": limit,
+        "Limit": limit, "ConsistentRead": True,  # the trail shows the change just made
     }
     if start:
         kwargs["ExclusiveStartKey"] = start

@@ -1,6 +1,10 @@
 """Where channels, their breakers, daily usage counters and callback routing live.
 
 - channel `<t>#channel#<id>` / `channel` (aggregate; listed under gsi1pk `<t>#channels`)
+- directory `<t>#chdir` / `<id>`: one entry per channel, put in its creation transaction, so
+  routing lists the tenant's channel ids with one strongly consistent Query (the index may
+  still miss a channel created a moment ago); channels created before the directory existed
+  are found through the index (ids only: routing re-reads every channel item consistently)
 - breaker `<t>#breaker#<id>` / `breaker` (versioned state; outside money transactions)
 - usage `<t>#chusage#<id>#<yyyy-mm-dd>` / `usage`: `used` minor units, raised in the same
   transaction as the payout's pending journal under `used + amount <= limit`, lowered on void
@@ -22,7 +26,7 @@ from chalicelib.store import dynamo
 from chalicelib.store.attributes import IntAttribute
 from chalicelib.store.keys import PLATFORM, key
 from chalicelib.store.models import Aggregate, MainItem
-from chalicelib.store.uow import put
+from chalicelib.store.uow import check_version, put
 
 CHANNEL_SK = "channel"
 USAGE_TTL_DAYS = 40
@@ -94,13 +98,63 @@ def list_channels(tenant: str, limit: int = 100, start: dict[str, Any] | None = 
             page.get("LastEvaluatedKey"))
 
 
-def all_channels(tenant: str) -> list[ChannelItem]:
-    items, start = [], None
+def directory_pk(tenant: str) -> str:
+    return key(tenant, "chdir")
+
+
+def directory_item(tenant: str, channel_id: str) -> dict[str, Any]:
+    return {"pk": {"S": directory_pk(tenant)}, "sk": {"S": channel_id}}
+
+
+def _ids(attribute: str, **query: Any) -> set[str]:
+    kwargs: dict[str, Any] = {"TableName": dynamo.table("main"),
+                              "ProjectionExpression": attribute, **query}
+    ids: set[str] = set()
     while True:
-        page, start = list_channels(tenant, 100, start)
-        items.extend(page)
-        if not start:
-            return items
+        page = dynamo.client().query(**kwargs)
+        ids.update(i[attribute]["S"] for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return ids
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def channel_ids(tenant: str) -> set[str]:
+    """Every channel id of the tenant: the directory (consistent) and, for channels older than
+    the directory, the index (a stale row there only names a channel that is re-read)."""
+    return (_ids("sk", ConsistentRead=True, KeyConditionExpression="pk = :p",
+                 ExpressionAttributeValues={":p": {"S": directory_pk(tenant)}})
+            | _ids("channel_id", IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
+                   ExpressionAttributeValues={":p": {"S": list_pk(tenant)}}))
+
+
+def get_channels(tenant: str, ids: set[str] | list[str]) -> list[ChannelItem]:
+    """The channels' items as they are now (one consistent BatchGetItem per 100), by id;
+    an id with no channel is left out."""
+    keys = [(channel_pk(tenant, i), CHANNEL_SK) for i in ids]
+    return sorted(ChannelItem.batch_get(keys), key=lambda c: c.channel_id)
+
+
+def unchanged(item: ChannelItem, amount: int) -> dict[str, Any]:
+    """A TransactItems ConditionCheck: the channel is still the one routing read (its version
+    pins every attribute the ranking used), still enabled, and its limits still admit the
+    amount (the usage counter is checked against the daily limit read)."""
+    check = check_version(item)
+    body = check["ConditionCheck"]
+    terms = [body["ConditionExpression"], "enabled = :on"]
+    values: dict[str, Any] = {":on": {"BOOL": True}}
+    if item.max_payout is None:
+        terms.append("attribute_not_exists(max_payout)")
+    else:
+        terms.append("max_payout >= :amount")
+        values[":amount"] = {"N": str(amount)}
+    if item.daily_limit is None:
+        terms.append("attribute_not_exists(daily_limit)")
+    else:
+        terms.append("daily_limit = :limit")
+        values[":limit"] = {"N": str(item.daily_limit)}
+    body["ConditionExpression"] = " AND ".join(terms)
+    body["ExpressionAttributeValues"].update(values)
+    return check
 
 
 # --- breaker -----------------------------------------------------------------------------

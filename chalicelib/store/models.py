@@ -2,16 +2,26 @@
 
 Several models share the single-table layout (pk, sk, gsi1pk, gsi1sk). Every aggregate carries
 an optimistic `version` and the head of its audit chain (`audit_seq`, `audit_head`).
+
+Reads through these models are strongly consistent unless the caller opts out: on DynamoDB a
+default GetItem may miss an item written a moment ago (an immutable version just created
+answers "not found") or return the one before the last change, and most reads here decide a
+write. A caller passes `consistent_read=False` only where a stale answer is provably harmless,
+and says why beside it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
 from chalicelib.store.attributes import IntAttribute
+
+_T = TypeVar("_T", bound="MainItem")
 
 
 def _table(logical: str) -> str:
@@ -27,6 +37,20 @@ class MainItem(Model):
     sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+
+    @classmethod
+    def get(cls: type[_T], hash_key: Any, range_key: Any = None, consistent_read: bool = True,
+            attributes_to_get: Sequence[str] | None = None) -> _T:
+        """GetItem, strongly consistent by default (see the module note)."""
+        return super().get(hash_key, range_key, consistent_read=consistent_read,
+                           attributes_to_get=attributes_to_get)
+
+    @classmethod
+    def batch_get(cls: type[_T], items: Iterable[Any], consistent_read: bool | None = True,
+                  attributes_to_get: Sequence[str] | None = None) -> Iterator[_T]:
+        """BatchGetItem, strongly consistent by default (see the module note)."""
+        return super().batch_get(items, consistent_read=consistent_read,
+                                 attributes_to_get=attributes_to_get)
 
 
 class Aggregate(MainItem):

@@ -2,8 +2,15 @@
 
 - outbox event: pk `t#event#<evt>`, sk `event`; while undispatched gsi1pk
   `_platform#outbox#NN`, gsi1sk `<created>#<t>#<evt>`.
-- webhook endpoint: pk `t#webhook#<wh>`, sk `webhook`; while active gsi1pk `t#webhooks`,
-  gsi1sk `<created>#<wh>`.
+- webhook endpoint: pk `t#webhook#<wh>`, sk `webhook` (its status, version, audit head; the
+  partition of its deliveries). Endpoints registered before issue 24 also carry gsi1pk
+  `t#webhooks`, gsi1sk `<created>#<wh>` while active (read once, to adopt them; see below).
+- the tenant's endpoint list: pk `t#webhooks`, sk `endpoint#<created>#<wh>`, a copy of each
+  active endpoint as registered (removed on delete), beside sk `count` (attribute `n`, the
+  number of listed endpoints). One partition, read with a consistent Query: fan-out and the
+  cap never depend on an index that lags. The count item is the cap's guard (a conditional
+  ADD in the create transaction) and marks the list as adopted: a tenant without one lists
+  its legacy endpoints from the old index once (services/webhooks.py).
 - delivery: pk `t#webhook#<wh>`, sk `delivery#<evt>`; while due gsi1pk
   `_platform#deliveries#NN`, gsi1sk `<due>#<t>#<wh>#<evt>`; when dead gsi1pk
   `t#dead-letters`, gsi1sk `<dead at>#<wh>#<evt>`; delivered or cancelled: no index entry.
@@ -27,6 +34,8 @@ from chalicelib.store.keys import PLATFORM, key
 SHARDS = 16
 EVENT_SK = "event"
 WEBHOOK_SK = "webhook"
+ENDPOINT_PREFIX = "endpoint#"
+COUNT_SK = "count"
 DELIVERY_PREFIX = "delivery#"
 
 
@@ -55,7 +64,17 @@ def webhook_pk(tenant: str, webhook_id: str) -> str:
 
 
 def webhooks_index_pk(tenant: str) -> str:
+    """The legacy (pre issue 24) index partition of a tenant's active endpoints."""
     return key(tenant, "webhooks")
+
+
+def endpoints_pk(tenant: str) -> str:
+    """The base-table partition listing a tenant's active endpoints and their count."""
+    return key(tenant, "webhooks")
+
+
+def endpoint_sk(created_at: str, webhook_id: str) -> str:
+    return f"{ENDPOINT_PREFIX}{created_at}#{webhook_id}"
 
 
 def delivery_sk(event_id: str) -> str:

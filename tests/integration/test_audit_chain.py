@@ -37,6 +37,19 @@ def test_records_name_the_actor_and_request(api):
     assert all(r["request_id"] for r in trail)
 
 
+def test_the_trail_shows_the_change_just_made_on_lagging_reads(api):
+    from tests.lag import lag
+
+    api.tenant("acme")
+    admin, partner = api.key("acme", "admin"), api.key("acme", "partner")
+    kid = partner.split("_")[2]
+    with lag(index_ms=2000, base_ms=2000):
+        assert api.call("DELETE", f"/v1/tenants/acme/api-keys/{kid}",
+                        key=api.platform_key).status == 200
+        trail = api.call("GET", f"/v1/audit/api_key/{kid}", key=admin).json["data"]
+    assert [r["seq"] for r in trail] == [1, 2]
+
+
 def test_edited_record_is_named(api, aws):
     admin, kid = _setup(api)
     aws["dynamodb"].update_item(

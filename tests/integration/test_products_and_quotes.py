@@ -190,3 +190,23 @@ def test_quote_by_score_uses_the_grade_bands(api, acme):
     neither = api.call("POST", "/v1/quotes", {k: v for k, v in body.items() if k != "score"},
                        key=acme["partner"])
     assert both.status == neither.status == 422
+
+
+def test_a_product_and_its_new_version_quote_at_once_on_lagging_reads(api, acme):
+    """Immutable items are read consistently: a version 2 s old on a lagging read is found."""
+    from tests.lag import lag
+
+    with lag(index_ms=2000, base_ms=2000):
+        product = _product(api, acme["admin"])
+        first = _quote(api, acme["partner"], product["id"])
+        assert first.status == 201 and first.json["product_version"] == 1, first.json
+        stored = api.call("GET", f"/v1/quotes/{first.json['id']}", key=acme["reviewer"])
+        assert stored.status == 200 and stored.json == first.json
+        cheaper = copy.deepcopy(TERMS)
+        cheaper["pricing"]["rate_percent"]["B"] = "9"
+        r = api.call("POST", f"/v1/products/{product['id']}/versions", {"terms": cheaper},
+                     key=acme["admin"])
+        assert r.status == 201, r.json
+        second = _quote(api, acme["partner"], product["id"])
+        assert second.status == 201 and second.json["product_version"] == 2, second.json
+        assert second.json["apr"]["apr"] == "9.00"

@@ -162,6 +162,31 @@ def test_templates_version_immutably_and_a_product_uses_its_template(api, acme, 
     assert "版本二" in _pdf_text(aws, f"acme/contracts/{cid}/document.pdf")
 
 
+def test_an_offer_accepted_right_after_a_new_template_version_uses_it(api, acme, aws):
+    """The template version is read consistently: 2 s after its creation, on lagging reads, the
+    acceptance finds it (it was a 500) and the contract is rendered from it."""
+    from tests.integration.origination.conftest import application
+    from tests.lag import lag
+
+    t = api.call("POST", "/v1/contract-templates", {"name": "简版", "body": "# 合同 v1\n"},
+                 key=acme["admin"]).json
+    product = make_product(api, acme["admin"], references={"contract_template_id": t["id"]})
+    submitted = api.call("POST", "/v1/applications", application(product["id"]),
+                         key=acme["partner"])
+    assert submitted.status == 201 and submitted.json["status"] == "approved", submitted.json
+    with lag(index_ms=2000, base_ms=2000):
+        v2 = api.call("POST", f"/v1/contract-templates/{t['id']}/versions",
+                      {"body": "# 合同 版本二\n"}, key=acme["admin"])
+        assert v2.status == 201, v2.json
+        accepted = api.call("POST", f"/v1/applications/{submitted.json['id']}/accept",
+                            key=acme["partner"])
+        assert accepted.status == 201, accepted.json
+        cid = contract_of(aws, "acme", accepted.json["loan"]["id"])
+        c = api.call("GET", f"/v1/contracts/{cid}", key=acme["admin"]).json
+    assert (c["template_id"], c["template_version"]) == (t["id"], 2)
+    assert "版本二" in _pdf_text(aws, f"acme/contracts/{cid}/document.pdf")
+
+
 def test_other_tenants_see_404_and_roles_are_enforced(api, acme, loan):
     other = tenant_keys(api, "acme-corp")
     cid = loan["contract_id"]

@@ -35,6 +35,7 @@ from ledger import (
 )
 from ledger.dynamodb import DynamoLedger
 from tests.integration.ledger.conftest import DAY, TENANT, Clock, journal, legs
+from tests.lag import settle
 
 FUND = (("cash:alipay", "dr", 10_000), ("funding", "cr", 10_000))
 
@@ -211,11 +212,13 @@ class TestTwoPhase:
         clock.advance(timedelta(hours=2))
         with pytest.raises(PendingExpired):
             ledger.post_pending(TENANT, "late", "disb-1")
+        settle()  # the sweep lists from the pending index
         swept = ledger.sweep_expired(TENANT)
         assert [j.ref for j in swept] == ["disb-1"]
         assert swept[0].kind is JournalKind.VOID_PENDING
         assert ledger.get_journal(TENANT, "disb-1").pending_status is PendingStatus.VOIDED
         assert ledger.balance(TENANT, "loan:L1:principal").pending_in == 0
+        settle()
         assert ledger.sweep_expired(TENANT) == []  # left the sparse index
         assert ledger.get_journal(TENANT, "hold-2").pending_status is PendingStatus.OPEN
         assert ledger.verify(TENANT).ok
@@ -306,6 +309,7 @@ class TestReads:
         assert len(shards) > 1  # the legs really were spread
 
     def test_accounts_listing_pages(self, ledger: DynamoLedger) -> None:
+        settle()  # the listing index
         ids, cursor = [], None
         while True:
             page = ledger.list_accounts(TENANT, limit=3, cursor=cursor)
@@ -317,6 +321,7 @@ class TestReads:
 
     def test_trial_balance(self, ledger: DynamoLedger) -> None:
         ledger.post(TENANT, journal("fund-1", *FUND))
+        settle()  # the chart is listed from the accounts index
         tb = ledger.trial_balance(TENANT)
         assert tb.balanced and tb.totals_by_currency["CNY"].posted_dr == 10_000
 

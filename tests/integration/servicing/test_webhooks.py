@@ -13,10 +13,12 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from chalicelib.errors import DomainError
 from chalicelib.lending import webhooks as rules
-from chalicelib.services import outbox, webhook_delivery
+from chalicelib.services import outbox, webhook_delivery, webhooks
+from chalicelib.services.webhook_transport import http_transport
 from chalicelib.store import dynamo
 from chalicelib.store import outbox as store
 from chalicelib.store.uow import UnitOfWork, put
+from tests.lag import settle
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -42,9 +44,18 @@ def deliveries(api, key, webhook_id):
     return r.json["data"]
 
 
-def run(now, **kw):
-    kw.setdefault("workers", 2)
-    return webhook_delivery.run(now, rng=random.Random(7), **kw)
+def run(now, *, max_attempts=rules.MAX_ATTEMPTS, transport=None):
+    """One worker run, as webhook_delivery.run, waiting out a whole-run lag (tests/lag.py)
+    before each phase: what the test (or the fan-out) just wrote is in the worker's indexes by
+    the next minute's run on DynamoDB, the test does not wait a minute."""
+    report = webhook_delivery.RunReport()
+    settle()
+    webhook_delivery.dispatch(now, 500, report)
+    settle()
+    transport = transport or http_transport(webhooks.private_urls_allowed())
+    webhook_delivery.deliver(now, report, transport, 100, max_attempts, 20.0, 2,
+                             random.Random(7))
+    return report
 
 
 def test_secret_is_shown_once_and_listed_endpoints_never_show_it(api, keys):
@@ -78,6 +89,7 @@ def test_outbox_event_commits_only_with_its_change(api, keys):
 
 
 def _events(tenant):
+    settle()
     found = []
     for shard in range(store.SHARDS):
         found += [store.s(i, "event_id") for i in store.query_all(
@@ -141,6 +153,7 @@ def test_retries_back_off_then_dead_letter_then_replay_with_the_same_webhook_id(
             now = due
         else:
             assert d["status"] == "dead" and d["dead_at"]
+    settle()
     dead = api.call("GET", "/v1/webhooks/dead-letters", key=keys["acme"]["operator"]).json
     assert [x["event_id"] for x in dead["data"]] == [event_id]
 
@@ -157,6 +170,7 @@ def test_retries_back_off_then_dead_letter_then_replay_with_the_same_webhook_id(
     assert ids == {event_id} and len(receiver.requests) == attempts + 1
     for got in receiver.requests:  # every attempt verifies; timestamps are per attempt
         Webhook(hook["secret"]).verify(got.body, got.headers)
+    settle()
     assert api.call("GET", "/v1/webhooks/dead-letters", key=admin).json["data"] == []
 
 
@@ -186,8 +200,10 @@ def test_a_claimed_delivery_is_attempted_by_one_worker_and_fan_out_happens_once(
     register(api, keys["acme"]["admin"], receiver.url())
     emit("acme")
     report = webhook_delivery.RunReport()
+    settle()
     webhook_delivery.dispatch(T0, 100, report)
     webhook_delivery.dispatch(T0, 100, report)  # an overlapping run finds nothing to fan out
+    settle()
     assert (report.events_dispatched, report.deliveries_created) == (1, 1)
     [item] = webhook_delivery.due(T0, 10)
     assert webhook_delivery._claim(item, T0) is not None
@@ -200,6 +216,7 @@ def test_deleting_an_endpoint_cancels_its_queued_deliveries(api, keys, receiver)
     admin = keys["acme"]["admin"]
     hook = register(api, admin, receiver.url())
     emit("acme")
+    settle()
     webhook_delivery.dispatch(T0, 100, webhook_delivery.RunReport())
     assert api.call("DELETE", f"/v1/webhooks/{hook['id']}", key=admin).status == 204
     assert run(T0).cancelled == 1 and receiver.requests == []
@@ -256,6 +273,7 @@ def test_other_tenants_get_404_and_roles_are_enforced(api, keys, receiver):
     receiver.always_fail = True
     emit("acme")
     run(T0, max_attempts=1)
+    settle()
     dead_id = api.call("GET", "/v1/webhooks/dead-letters", key=acme["admin"]).json["data"][0]["id"]
     # another tenant: the same 404 as a missing object, and empty lists
     assert api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries", key=beta["admin"]).status \

@@ -17,7 +17,13 @@ from ledger import (
     Totals,
     balances,
 )
-from ledger.verification import Snapshot, StoredBalance, verify_snapshot
+from ledger.verification import (
+    Snapshot,
+    StoredBalance,
+    recheck_scope,
+    verify_snapshot,
+    with_reread,
+)
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 CASH = AccountSpec("cash", "cash", AccountType.ASSET, "CNY", floor=0)
@@ -89,3 +95,26 @@ def test_shard_sums_are_checked_per_shard() -> None:
     del s.balances[("funding", 1)]
     found = {(d.kind, d.shard) for d in verify_snapshot(s).discrepancies}
     assert ("balance-mismatch", 0) in found and ("balance-mismatch", 1) in found
+
+
+def test_a_lagging_index_row_is_rechecked_on_the_accounts_and_journals_it_concerns() -> None:
+    """Entries of j1 missing from the index: the re-read covers j1 and both accounts it
+    touches; the re-read rows replace the index rows and the ledger verifies."""
+    s = clean()
+    lagging = Snapshot(s.tenant, dict(s.accounts), dict(s.balances), dict(s.journals), [])
+    scope = recheck_scope(lagging, verify_snapshot(lagging).discrepancies)
+    assert scope.accounts == {"cash", "funding"} and scope.journals == {"j1"}
+    reread = with_reread(lagging, {a: s.accounts[a] for a in scope.accounts},
+                         {k: v for k, v in s.balances.items()}, s.entries,
+                         {"j1": s.journals["j1"]})
+    assert verify_snapshot(reread).ok
+
+
+def test_a_re_read_that_finds_nothing_drops_the_index_row() -> None:
+    """A journal or account definition the base table does not hold is removed, so what
+    depends on it is still reported."""
+    s = clean()
+    reread = with_reread(s, {"cash": None}, {}, [], {"j1": None})
+    assert "cash" not in reread.accounts and "j1" not in reread.journals
+    kinds = {d.kind for d in verify_snapshot(reread).discrepancies}
+    assert {"orphan-entry", "balance-mismatch"} <= kinds
