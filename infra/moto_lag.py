@@ -77,12 +77,6 @@ def lag(index_ms: float = 0, base_ms: float = 0) -> Iterator[None]:
             _state.history.clear()
 
 
-def settle() -> None:
-    """Forgets the writes recorded so far: they count as settled, as writes made before a lag
-    was switched on do (a test that sets its own lag inside a lagged run, `--lag-ms`)."""
-    _state.history.clear()
-
-
 def install() -> None:
     """Patches moto once (idempotent); with no lag on, the patches only pass calls through."""
     global _installed

@@ -25,7 +25,7 @@ from chalicelib.store.uow import UnitOfWork
 from infra import moto_lag
 from tests.integration.servicing_core.loans import active_loan
 from tests.integration.servicing_core.test_cob import NOW, Queue, run_day
-from tests.lag import lag
+from tests.lag import lag, settle
 
 LAG_MS = 2000
 DISBURSED = date(2024, 1, 31)  # monthly: due Feb 29, Mar 31, ...
@@ -37,14 +37,14 @@ def stale() -> Iterator[None]:
     """`lag(2000, 2000)` whose clock stands still: what is written inside stays unseen by
     lagged reads for the whole block (a run shorter than the lag, however loaded the machine);
     what was written before is settled (under a lagged test run, `--lag-ms`, too)."""
+    settle(LAG_MS)
     with lag(index_ms=LAG_MS, base_ms=LAG_MS), pytest.MonkeyPatch.context() as patch:
-        moto_lag.settle()
         now = clock.monotonic()
         patch.setattr(moto_lag, "_NOW", lambda: now)
         yield
 
 
-def settle(tenant: str, loan_id: str) -> None:
+def disbursed(tenant: str, loan_id: str) -> None:
     """The payout settles: `disbursing` -> `active` (the index row keeps `disbursing#...`)."""
     uow = UnitOfWork()
     loan_lifecycle.move(uow, tenant, ACTOR, NOW, loan_lifecycle.load(tenant, loan_id),
@@ -87,7 +87,7 @@ def test_a_loan_settled_within_the_lag_before_the_run_is_closed(api: Any, acme: 
     steady = active_loan("acme", product, DISBURSED)
     late = active_loan("acme", product, DISBURSED, status=loans.DISBURSING)
     with stale():
-        settle("acme", late)
+        disbursed("acme", late)
         run = run_day("acme", day, wait=False)
         assert index_status("acme", late) == loans.DISBURSING  # the run saw a stale row
     assert (run["status"], run["stepped"]) == ("completed", 2)
@@ -124,7 +124,7 @@ def test_a_fanned_out_run_leaves_no_day_open_under_lag(api: Any, acme: dict[str,
     assert run_day("acme", date(2024, 3, 1))["stepped"] == 2  # `settled` is not open yet
     day = date(2024, 3, 2)
     with stale():
-        settle("acme", settled)
+        disbursed("acme", settled)
         cure("acme", cured, date(2024, 3, 1))
         run_id = cob.start("acme", day, NOW, "test")["run_id"]["S"]
         cob_chunks.dispatch("acme", run_id, NOW)
