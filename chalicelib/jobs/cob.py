@@ -73,7 +73,7 @@ def _run_tenant(tenant: str, day: date, now: datetime, deadline: float, resume_o
         if latest is not None and latest["status"]["S"] == cob.COMPLETED:
             return cob.view(latest)
     try:
-        item = cob.start(tenant, day, now, "schedule")
+        item = cob.start(tenant, day, now, "schedule", again=not scheduled)
     except DomainError as refused:  # an explicit date this tenant has not reached yet
         return {"refused": refused.detail}
     return cob.view(cob_chunks.dispatch(tenant, item["run_id"]["S"], now, deadline=deadline,

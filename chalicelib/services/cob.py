@@ -39,6 +39,7 @@ from chalicelib.store.audit import Actor
 from chalicelib.store.uow import MAX_ITEMS, UnitOfWork
 
 OPEN = (loans.ACTIVE, loans.DELINQUENT, loans.DEFAULTED)
+STOPPED = (loans.CLOSED, loans.WRITTEN_OFF)
 RUNNING, COMPLETED = "running", "completed"
 STEP_RETRIES = 3  # fresh reads after a conflicting write (a repayment, a redelivery)
 ITEM_MARGIN = 10  # items kept free under DynamoDB's limit in every step
@@ -57,7 +58,7 @@ class Context:
     now: datetime
     settings: DelinquencySettings
     products: dict[tuple[str, int], ProductConfig]
-    quarantined: set[str] = field(default_factory=set)  # loans with an open exception
+    quarantined: set[str] = field(default_factory=set)  # loans with an open exception (a page's)
 
     @property
     def run_id(self) -> str:
@@ -67,7 +68,8 @@ class Context:
 def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     """Closes one loan's days through the business date: skipped | stepped | conflict |
     quarantined (it failed: recorded, the run goes on; an outage still raises). A loan with an
-    open exception that closes (or is found closed) has it cleared."""
+    open exception that closes (or is found closed) has it cleared. `loan` and `item` must be
+    strongly consistent reads (never an index row): the step decides from them."""
     try:
         outcome = _close(ctx, loan, item)
     except Exception as exc:
@@ -76,9 +78,29 @@ def close_loan(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
         cob_exceptions.quarantine(ctx.tenant, loan.loan_id, ctx.business_date, ctx.run_id,
                                   ctx.now, exc)
         return "quarantined"
-    if loan.loan_id in ctx.quarantined and outcome in ("stepped", "skipped"):
-        cob_exceptions.clear(ctx.tenant, loan.loan_id, ctx.run_id, ctx.now)
+    return _cleared(ctx, loan.loan_id, outcome)
+
+
+def skip(ctx: Context, loan_id: str) -> str:
+    """A loan its servicing item settles (`settled`), read no further: skipped, and an open
+    exception cleared, as `close_loan` would."""
+    return _cleared(ctx, loan_id, "skipped")
+
+
+def _cleared(ctx: Context, loan_id: str, outcome: str) -> str:
+    if loan_id in ctx.quarantined and outcome in ("stepped", "skipped"):
+        cob_exceptions.clear(ctx.tenant, loan_id, ctx.run_id, ctx.now)
     return outcome
+
+
+def settled(item: dict[str, Any] | None, day: date) -> bool:
+    """Whether a loan's servicing item (read consistently) decides its day without the loan
+    item: closed through the date (the marker) or stopped (closed, written off; the loan's
+    status moves in the same transaction as this item's). Else the loan item must be read."""
+    if not item:
+        return False  # no servicing item yet: only the loan item says whether it is open
+    return (date.fromisoformat(item["through"]["S"]) >= day
+            or item.get("status", {}).get("S") in STOPPED)
 
 
 def _close(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
@@ -97,10 +119,8 @@ def _close(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
 
 def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str:
     """One transaction: skipped | stepped (through the date) | partial (a slice) | conflict."""
-    if loan.status not in OPEN:
-        return "skipped"
-    if item and date.fromisoformat(item["through"]["S"]) >= ctx.business_date:
-        return "skipped"  # the marker: already closed through the date, no read beyond it
+    if loan.status not in OPEN or settled(item, ctx.business_date):
+        return "skipped"  # not open, or the marker: already closed through the date
     loaded = servicing.load(ctx.tenant, loan.loan_id, ctx.settings, loan, item, ctx.products)
     s, day = loaded.state, ctx.business_date
     if s.through >= day or s.stopped_on is not None:
@@ -118,7 +138,8 @@ def _close_once(ctx: Context, loan: loans.LoanItem, item: dict[str, Any]) -> str
                           d, f"Close of business {end.isoformat()}", {"business_date":
                                                                        end.isoformat()})
     servicing.commit_change(uow, ctx.tenant, ctx.actor, ctx.now, loaded, new, loaded.events,
-                            None, {"business_date": end.isoformat(), "dpd": new.dpd})
+                            None, {"business_date": end.isoformat(), "dpd": new.dpd},
+                            guard_loan=True)
     for n in notices:
         servicing.notify(uow, ctx.tenant, loan, n, ctx.now)
     try:
@@ -146,27 +167,33 @@ def _run_item(tenant: str, run_id: str, day: date, attempt: int, now: datetime,
             "started_at": {"S": now.isoformat()}, "updated_at": {"S": now.isoformat()}}
 
 
-def start(tenant: str, day: date, now: datetime, trigger: str) -> dict[str, Any]:
-    """The date's unfinished run (to resume), or a new attempt after a completed one. A day
-    the tenant has not reached yet (its zone, its clock `now`) cannot be closed."""
+def start(tenant: str, day: date, now: datetime, trigger: str, *,
+          again: bool = True) -> dict[str, Any]:
+    """The date's unfinished run (to resume), or a new attempt after a completed one (with
+    `again`; else the completed one: the schedule leaves a closed day alone). A day the tenant
+    has not reached yet (its zone, its clock `now`) cannot be closed."""
     today = clock.business_date(tenant, now)
     if day > today:
         raise DomainError("validation-error", "The business date is after the tenant's today "
                           f"({today.isoformat()}).", [FieldError(
                               "/body/business_date",
                               f"after the tenant's today, {today.isoformat()}", "future_date")])
-    latest = store.latest_run(tenant, day.isoformat())
+    latest = store.latest_run(tenant, day.isoformat())  # by the runs index: it may lag
     if latest is not None and latest["status"]["S"] == RUNNING:
         return latest
     attempt = int(latest["attempt"]["N"]) + 1 if latest else 1
-    run_id = f"cob-{day.isoformat()}-{attempt}"
-    item = _run_item(tenant, run_id, day, attempt, now, trigger)
-    try:
-        dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
-                                 ConditionExpression="attribute_not_exists(pk)")
-    except dynamo.client().exceptions.ConditionalCheckFailedException:
-        return store.get_run(tenant, run_id) or item
-    return item
+    while True:  # an attempt the index does not show yet is found by its conditional put
+        run_id = f"cob-{day.isoformat()}-{attempt}"
+        item = _run_item(tenant, run_id, day, attempt, now, trigger)
+        try:
+            dynamo.client().put_item(TableName=dynamo.table("main"), Item=item,
+                                     ConditionExpression="attribute_not_exists(pk)")
+            return item
+        except dynamo.client().exceptions.ConditionalCheckFailedException:
+            found = store.get_run(tenant, run_id)  # consistent
+            if found is None or found["status"]["S"] == RUNNING or not again:
+                return found or item
+        attempt += 1  # that attempt completed: the next one
 
 
 def get_run(tenant: str, run_id: str) -> dict[str, Any]:
@@ -176,18 +203,44 @@ def get_run(tenant: str, run_id: str) -> dict[str, Any]:
     return item
 
 
-def servicing_items(tenant: str, loan_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """A page's servicing items by BatchGetItem (strongly consistent: the markers decide)."""
-    out: dict[str, dict[str, Any]] = {}
+@dataclass
+class PageReads:
+    """A page's consistent reads, by loan id: servicing items, the loan items of the loans
+    those do not settle, and the loans with an open exception (to clear when they close)."""
+    states: dict[str, dict[str, Any]]
+    loans: dict[str, dict[str, Any]]
+    quarantined: set[str]
+
+
+def page_reads(tenant: str, loan_ids: list[str], day: date) -> PageReads:
+    """Two BatchGetItem rounds with ConsistentRead: the servicing and exception items of the
+    page, then the loan items of the loans not settled. The index row only names the loan (on
+    DynamoDB it may lag by seconds: an old status, an old version); these reads decide."""
+    exc_key = {i: (store.exception_pk(tenant, i), store.EXCEPTION_SK) for i in loan_ids}
+    first = _batch_get([(loans.loan_pk(tenant, i), store.SERVICING_SK) for i in loan_ids]
+                       + list(exc_key.values()))
+    states = {i: it for i in loan_ids
+              if (it := first.get((loans.loan_pk(tenant, i), store.SERVICING_SK)))}
+    quarantined = {i for i, k in exc_key.items()
+                   if first.get(k, {}).get("status", {}).get("S") == cob_exceptions.OPEN}
+    open_ids = [i for i in loan_ids if not settled(states.get(i), day)]
+    got = _batch_get([(loans.loan_pk(tenant, i), loans.LOAN_SK) for i in open_ids])
+    return PageReads(states, {i: it for i in open_ids
+                              if (it := got.get((loans.loan_pk(tenant, i), loans.LOAN_SK)))},
+                     quarantined)
+
+
+def _batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The items at (pk, sk) keys, strongly consistent, 100 keys a call."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     table = dynamo.table("main")
-    for k in range(0, len(loan_ids), 100):
-        keys = [{"pk": {"S": loans.loan_pk(tenant, i)}, "sk": {"S": store.SERVICING_SK}}
-                for i in loan_ids[k:k + 100]]
-        request = {table: {"Keys": keys, "ConsistentRead": True}}
+    for k in range(0, len(keys), 100):
+        batch = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[k:k + 100]]
+        request = {table: {"Keys": batch, "ConsistentRead": True}}
         while request:
             got = dynamo.client().batch_get_item(RequestItems=request)
             for it in got.get("Responses", {}).get(table, []):
-                out[it["loan_id"]["S"]] = it
+                out[(it["pk"]["S"], it["sk"]["S"])] = it
             request = got.get("UnprocessedKeys") or {}
     return out
 

@@ -12,19 +12,22 @@ slice of the index.
   resumes from the recorded cursor. Chunk k is sent to the queue when chunk k+1 is written
   (or when it is the last one), so a single-chunk run can be kept and worked inline.
 - **A chunk** (`work`) is paged like the old single run: `close_loan` per loan (a loan
-  already through the date is skipped by its marker, a concurrent step is a version conflict),
-  and after each page one transaction records the chunk's cursor and counts (guarded by its
+  already through the date is skipped by its marker, a concurrent step is a version conflict).
+  The index is eventually consistent, so a page takes only loan ids from it and reads the
+  loans' servicing items and then the loan items of those not settled (BatchGetItem,
+  ConsistentRead): a stale row's status or version decides nothing. After each page,
+  one transaction records the chunk's cursor and counts (guarded by its
   page number: of two deliveries working the same chunk at once, the slower stops) and adds
   the same counts to the run. Killed mid-page, the page is worked again on redelivery. A loan
   that cannot be closed is quarantined (services/cob_exceptions.py) and counted; the page
-  goes on. Each chunk reads the tenant's open exceptions once, so a loan that closes clears its
-  exception.
+  goes on. A page reads its loans' exception items beside their servicing items, so a loan
+  that closes clears its open exception.
 - **The sweep**: the loans index sorts by status, so a loan whose status changed while the run
   was in flight (a repayment curing it) can move into a slice already worked. When every
   planned chunk is done, one more chunk is added (exactly once, guarded like a plan step): the
-  whole index, filtered to loans whose item changed since the run started (minus a clock
-  margin). It steps any such loan not yet through the date; the others are skipped by their
-  markers and not counted.
+  whole index, filtered to loans whose item changed since the run started (minus a margin
+  for clock skew and the index's lag, `SWEEP_MARGIN`). It steps any such loan not yet
+  through the date; the others are skipped by their markers and not counted.
 - **Completion**: the chunk's last page also adds 1 to the run's `chunks_done`; whoever sees
   `planned and swept and chunks_done = chunks_total` sets the run `completed` with a
   conditional update, so it happens exactly once.
@@ -62,7 +65,12 @@ PAGE = 100  # loans per recorded page inside a chunk
 SWEEP_PAGE = 1000  # index rows per page of the sweep: its filter lets few of them through
 STALE_S = 20 * 60  # an unfinished chunk untouched this long is sent again by the resume job
 KEYS = "pk, sk, gsi1pk, gsi1sk"
-SWEEP_MARGIN = timedelta(minutes=5)  # clock skew between the coordinator and the API's writers
+ROW = f"{KEYS}, loan_id"  # a worker takes only the loan's id from its index row
+# The sweep takes loans whose item changed since the run started less this margin, which
+# covers the clock skew between the coordinator and the API's writers plus the index's lag (a
+# loan changed just before the start may be read in its old place by the planner and the
+# chunks; the sweep must then see its new row as changed): seconds at worst, 5 minutes is room.
+SWEEP_MARGIN = timedelta(minutes=5)
 COUNTS = ("processed", "stepped", "skipped", "conflicts", "quarantined")
 
 
@@ -214,8 +222,7 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
         return "lost"
     day = date.fromisoformat(run["business_date"]["S"])
     ctx = cob.Context(tenant, day, Actor("cob", "system", run_id), now,
-                      servicing.delinquency_settings(tenant), {},
-                      cob_exceptions.open_loans(tenant))
+                      servicing.delinquency_settings(tenant), {})
     start, end = json.loads(chunk["start"]["S"]), json.loads(chunk["end"]["S"])
     since = chunk.get("since", {}).get("S")  # the sweep: only loans changed during the run
     cursor = json.loads(chunk["cursor"]["S"])
@@ -224,21 +231,27 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
     while True:
         if deadline is not None and time.monotonic() > deadline:
             return "paused"
-        kw = _range(tenant, start, end) | {"Limit": SWEEP_PAGE if since else PAGE}
+        kw = _range(tenant, start, end) | {"Limit": SWEEP_PAGE if since else PAGE,
+                                           "ProjectionExpression": ROW}
         if since:
             kw["FilterExpression"] = "updated_at >= :since"
             kw["ExpressionAttributeValues"][":since"] = {"S": since}
         if cursor:
             kw["ExclusiveStartKey"] = cursor
         page = dynamo.client().query(**kw)
-        rows = _loan_rows(page.get("Items", []), start)
-        states = cob.servicing_items(tenant, [r["loan_id"]["S"] for r in rows
-                                              if r["status"]["S"] in cob.OPEN])
+        # Only ids from the index (it may lag: a stale row's status or version decides
+        # nothing, and a loan seen twice, mid-move, is worked once); every loan's status,
+        # version and marker come from consistent reads.
+        ids = list(dict.fromkeys(r["loan_id"]["S"] for r in
+                                 _loan_rows(page.get("Items", []), start)))
+        reads = cob.page_reads(tenant, ids, day)
+        ctx.quarantined = reads.quarantined
         counts = dict.fromkeys(COUNTS, 0)
-        for raw in rows:
+        for loan_id in ids:
             if stop_after is not None and done >= stop_after:
                 return "killed"
-            outcome = _close_row(ctx, raw, states)
+            outcome = _close_row(ctx, loan_id, reads.loans.get(loan_id),
+                                 reads.states.get(loan_id, {}))
             done += 1
             if since and outcome == "skipped":
                 continue  # the sweep counts only what the slices missed
@@ -254,15 +267,20 @@ def work(tenant: str, run_id: str, n: int, now: datetime, *, deadline: float | N
             return "done"
 
 
-def _close_row(ctx: cob.Context, raw: dict[str, Any], states: dict[str, Any]) -> str:
-    """One index row: its loan closed, or quarantined if even its loan item is unreadable."""
+def _close_row(ctx: cob.Context, loan_id: str, raw: dict[str, Any] | None,
+               item: dict[str, Any]) -> str:
+    """One loan from its consistent reads: skipped when its servicing item settles it (its
+    loan item was not read) or the loan item is gone, else closed; quarantined if its loan
+    item is unreadable."""
+    if raw is None:
+        return cob.skip(ctx, loan_id)
     try:
         loan = loans.LoanItem.from_raw_data(raw)
     except Exception as exc:  # a corrupt loan item: the rest of the page goes on
-        cob_exceptions.quarantine(ctx.tenant, raw["loan_id"]["S"], ctx.business_date,
-                                  ctx.run_id, ctx.now, exc)
+        cob_exceptions.quarantine(ctx.tenant, loan_id, ctx.business_date, ctx.run_id,
+                                  ctx.now, exc)
         return "quarantined"
-    return cob.close_loan(ctx, loan, states.get(loan.loan_id, {}))
+    return cob.close_loan(ctx, loan, item)
 
 
 def _record(tenant: str, run: dict[str, Any], n: int, pages: int, cursor: Any,

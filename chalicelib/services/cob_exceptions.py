@@ -42,7 +42,6 @@ METRIC = "CobLoansQuarantined"  # infra/sam_template.py's CobLoansQuarantinedAla
 EVENT = "loan.cob_quarantined"
 OPEN, RESOLVED = "open", "resolved"
 MESSAGE_MAX = 300
-OPEN_CAP = 10_000  # open exceptions read per chunk (a tenant with more has a bigger problem)
 # DynamoDB saying "not now": the chunk is retried (SQS, the resume schedule), no loan is blamed.
 TRANSIENT_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
@@ -182,20 +181,6 @@ def _resolved(uow: UnitOfWork, tenant: str, item: dict[str, Any], actor: Actor, 
            "resolution": {"S": json.dumps(resolution, sort_keys=True)},
            "audit_seq": {"N": str(head.seq)}, "audit_head": {"S": head.hash}}
     _save(uow, out, items.n(item, "version"))
-    return out
-
-
-def open_loans(tenant: str) -> set[str]:
-    """The loans with an open exception (one index query per chunk, usually empty): a run that
-    closes one of them clears it."""
-    out: set[str] = set()
-    start = None
-    while len(out) < OPEN_CAP:
-        found, start = items.query_page(store.exceptions_index_pk(tenant), index=True,
-                                        prefix=f"{OPEN}#", limit=100, start=start)
-        out |= {items.s(i, "loan_id") or "" for i in found}
-        if not start:
-            break
     return out
 
 

@@ -43,7 +43,7 @@ from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
 from chalicelib.store.ledger import ledger
 from chalicelib.store.loans import LoanItem
-from chalicelib.store.uow import UnitOfWork, put
+from chalicelib.store.uow import UnitOfWork, check_version, put
 from ledger.chart import (
     BORROWER_CREDIT,
     CHANNEL_CLEARING,
@@ -198,11 +198,16 @@ def save_state(uow: UnitOfWork, tenant: str, loaded: Loaded, state: LoanState,
 
 def commit_change(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loaded: Loaded,
                   state: LoanState, events: list[Event], action: str | None,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], *, guard_loan: bool = False) -> None:
     """New servicing state + the loan's status (and audit record) when `action` is given or
-    the status moved."""
+    the status moved. `guard_loan`: when the loan item is not written, a ConditionCheck that
+    it is still at the version read (close of business: the status it compared against is
+    then the live one, so loan and servicing state cannot disagree)."""
     save_state(uow, tenant, loaded, state, events)
     moved = state.status != loaded.loan.status
+    if guard_loan and action is None and not moved:
+        uow.add(check_version(loaded.loan),
+                on_fail=lambda _r: conflict("The loan changed concurrently; retry."))
     if action is not None or moved:
         status = state.status if moved else None
         name = action if action is not None else f"loan.{state.status}"

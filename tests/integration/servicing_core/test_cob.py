@@ -13,7 +13,7 @@ from chalicelib.lending.state_codec import state_json
 from chalicelib.services import cob, cob_chunks, servicing
 from chalicelib.store import dynamo
 from chalicelib.store.ledger import ledger
-from tests.integration.servicing_core.loans import active_loan, balances, status
+from tests.integration.servicing_core.loans import active_loan, balances, indexed, status
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 HANDLER = "close_of_business_chunk"
@@ -51,9 +51,13 @@ class Queue:
         return seen
 
 
-def run_day(tenant: str, day: date, now: datetime = NOW, **kw: Any) -> dict[str, Any]:
+def run_day(tenant: str, day: date, now: datetime = NOW, *, wait: bool = True,
+            **kw: Any) -> dict[str, Any]:
     """The day's run worked inline (planned, then every chunk in order in this process); `now`
-    must be on or after the day (close of business never runs ahead of today)."""
+    must be on or after the day (close of business never runs ahead of today). `wait`: first
+    for the loans index to catch up, as it has when a real run starts (a lag test does not)."""
+    if wait:
+        indexed(tenant)
     item = cob.start(tenant, day, now, "test")
     return cob.view(cob_chunks.run_inline(tenant, item["run_id"]["S"], now, **kw))
 
@@ -149,6 +153,7 @@ def test_custom_ranges_default_and_write_off(api: Any, acme: dict[str, str],
     r = api.call("PUT", "/v1/settings/delinquency", settings, key=acme["admin"])
     assert r.status == 200, r.json
     loan_id = active_loan("acme", product, date(2024, 1, 31))
+    indexed("acme")
     run = api.call("POST", "/v1/cob/runs", {"business_date": "2024-03-10"},
                    key=acme["operator"])
     assert run.status == 202 and run.json["status"] == "running", run.json

@@ -17,15 +17,18 @@ from chalicelib.services import cob, cob_chunks, servicing
 from chalicelib.store import servicing as store
 from chalicelib.store.ledger import ledger
 from tests.integration.contracts.helpers import make_product
-from tests.integration.servicing_core.loans import active_loan, balances
+from tests.integration.servicing_core.loans import active_loan, balances, caught_up, indexed
 from tests.integration.servicing_core.test_cob import NOW, Queue, run_day
 
 DAY = date(2024, 3, 5)  # Feb 29 missed: every loan turns delinquent on the way
 
 
 def portfolio(tenant: str, product: str, n: int) -> list[str]:
-    return [active_loan(tenant, product, date(2024, 1, 31) + timedelta(days=i % 3))
-            for i in range(n)]
+    """n active loans, once the loans index shows them (it lags, as DynamoDB's may)."""
+    ids = [active_loan(tenant, product, date(2024, 1, 31) + timedelta(days=i % 3))
+           for i in range(n)]
+    indexed(tenant)
+    return ids
 
 
 def books(tenant: str, ids: list[str]) -> list[Any]:
@@ -110,12 +113,14 @@ def test_duplicates_and_a_killed_worker_change_nothing(api: Any, acme: dict[str,
         return outcome
 
     monkeypatch.setattr(cob, "close_loan", dies_after_the_second_loan)
+    indexed("acme")  # chunk 1's loans have left chunk 2's first row (else an empty page)
     with pytest.raises(RuntimeError, match="killed"):
         q.deliver(msgs[2]["Body"])
     monkeypatch.setattr(cob, "close_loan", real)
     chunk = store.get_chunk("acme", run["id"], 2)
     assert (chunk["status"]["S"], chunk["pages"]["N"], chunk["processed"]["N"]) == (
         "running", "1", "1")  # the first page was recorded
+    indexed("acme")  # the visibility timeout (5,400 s) is far longer than the index's lag
     q.deliver(msgs[2]["Body"])  # redelivered after the visibility timeout
     q.deliver(msgs[3]["Body"])
     assert [m["chunk"] for m in q.drain()] == [4]  # the sweep
@@ -150,6 +155,7 @@ def test_schedule_inline_for_one_chunk_and_resends_lost_chunks(api: Any, acme: d
     cob_chunks.dispatch("acme", run["run_id"]["S"], NOW)
     for m in q.receive():  # both messages lost (say, dead-lettered)
         q.sqs.delete_message(QueueUrl=q.url, ReceiptHandle=m["ReceiptHandle"])
+    caught_up(store.runs_index_pk("acme", day.isoformat()))  # the resume job lists runs by it
     assert cob_job.run_all(business_date=day, now=NOW, resume_only=True)["acme"][
         "status"] == "running"
     assert q.receive() == []  # not stale yet
@@ -187,6 +193,7 @@ def test_a_loan_cured_into_a_worked_slice_is_closed_by_the_sweep(api: Any, acme:
     assert run_day("acme", d1)["stepped"] == 2
     assert (servicing.load("acme", a).state.status, servicing.load("acme", b).state.status) == (
         "delinquent", "active")
+    indexed("acme")
     run = cob.start("acme", d2, NOW, "test")
     cob_chunks.dispatch("acme", run["run_id"]["S"], NOW)
     q = Queue(api)
@@ -196,6 +203,7 @@ def test_a_loan_cured_into_a_worked_slice_is_closed_by_the_sweep(api: Any, acme:
     r = pay(api, acme["partner"], a, "3000.00", d1.isoformat())  # paid yesterday, seen now
     assert r.status == 201, r.json
     assert servicing.load("acme", a).state.status == "active"  # moved into chunk 1's slice
+    indexed("acme")  # and the index shows it there
     q.deliver(msgs[2]["Body"])  # (active#B, delinquent#A]: A is no longer there
     assert [m["chunk"] for m in q.drain()] == [3]  # the sweep
     view = cob.view(cob.get_run("acme", run["run_id"]["S"]))

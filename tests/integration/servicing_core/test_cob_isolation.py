@@ -14,10 +14,11 @@ from chalicelib.jobs import cob as cob_job
 from chalicelib.services import cob_exceptions, servicing
 from chalicelib.store import audit, dynamo, loans, tenants
 from chalicelib.store import servicing as store
+from chalicelib.store.keys import PLATFORM, key
 from chalicelib.store.ledger import ledger
 from infra.sam_template import COB_QUARANTINE_METRIC, METRIC_NAMESPACE
 from tests.integration.contracts.helpers import make_product
-from tests.integration.servicing_core.loans import active_loan
+from tests.integration.servicing_core.loans import active_loan, caught_up, indexed
 from tests.integration.servicing_core.test_cob import NOW, Queue, run_day
 
 DISBURSED = date(2024, 1, 31)
@@ -48,6 +49,8 @@ def metric(capsys: Any) -> list[int]:
 
 
 def exceptions(api: Any, key: str, query: str = "") -> Any:
+    """The listing, once its index has caught up (it is eventually consistent)."""
+    caught_up(store.exceptions_index_pk("acme"))
     r = api.call("GET", f"/v1/cob/exceptions{query}", key=key)
     assert r.status == 200, r.json
     return r.json
@@ -115,6 +118,7 @@ def test_an_unreadable_product_version_is_quarantined_in_a_fanned_out_chunk(
         Key={"pk": {"S": loans.loan_pk("acme", ids[0])}, "sk": {"S": "loan"}},
         UpdateExpression="SET product_version = :v", ExpressionAttributeValues={
             ":v": {"N": "99"}})
+    indexed("acme")
     run = api.call("POST", "/v1/cob/runs", {"business_date": DAY.isoformat()},
                    key=acme["operator"]).json
     Queue(api).drain()
@@ -188,13 +192,15 @@ def test_an_operator_lists_pages_and_resolves_exceptions(api: Any, acme: dict[st
 
 def test_a_tenant_failing_in_the_schedule_does_not_stop_the_others(
         api: Any, acme: dict[str, str], beta: dict[str, str], product: str) -> None:
+    caught_up(key(PLATFORM, "tenants"))  # the job lists tenants by their index
     first, second = list(tenants.tenant_ids())[:2]
     by_tenant = {"acme": product, "beta": make_product(api, beta["admin"])["id"]}
     loan = {t: active_loan(t, by_tenant[t], DISBURSED) for t in (first, second)}
     dynamo.client().put_item(TableName=dynamo.table("main"), Item={  # unreadable settings
         "pk": {"S": store.settings_pk(first)}, "sk": {"S": "delinquency"},
         "body": {"S": "{"}, "version": {"N": "1"}})
-
+    for t in (first, second):
+        indexed(t)
     out = cob_job.run_all(business_date=DAY, now=NOW)
     assert out[first] == {"error": "JSONDecodeError"}
     assert out[second]["status"] == "completed" and through(second, loan[second]) == DAY
@@ -202,6 +208,7 @@ def test_a_tenant_failing_in_the_schedule_does_not_stop_the_others(
 
     dynamo.client().delete_item(TableName=dynamo.table("main"), Key={  # repaired
         "pk": {"S": store.settings_pk(first)}, "sk": {"S": "delinquency"}})
+    caught_up(store.runs_index_pk(first, DAY.isoformat()))  # the resume job lists runs by it
     resumed = cob_job.run_all(business_date=DAY, now=NOW + timedelta(minutes=30),
                               resume_only=True)
     assert set(resumed) == {first}  # only the unfinished run: its stale chunk sent again
