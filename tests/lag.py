@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from infra.moto_lag import LAG_ENV, from_environment, lag
 
-__all__ = ["lag", "settle"]
+__all__ = ["eventually", "lag", "settle"]
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -32,3 +33,13 @@ def settle(ms: float = 0) -> None:
     run_ms = float(os.environ.get(LAG_ENV) or 0)
     if run_ms:
         time.sleep(max(run_ms, ms) / 1000 + 0.01)
+
+
+def eventually(read: Callable[[], Any], expected: Any, within: float = 5.0) -> Any:
+    """`read()` again until it answers `expected` or `within` seconds pass; the last answer.
+    For reads from an index, which on DynamoDB trails the writes by a moment (here by the
+    lag): a job's next scheduled run, or a client's next page, sees it."""
+    deadline = time.monotonic() + within
+    while (got := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return got

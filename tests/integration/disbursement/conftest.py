@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -91,16 +91,6 @@ def callback(api: Any, ch: dict[str, Any], payload: dict[str, Any], *,
                                timestamp or int(time.time()), body)
     return api.call("POST", f"/v1/channel-callbacks/{ch['id']}", raw=body, headers=headers,
                     idem=False)
-
-
-def eventually(read: Callable[[], Any], expected: Any, within: float = 5.0) -> Any:
-    """`read()` again until it answers `expected` or `within` seconds pass; the last answer.
-    For reads from an index, which on DynamoDB trails the writes by a moment (under
-    tests/lag.py by the lag): a job's next scheduled run, or a client's next page, sees it."""
-    deadline = time.monotonic() + within
-    while (got := read()) != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return got
 
 
 def verify_ledger(api: Any, key: str) -> None:

@@ -14,10 +14,10 @@ from tests.integration.contracts.helpers import make_product
 from tests.integration.disbursement.conftest import (
     channel,
     disburse,
-    eventually,
     signed_loan,
     verify_ledger,
 )
+from tests.lag import eventually
 
 
 def _get(api: Any, key: str, path: str) -> dict[str, Any]:

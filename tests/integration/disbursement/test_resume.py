@@ -16,10 +16,10 @@ from tests.integration.disbursement.conftest import (
     callback,
     channel,
     disburse,
-    eventually,
     signed_loan,
     verify_ledger,
 )
+from tests.lag import eventually
 
 
 def _resumed(expected: dict[str, Any], now: datetime | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from chalicelib.store.loans import ACTIVE, LoanItem, list_pk, list_sk, loan_pk
 from chalicelib.store.uow import UnitOfWork, put_aggregate
 from ledger.chart import FEE_INCOME, FUNDING, loan_account_id, loan_accounts
 from ledger.model import JournalRequest, Posting, Side
+from tests.lag import eventually
 
 ACTOR = Actor("test", "admin", "req")
 
@@ -91,10 +91,9 @@ def caught_up(gsi1pk: str, timeout_s: float = 10.0) -> None:
     query: dict[str, Any] = {"TableName": dynamo.table("main"), "IndexName": "gsi1",
                              "KeyConditionExpression": "gsi1pk = :p",
                              "ExpressionAttributeValues": values}
-    want, deadline = _versions(scan, "scan"), time.monotonic() + timeout_s
-    while _versions(query, "query") != want:
-        assert time.monotonic() < deadline, f"the index did not catch up on {gsi1pk}"
-        time.sleep(0.05)
+    want = _versions(scan, "scan")
+    assert eventually(lambda: _versions(query, "query"), want, timeout_s) == want, \
+        f"the index did not catch up on {gsi1pk}"
 
 
 def _versions(kw: dict[str, Any], op: str) -> set[tuple[str, str, str]]:
