@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chalicelib.services import servicing
@@ -15,7 +15,9 @@ def pay(api: Any, key: str, loan_id: str, amount: str, on: str, reference: str |
         channel: str = "alipay", **kw: Any) -> Any:
     """A reported payment; a fresh external reference unless one is given (a reference names
     one money movement: a second report of it is refused)."""
-    body = {"amount": money(amount), "paid_at": f"{on}T10:00:00+00:00", "channel": channel,
+    # 10:00 UTC of the day, or now when that is still ahead (a payment today, in the morning)
+    paid_at = min(datetime.fromisoformat(f"{on}T10:00:00+00:00"), datetime.now(UTC))
+    body = {"amount": money(amount), "paid_at": paid_at.isoformat(), "channel": channel,
             "external_reference": reference or f"ext-{on}-{uuid.uuid4().hex[:12]}"}
     return api.call("POST", f"/v1/loans/{loan_id}/repayments", body, key=key, **kw)
 
