@@ -198,3 +198,15 @@ def test_the_lifecycle_with_the_generated_client_only(partner: Partner, stack: S
                       exception.id, body=("ExceptionResolveIn", {"note": "bank error"}))
     assert resolved.status == "resolved"
 
+
+
+def test_the_contract_itself_through_the_generated_client(partner: Partner) -> None:
+    """The one operation with a YAML default: the generated client reads its JSON form, which
+    the server sends to `Accept: application/json` (a client-wide header, harmless elsewhere)."""
+    client = partner.package.Client(base_url=partner.base_url, raise_on_unexpected_status=True,
+                                    headers={"Accept": "application/json"})
+    r = partner.op("service", "openapi_document")(client=client)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    document = partner.model("OpenapiDocumentResponse200")
+    assert isinstance(r.parsed, document)
+    assert r.parsed["openapi"].startswith("3.1") and r.parsed["paths"]
