@@ -32,6 +32,7 @@ POLICY = {"score_bands": {"approve_from": 540, "decline_below": 500},
           "max_auto_approve": {"amount": "30000.00", "currency": "CNY"}}
 REFERRED_AMOUNT = "40000.00"  # above the policy's max_auto_approve: a person decides
 ROLES = ("admin", "partner", "reviewer", "operator")
+SCORE_FLOATS = {"pd", "points_lost"}  # probabilities and scorecard points, not money
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +75,9 @@ class Partner:
 
 def assert_known_fields(value: Any, where: str) -> None:
     """Nothing the server sent fell outside the schema (the generator's models keep unknown
-    keys in `additional_properties`; a map model has nothing but those)."""
+    keys in `additional_properties`; a map model has nothing but those), and no amount of
+    money arrived as a number."""
+    assert not isinstance(value, float) or where.rsplit(".", 1)[-1] in SCORE_FLOATS, where
     if isinstance(value, list):
         for i, item in enumerate(value):
             assert_known_fields(item, f"{where}[{i}]")
@@ -82,6 +85,8 @@ def assert_known_fields(value: Any, where: str) -> None:
     if not attrs.has(type(value)):
         return
     declared = [f.name for f in attrs.fields(type(value)) if f.name != "additional_properties"]
+    if set(declared) == {"amount", "currency"}:  # a money object
+        assert isinstance(value.amount, str), f"{where}.amount is {value.amount!r}"
     extra = getattr(value, "additional_properties", {})
     if declared:
         assert not extra, f"{where}: {type(value).__name__} got undocumented {sorted(extra)}"
@@ -140,6 +145,9 @@ def test_the_lifecycle_with_the_generated_client_only(partner: Partner, stack: S
     loan_id = accepted.loan.id
     loan = p.call(partner_key, "disbursements", "get_loan", 200, "LoanView", loan_id,
                   idempotent=False)
+    contract = p.call(partner_key, "contracts", "get_contract", 200, "ContractOut",
+                      loan.contract_id, idempotent=False)
+    assert contract.loan_id == loan_id
     code = p.call(partner_key, "contracts", "issue_code", 201, "CodeOut", loan.contract_id)
     assert code.code, "the local stage echoes the signing code"
     signer = {"name": body["applicant"]["name"],
