@@ -21,6 +21,7 @@ from chalicelib.api.openapi import build_spec
 from chalicelib.api.schemas import Problem
 from tests.generated_client import SPEC, Generated, generate
 
+pytestmark = pytest.mark.xdist_group("client-generation")  # one generator run per suite
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")  # no module path (`a__b__C`), dot or `-Input` suffix
 
 
