@@ -27,7 +27,7 @@ class RunBody(Strict):
                                             "no later than its today.")
 
 
-class RunOut(BaseModel):
+class CobRunOut(BaseModel):
     id: str
     business_date: date
     attempt: int
@@ -53,7 +53,7 @@ class RunOut(BaseModel):
 
 @endpoint(bp, "POST", "/v1/cob/runs", summary="Run (or resume) close of business for a "
           "business date", tag="Close of business", roles=OPERATORS, body=RunBody,
-          idempotent=True, responses={202: (RunOut, "Started or resumed; see its progress")})
+          idempotent=True, responses={202: (CobRunOut, "Started or resumed; see its progress")})
 def post_run(ctx: Context, body: RunBody) -> Reply:
     """Plans the run's chunks and sends them to the workers; answers before any loan is
     closed (GET the run for its progress)."""
@@ -61,13 +61,13 @@ def post_run(ctx: Context, body: RunBody) -> Reply:
     item = cob_chunks.dispatch(ctx.tenant, item["run_id"]["S"], ctx.now,
                                deadline=time.monotonic() + PLAN_BUDGET_S)
     view = cob.view(item)
-    return Reply(RunOut(**view), 202, {"Location": f"/v1/cob/runs/{view['id']}"})
+    return Reply(CobRunOut(**view), 202, {"Location": f"/v1/cob/runs/{view['id']}"})
 
 
 @endpoint(bp, "GET", "/v1/cob/runs/{run_id}", summary="A close-of-business run's progress",
-          tag="Close of business", roles=EVERYONE, responses={200: (RunOut, "The run")})
+          tag="Close of business", roles=EVERYONE, responses={200: (CobRunOut, "The run")})
 def get_run(ctx: Context, run_id: str) -> Reply:
-    return Reply(RunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
+    return Reply(CobRunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
 
 
 class CobExceptionOut(BaseModel):

@@ -124,7 +124,7 @@ class SignBody(Strict):
     signer: Signer
 
 
-class VerifyOut(BaseModel):
+class ContractVerifyOut(BaseModel):
     contract_id: str
     match: bool
     recorded_sha256: str
@@ -238,10 +238,11 @@ def sign_contract(ctx: Context, contract_id: str, body: SignBody) -> Reply:
 
 @endpoint(bp, "POST", "/v1/contracts/{contract_id}/verify",
           summary="Recompute the stored document's SHA-256 and compare", tag="Contracts",
-          roles=EVERYONE, responses={200: (VerifyOut, "Whether the stored objects still match")})
+          roles=EVERYONE,
+          responses={200: (ContractVerifyOut, "Whether the stored objects still match")})
 def verify_contract(ctx: Context, contract_id: str) -> Reply:
     v = contracts.verify(ctx.tenant, contract_id)
-    return Reply(VerifyOut(contract_id=contract_id, match=v.match,
+    return Reply(ContractVerifyOut(contract_id=contract_id, match=v.match,
                            recorded_sha256=v.contract.document_sha256,
                            document_sha256=v.document_sha256,
                            signed_copy_sha256=v.signed_copy_sha256,

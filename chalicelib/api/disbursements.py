@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.api.applications import loan_fields
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.lending_models import ScheduleOut
 from chalicelib.api.origination_models import LoanOut
 from chalicelib.api.roles import COLLECTORS, CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import MoneyOut, Strict
@@ -29,7 +30,7 @@ from ledger.errors import AccountNotFound
 bp = Blueprint(__name__)
 
 
-class AttemptOut(BaseModel):
+class PayoutAttemptOut(BaseModel):
     n: int
     channel_id: str
     payout_id: str
@@ -56,7 +57,7 @@ class DisbursementOut(BaseModel):
     payout: MoneyOut = Field(description="Paid to the borrower.")
     financed: MoneyOut = Field(description="Debited to the loan's principal receivable.")
     origination_fee: MoneyOut = Field(description="Recognised as fee income at payout.")
-    attempts: list[AttemptOut]
+    attempts: list[PayoutAttemptOut]
     skipped: dict[str, str] = Field(description="Channels passed over by the last routing, "
                                                 "and why.")
     failure: str | None
@@ -65,7 +66,7 @@ class DisbursementOut(BaseModel):
     updated_at: datetime
 
 
-class HistoryOut(BaseModel):
+class LoanHistoryOut(BaseModel):
     seq: int
     action: str
     at: datetime
@@ -81,8 +82,8 @@ class LoanView(LoanOut):
     disbursed_at: datetime | None
     balances: dict[str, MoneyOut] = Field(description="Receivables from the ledger "
                                                       "(principal, interest, fee, penalty).")
-    schedule: dict[str, Any] = Field(description="From the actual disbursement date once active.")
-    history: list[HistoryOut]
+    schedule: ScheduleOut = Field(description="From the actual disbursement date once active.")
+    history: list[LoanHistoryOut]
     updated_at: datetime
 
 
@@ -111,7 +112,7 @@ def _m(minor: int, currency: str) -> MoneyOut:
 
 def disbursement_out(item: DisbursementItem) -> DisbursementOut:
     cur = item.currency
-    attempts = [AttemptOut(**{**a, "cost": _m(a["cost"], cur)}) for a in item.attempt_list()]
+    attempts = [PayoutAttemptOut(**{**a, "cost": _m(a["cost"], cur)}) for a in item.attempt_list()]
     return DisbursementOut(id=item.disbursement_id, loan_id=item.loan_id,
                            status=item.status,  # type: ignore[arg-type]
                            payout=_m(item.payout, cur), financed=_m(item.financed, cur),
@@ -179,7 +180,7 @@ def _balances(tenant: str, loan_id: str, currency: str) -> dict[str, MoneyOut]:
 def get_loan(ctx: Context, loan_id: str) -> Reply:
     loan = loan_lifecycle.load(ctx.tenant, loan_id)
     records, _ = audit.list_chain(ctx.tenant, "loan", loan_id, 100, None)
-    history = [HistoryOut(seq=r["seq"], action=r["action"], at=r["at"],
+    history = [LoanHistoryOut(seq=r["seq"], action=r["action"], at=r["at"],
                           status=json.loads(r.get("data") or "{}").get("status"))
                for r in records]
     return Reply(LoanView(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
+
+import mimeparse
 from chalice import Blueprint
 from pydantic import BaseModel
 
@@ -10,6 +14,8 @@ from chalicelib.config import VERSION
 from chalicelib.store import dynamo
 
 bp = Blueprint(__name__)
+YAML, JSON = "application/yaml", "application/json"
+CONTRACT_MEDIA = (JSON, YAML)  # on a tie (`*/*`, no header) mimeparse takes the last: YAML
 TABLES = ("main", "idempotency", "audit", "ledger-accounts", "ledger-journals", "ledger-entries")
 
 
@@ -35,10 +41,28 @@ def health(_ctx: Context) -> Reply:
                  200 if ok else 503)
 
 
+def contract_media(accept: str | None) -> str:
+    """YAML unless the request prefers JSON; a header nobody can parse gets the default."""
+    try:
+        return mimeparse.best_match(CONTRACT_MEDIA, accept or "*/*") or YAML
+    except ValueError:
+        return YAML
+
+
+@cache
+def _contract_json() -> str:
+    from chalicelib.api.openapi import build_spec
+
+    return json.dumps(build_spec(), ensure_ascii=False, separators=(",", ":"))
+
+
 @endpoint(bp, "GET", "/v1/openapi.yaml", summary="This API's OpenAPI 3.1 contract",
-          tag="Service", roles=None, responses={200: (None, "The contract")},
-          content_type="application/yaml")
+          tag="Service", roles=None,
+          responses={200: (None, "The contract, as YAML; as JSON to `Accept: application/json`")},
+          content_type=YAML)
 def openapi_document(_ctx: Context) -> Reply:
     from chalicelib.api.openapi import spec_yaml
 
-    return Reply(spec_yaml(), headers={"Content-Type": "application/yaml"})
+    media = contract_media(bp.current_request.headers.get("accept"))
+    body = _contract_json() if media == JSON else spec_yaml()
+    return Reply(body, headers={"Content-Type": media, "Vary": "Accept"})

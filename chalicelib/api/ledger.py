@@ -59,7 +59,7 @@ class JournalIn(Strict):
     expires_at: Instant | None = Field(default=None, description="Pending only: voided after.")
 
 
-class ResolveIn(Strict):
+class PendingResolveIn(Strict):
     journal_id: JournalId = Field(description="Id of the journal that posts or voids.")
     effective_date: date
     description: str = Field(default="", max_length=500)
@@ -186,7 +186,7 @@ class DiscrepancyOut(BaseModel):
     actual: int | None
 
 
-class VerifyOut(BaseModel):
+class LedgerVerifyOut(BaseModel):
     ok: bool
     accounts: int
     journals: int
@@ -354,7 +354,7 @@ def reverse_journal(ctx: Context, journal_id: str, body: ReverseIn) -> Reply:
     return Reply(_journal(journal), 201)
 
 
-def _resolve(ctx: Context, pending_id: str, body: ResolveIn, post: bool) -> Reply:
+def _resolve(ctx: Context, pending_id: str, body: PendingResolveIn, post: bool) -> Reply:
     journal = ledger_ops.resolve_pending(
         ctx.uow, ctx.tenant, ctx.actor, ctx.now, post=post, journal_id=body.journal_id,
         pending_id=pending_id, postings=_postings(body.postings) if body.postings else None,
@@ -363,16 +363,16 @@ def _resolve(ctx: Context, pending_id: str, body: ResolveIn, post: bool) -> Repl
 
 
 @endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/post", summary="Post a pending journal",
-          tag="Ledger", roles=OPERATORS, body=ResolveIn, idempotent=True,
+          tag="Ledger", roles=OPERATORS, body=PendingResolveIn, idempotent=True,
           responses={201: (JournalOut, "The posting journal (fully or partially)")})
-def post_pending(ctx: Context, journal_id: str, body: ResolveIn) -> Reply:
+def post_pending(ctx: Context, journal_id: str, body: PendingResolveIn) -> Reply:
     return _resolve(ctx, journal_id, body, post=True)
 
 
 @endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/void", summary="Void a pending journal",
-          tag="Ledger", roles=OPERATORS, body=ResolveIn, idempotent=True,
+          tag="Ledger", roles=OPERATORS, body=PendingResolveIn, idempotent=True,
           responses={201: (JournalOut, "The voiding journal")})
-def void_pending(ctx: Context, journal_id: str, body: ResolveIn) -> Reply:
+def void_pending(ctx: Context, journal_id: str, body: PendingResolveIn) -> Reply:
     return _resolve(ctx, journal_id, body, post=False)
 
 
@@ -393,10 +393,10 @@ def trial_balance(ctx: Context) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/ledger/verify", summary="Prove the books", tag="Ledger",
-          roles=BOOKKEEPERS, responses={200: (VerifyOut, "Every discrepancy found, if any")})
+          roles=BOOKKEEPERS, responses={200: (LedgerVerifyOut, "Every discrepancy found, if any")})
 def verify(ctx: Context) -> Reply:
     report = ledger().verify(ctx.tenant)
-    return Reply(VerifyOut(ok=report.ok, accounts=report.accounts, journals=report.journals,
+    return Reply(LedgerVerifyOut(ok=report.ok, accounts=report.accounts, journals=report.journals,
                            entries=report.entries,
                            discrepancies=[DiscrepancyOut(**d.__dict__)
                                           for d in report.discrepancies]))

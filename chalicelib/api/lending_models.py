@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 Amount = str  # a decimal string in the currency's minor-unit scale, e.g. "888.49"
 
 
-class InstallmentOut(BaseModel):
+class ScheduleInstallmentOut(BaseModel):
     number: int
     due_date: str
     days: int
@@ -32,7 +32,7 @@ class ScheduleOut(BaseModel):
     total_fees: Amount
     total_payments: Amount
     total_cost: Amount = Field(description="Finance charge: interest plus every fee.")
-    installments: list[InstallmentOut]
+    installments: list[ScheduleInstallmentOut]
 
 
 class AprOut(BaseModel):

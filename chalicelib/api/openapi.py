@@ -7,6 +7,7 @@ uses as is.
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any, get_args
 
@@ -35,6 +36,8 @@ ERROR_STATUSES = {
 }
 
 # Structured non-JSON bodies: a YAML document parses to an object (this contract), not a string.
+# Each is also served as JSON on `Accept: application/json` (api/health.py), listed after the
+# YAML: clients that read JSON only (openapi-python-client knows no YAML) have a form to use.
 DOCUMENTS = {"application/yaml": {"type": "object", "required": ["openapi", "info", "paths"]}}
 
 DESCRIPTION = """\
@@ -108,9 +111,11 @@ def _operation(route: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -
             response["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
             if 200 <= status < 300 and (links := _links(route, model)):
                 response["links"] = links
+        elif route.content_type in DOCUMENTS:
+            response["content"] = {media: {"schema": copy.deepcopy(DOCUMENTS[route.content_type])}
+                                   for media in (route.content_type, "application/json")}
         elif route.content_type != "application/json":
-            response["content"] = {route.content_type: {
-                "schema": DOCUMENTS.get(route.content_type, {"type": "string"})}}
+            response["content"] = {route.content_type: {"schema": {"type": "string"}}}
         if route.idempotent:
             response["headers"] = {"Idempotent-Replayed": {
                 "$ref": "#/components/headers/IdempotentReplayed"}}

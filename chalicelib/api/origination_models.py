@@ -267,7 +267,7 @@ class ReviewOut(BaseModel):
     at: str
 
 
-class HistoryOut(BaseModel):
+class ApplicationHistoryOut(BaseModel):
     status: str
     at: str
     by: str
@@ -289,7 +289,7 @@ class ApplicationOut(BaseModel):
     reviews: list[ReviewOut]
     loan_id: str | None
     submitted_by: str
-    history: list[HistoryOut]
+    history: list[ApplicationHistoryOut]
     created_at: datetime
     updated_at: datetime
 

@@ -45,7 +45,7 @@ class RunCreate(Strict):
         return self
 
 
-class RunOut(BaseModel):
+class ReconciliationRunOut(BaseModel):
     id: str
     channel: str
     status: Literal["running", "completed"]
@@ -68,7 +68,7 @@ class RunOut(BaseModel):
 
 class RunPage(BaseModel):
     next_cursor: str | None
-    data: list[RunOut]
+    data: list[ReconciliationRunOut]
 
 
 class ExceptionOut(BaseModel):
@@ -102,7 +102,7 @@ class AdjustingJournal(Strict):
     postings: list[PostingIn] = Field(min_length=2, max_length=58)
 
 
-class ResolveIn(Strict):
+class ExceptionResolveIn(Strict):
     note: str = Field(min_length=1, max_length=2000)
     journal: AdjustingJournal | None = Field(default=None, description=(
         "An adjusting journal posted in the same transaction as the resolution."))
@@ -164,7 +164,8 @@ class LimitQuery(Strict):
 @endpoint(bp, "POST", "/v1/reconciliation/runs", summary="Reconcile a channel statement now",
           tag="Reconciliation", roles=OPERATORS, body=RunCreate, idempotent=True,
           max_body=MAX_INLINE + 4096, errors={404},
-          responses={201: (RunOut, "The completed run; exceptions are listed separately")})
+          responses={201: (ReconciliationRunOut,
+                           "The completed run; exceptions are listed separately")})
 def create_run(ctx: Context, body: RunCreate) -> Reply:
     if body.statement_key is not None:
         source = reconciliation.load_s3(ctx.tenant, body.channel, body.statement_key)
@@ -174,7 +175,7 @@ def create_run(ctx: Context, body: RunCreate) -> Reply:
         else None
     view = reconciliation.run(ctx.tenant, ctx.actor, ctx.now, body.channel, source, period,
                               ctx.uow)
-    return Reply(RunOut(**view), 201)
+    return Reply(ReconciliationRunOut(**view), 201)
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/runs", summary="Reconciliation runs",
@@ -186,7 +187,7 @@ def list_runs(ctx: Context, query: PageQuery) -> Reply:
                                    limit=query.limit, newest_first=True,
                                    start=pagination.decode(query.cursor, scope))
     return Reply(RunPage(next_cursor=pagination.encode(scope, last),
-                         data=[RunOut(**reconciliation.run_view(i)) for i in found]))
+                         data=[ReconciliationRunOut(**reconciliation.run_view(i)) for i in found]))
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/exceptions", summary="Reconciliation exceptions",
@@ -205,9 +206,9 @@ def list_exceptions(ctx: Context, query: ExceptionQuery) -> Reply:
 
 @endpoint(bp, "POST", "/v1/reconciliation/exceptions/{exception_id}/resolve",
           summary="Resolve an exception (note, or adjusting journal)", tag="Reconciliation",
-          roles=OPERATORS, body=ResolveIn, idempotent=True,
+          roles=OPERATORS, body=ExceptionResolveIn, idempotent=True,
           responses={200: (ExceptionOut, "Resolved")})
-def resolve_exception(ctx: Context, exception_id: str, body: ResolveIn) -> Reply:
+def resolve_exception(ctx: Context, exception_id: str, body: ExceptionResolveIn) -> Reply:
     journal = None
     if body.journal is not None:
         j = body.journal

@@ -131,7 +131,7 @@ class WriteOffOut(BaseModel):
     written_off: ComponentsOut
 
 
-class InstallmentOut(BaseModel):
+class ServicingInstallmentOut(BaseModel):
     number: int
     due_date: date
     principal: MoneyOut
@@ -149,7 +149,7 @@ class ServicingOut(BaseModel):
     bucket: str | None
     outstanding: ComponentsOut = Field(description="Equal to the loan's ledger balances.")
     credit: MoneyOut = CREDIT
-    installments: list[InstallmentOut]
+    installments: list[ServicingInstallmentOut]
 
 
 @endpoint(bp, "POST", "/v1/loans/{loan_id}/repayments", summary="Record a repayment: "
@@ -233,7 +233,7 @@ def post_write_off(ctx: Context, loan_id: str, body: WriteOffBody) -> Reply:
 def get_servicing(ctx: Context, loan_id: str) -> Reply:
     v = repayments.loan_servicing(ctx.tenant, loan_id)
     cur = v["currency"]
-    insts = [InstallmentOut(number=i["number"], due_date=i["due_date"],
+    insts = [ServicingInstallmentOut(number=i["number"], due_date=i["due_date"],
                             principal=_m(i["principal"], cur), interest=_m(i["interest"], cur),
                             fee=_m(i["fee"], cur), penalty=_m(i["penalty"], cur),
                             paid=_components(i["paid"], cur)) for i in v["installments"]]

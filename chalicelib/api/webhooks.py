@@ -49,7 +49,7 @@ class WebhookPage(BaseModel):
     data: list[WebhookOut]
 
 
-class AttemptOut(BaseModel):
+class DeliveryAttemptOut(BaseModel):
     at: str
     status: int | None = Field(description="HTTP status, null when no response came back.")
     error: str | None
@@ -72,7 +72,7 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     delivered_at: str | None
     dead_at: str | None
-    history: list[AttemptOut] = Field(description="The most recent attempts, oldest first.")
+    history: list[DeliveryAttemptOut] = Field(description="The most recent attempts, oldest first.")
 
 
 class DeliveryPage(BaseModel):
@@ -96,7 +96,7 @@ def delivery_out(item: dict[str, Any]) -> DeliveryOut:
         last_attempt_at=s(item, "last_attempt_at"), last_status=n(item, "last_status"),
         last_error=s(item, "last_error") or None, delivered_at=s(item, "delivered_at"),
         dead_at=s(item, "dead_at"),
-        history=[AttemptOut(**a) for a in json.loads(s(item, "history") or "[]")])
+        history=[DeliveryAttemptOut(**a) for a in json.loads(s(item, "history") or "[]")])
 
 
 @endpoint(bp, "POST", "/v1/webhooks", summary="Register a webhook endpoint", tag="Webhooks",

@@ -222,7 +222,8 @@ def _run(python: str, code: str, paths: list[Path], *args: str) -> str:
 PURE_MODULES = ("ledger", "ledger.dynamodb", "ledger.verification", "ledger.two_phase",
                 "jinja2", "jinja2.sandbox", "moneyed", "babel.numbers", "lark", "jmespath",
                 "dateutil.parser", "defusedxml.ElementTree", "yaml", "typing_extensions",
-                "annotated_types", "packaging.version", "markupsafe", "six", "tzdata")
+                "annotated_types", "packaging.version", "markupsafe", "six", "tzdata",
+                "mimeparse")
 
 
 def test_pure_python_modules_import_with_only_the_artifact(artifact):
