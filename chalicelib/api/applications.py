@@ -144,4 +144,6 @@ def withdraw_application(ctx: Context, application_id: str) -> Reply:
           responses={201: (AcceptOut, "Accepted; the loan awaits its contract")})
 def accept_offer(ctx: Context, application_id: str) -> Reply:
     item, loan = applications.accept(ctx.uow, ctx.tenant, ctx.actor, ctx.now, application_id)
-    return Reply(AcceptOut(application=render(ctx, item), loan=loan_out(loan)), 201)
+    # The accept command makes the contract in the same unit of work: the id is always set.
+    return Reply(AcceptOut(application=render(ctx, item), loan=loan_out(loan),
+                           contract_id=loan.contract_id), 201)  # type: ignore[arg-type]

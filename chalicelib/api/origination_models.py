@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.api.lending_models import AprOut, ScheduleOut
 from chalicelib.api.schemas import MoneyOut, Strict
+from chalicelib.contracts import drawable
 from chalicelib.ids import Cursor, MintedId
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import Status
@@ -39,6 +40,20 @@ def _fail(title: str, loc: tuple[str, ...], msg: str, code: str) -> None:
     """A validation error at a field of this model (pydantic prefixes the model's own path)."""
     raise ValidationError.from_exception_data(title, [InitErrorDetails(
         type=PydanticCustomError(code, msg), loc=loc, input=None)])
+
+
+def contract_text(value: str) -> str:
+    """Text that will be printed on the contract: NFC, non-blank, and every character one the
+    contract fonts draw (no controls, bidi or zero-width characters), so acceptance never fails
+    on it later."""
+    text = drawable.normalised(value).strip()
+    if not text:
+        raise PydanticCustomError("blank", "must not be blank")
+    bad = drawable.refused(text)
+    if bad:
+        raise PydanticCustomError("undrawable_character", "contains characters the contract "
+                                  "cannot print: {chars}", {"chars": drawable.describe(bad)})
+    return text
 
 
 class NationalId(Strict):
@@ -68,7 +83,10 @@ class Address(Strict):
 
 
 class Applicant(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100,
+                      description="As printed on the contract: stored in NFC; refused (422) if "
+                                  "it holds a character the contract fonts cannot draw, or a "
+                                  "control, bidirectional or zero-width character.")
     national_id: NationalId
     phone: str = Field(min_length=6, max_length=24,
                        description="E.164 (+8613812345678) or an 11-digit mainland mobile.")
@@ -94,9 +112,7 @@ class Applicant(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not value.strip() or any(ord(c) < 32 for c in value):
-            raise ValueError("must be a printable, non-blank name")
-        return value.strip()
+        return contract_text(value)
 
     @model_validator(mode="after")
     def _birth_date_agrees(self) -> Self:
@@ -332,3 +348,6 @@ class LoanOut(BaseModel):
 class AcceptOut(BaseModel):
     application: ApplicationOut
     loan: LoanOut
+    contract_id: str = Field(description="The loan's contract, made on acceptance: "
+                             "GET /v1/contracts/{contract_id} to read it, then request a signing "
+                             "code and sign.")
