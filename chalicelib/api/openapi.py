@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
 from chalicelib.api.problems import PROBLEM_JSON
+from chalicelib.api.schema_defaults import WithFactoryDefaults
 from chalicelib.api.schemas import Problem
 from chalicelib.config import VERSION
 
@@ -60,7 +61,8 @@ def _models() -> list[tuple[type[BaseModel], str]]:
 
 
 def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
-    refs, top = models_json_schema(_models(), ref_template=REF)
+    refs, top = models_json_schema(_models(), ref_template=REF,
+                                   schema_generator=WithFactoryDefaults)
     return refs, top.get("$defs", {})
 
 

@@ -33,7 +33,9 @@ class QuoteRequest(Strict):
     score: int | None = Field(default=None, ge=0, le=1000,
                               description="Scorecard score, graded by the default bands.")
     disbursement_date: date
-    first_due_date: date | None = None
+    first_due_date: date | None = Field(
+        default=None, description="Omitted: one period of the product's frequency after the "
+                                  "disbursement date.")
 
     @model_validator(mode="after")
     def _grade_or_score(self) -> QuoteRequest:

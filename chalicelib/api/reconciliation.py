@@ -34,7 +34,8 @@ class RunCreate(Strict):
         "plain decimals in major units, type payout|collection, ISO dates."))
     period_start: date | None = Field(default=None, description="Defaults to the earliest "
                                       "value date (or the date in the file's name).")
-    period_end: date | None = None
+    period_end: date | None = Field(default=None, description="Defaults to the latest "
+                                    "value date (give both period dates, or neither).")
 
     @model_validator(mode="after")
     def _one_source(self) -> RunCreate:
