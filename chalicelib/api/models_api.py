@@ -18,12 +18,14 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.model_inputs import ModelInputsOut, inputs_out
 from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonOut
 from chalicelib.api.roles import CONFIGURERS, EVERYONE, SCORERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.ids import EntityId, VersionId
 from chalicelib.services import scoring_models as models
+from chalicelib.services.applications import DERIVED
 from chalicelib.store import origination as store
 from chalicelib.store.origination import ModelItem, ModelVersionItem
 
@@ -84,10 +86,16 @@ class ModelPage(BaseModel):
 class ScoreRequest(Strict):
     model_id: EntityId | None = Field(default=None,
                                       description="A tenant model id, or omit (or 'shipped') "
-                                                  "for the shipped model.")
+                                                  "for the shipped model; GET /v1/models/"
+                                                  "{model_id}/inputs lists the features.")
     version: VersionId | None = Field(default=None,
                                       description="Defaults to the model's active version.")
     features: dict[str, Feature] = Field(max_length=256)
+
+
+class InputsQuery(Strict):
+    version: VersionId | None = Field(default=None,
+                                      description="Defaults to the model's active version.")
 
 
 class ScoreResponse(BaseModel):
@@ -167,6 +175,16 @@ def list_models(ctx: Context, query: PageQuery) -> Reply:
 def get_model(ctx: Context, model_id: str) -> Reply:
     item = models.existing(ctx.tenant, model_id)
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
+
+
+@endpoint(bp, "GET", "/v1/models/{model_id}/inputs",
+          summary="What a model scores on: each input, its codes and meanings or its range "
+                  "(`shipped`: the default model every product uses unless it names another)",
+          tag="Scoring", roles=EVERYONE, query=InputsQuery, errors={409},
+          responses={200: (ModelInputsOut, "The model version's inputs")})
+def get_model_inputs(ctx: Context, model_id: str, query: InputsQuery) -> Reply:
+    card, ref = models.card_for(ctx.tenant, model_id, query.version)
+    return Reply(inputs_out(card, ModelRefOut(**ref.as_dict()), DERIVED))
 
 
 @endpoint(bp, "POST", "/v1/score", summary="Score a feature set without an application",
