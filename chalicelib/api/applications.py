@@ -99,7 +99,8 @@ def loan_out(loan: LoanItem) -> LoanOut:
     return LoanOut(**loan_fields(loan))
 
 
-@endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "
+@endpoint(bp, "POST", "/v1/applications", location="/v1/applications/{id}",
+          summary="Submit a loan application: validated, "
           "scored and decided at once", tag="Applications", roles=ORIGINATORS,
           body=ApplicationCreate, idempotent=True, errors={404},
           precheck=lambda ctx, raw: applications.precheck(
@@ -108,7 +109,7 @@ def loan_out(loan: LoanItem) -> LoanOut:
                            "review, or declined (with principal reasons)")})
 def submit_application(ctx: Context, body: ApplicationCreate) -> Reply:
     item = applications.submit(ctx.uow, ctx.tenant, ctx.actor, ctx.now, _submission(body))
-    return Reply(render(ctx, item), 201, {"Location": f"/v1/applications/{item.application_id}"})
+    return Reply(render(ctx, item), 201)
 
 
 @endpoint(bp, "GET", "/v1/applications", summary="List applications, newest first",
@@ -138,7 +139,7 @@ def withdraw_application(ctx: Context, application_id: str) -> Reply:
     return Reply(render(ctx, item))
 
 
-@endpoint(bp, "POST", "/v1/applications/{application_id}/accept",
+@endpoint(bp, "POST", "/v1/applications/{application_id}/accept", location="/v1/loans/{loan.id}",
           summary="Accept the offer: creates the loan (pending_contract)", tag="Applications",
           roles=ORIGINATORS, idempotent=True,
           responses={201: (AcceptOut, "Accepted; the loan awaits its contract")})

@@ -150,15 +150,15 @@ def contract_out(item: ContractItem) -> ContractOut:
                        created_at=item.created_at, updated_at=item.updated_at)
 
 
-@endpoint(bp, "POST", "/v1/contract-templates", summary="Create a contract template",
+@endpoint(bp, "POST", "/v1/contract-templates", location="/v1/contract-templates/{id}",
+          summary="Create a contract template",
           tag="Contracts", roles=CONFIGURERS, body=TemplateCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
           responses={201: (TemplateOut, "Created at version 1 (it rendered a sample contract)")})
 def create_template(ctx: Context, body: TemplateCreate) -> Reply:
     item, version = contracts.create_template(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
                                               body.body, body.product_id)
-    return Reply(_template_out(item, version), 201,
-                 {"Location": f"/v1/contract-templates/{item.template_id}"})
+    return Reply(_template_out(item, version), 201)
 
 
 @endpoint(bp, "GET", "/v1/contract-templates", summary="List contract templates",
@@ -183,6 +183,7 @@ def get_template(ctx: Context, template_id: str, query: VersionQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/contract-templates/{template_id}/versions",
+          location="/v1/contract-templates/{id}?version={version}",
           summary="Add a template version (earlier contracts keep theirs)", tag="Contracts",
           roles=CONFIGURERS, body=TemplateVersionCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
@@ -210,6 +211,7 @@ def get_document(ctx: Context, contract_id: str) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/contracts/{contract_id}/signing-code",
+          location="/v1/contracts/{contract_id}",
           summary="Send the borrower a one-time signing code", tag="Contracts", roles=SIGNERS,
           idempotent=True, errors={409},
           responses={201: (CodeOut, "Sent; only its hash is stored")})

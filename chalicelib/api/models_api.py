@@ -126,17 +126,19 @@ def _out(item: ModelItem, versions: list[ModelVersionItem]) -> ModelOut:
                                    created_at=v.created_at) for v in versions])
 
 
-@endpoint(bp, "POST", "/v1/models", summary="Upload a scoring model (ONNX + model card)",
+@endpoint(bp, "POST", "/v1/models", location="/v1/models/{id}",
+          summary="Upload a scoring model (ONNX + model card)",
           tag="Scoring", roles=CONFIGURERS, body=ModelUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024, errors={422},
           responses={201: (ModelOut, "Stored as version 1, not yet active")})
 def upload_model(ctx: Context, body: ModelUpload) -> Reply:
     item, version = models.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
                                   body.card, _bytes(body.model_base64))
-    return Reply(_out(item, [version]), 201, {"Location": f"/v1/models/{item.model_id}"})
+    return Reply(_out(item, [version]), 201)
 
 
-@endpoint(bp, "POST", "/v1/models/{model_id}/versions", summary="Upload a new model version",
+@endpoint(bp, "POST", "/v1/models/{model_id}/versions", location="/v1/models/{id}",
+          summary="Upload a new model version",
           tag="Scoring", roles=CONFIGURERS, body=VersionUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024,
           responses={201: (ModelOut, "Stored; the active version is unchanged")})

@@ -13,6 +13,7 @@ from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.ledger import JournalId, PostingIn
 from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.errors import not_found
 from chalicelib.services import checkpoints, daily_checks, reconciliation
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
@@ -162,7 +163,8 @@ class LimitQuery(Strict):
     limit: int = Field(default=7, ge=1, le=100)
 
 
-@endpoint(bp, "POST", "/v1/reconciliation/runs", summary="Reconcile a channel statement now",
+@endpoint(bp, "POST", "/v1/reconciliation/runs", location="/v1/reconciliation/runs/{id}",
+          summary="Reconcile a channel statement now",
           tag="Reconciliation", roles=OPERATORS, body=RunCreate, idempotent=True,
           max_body=MAX_INLINE + 4096, errors={404},
           responses={201: (RunOut, "The completed run; exceptions are listed separately")})
@@ -188,6 +190,15 @@ def list_runs(ctx: Context, query: PageQuery) -> Reply:
                                    start=pagination.decode(query.cursor, scope))
     return Reply(RunPage(next_cursor=pagination.encode(scope, last),
                          data=[RunOut(**reconciliation.run_view(i)) for i in found]))
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/runs/{recon_run_id}", summary="A reconciliation run",
+          tag="Reconciliation", roles=BOOKKEEPERS, responses={200: (RunOut, "The run")})
+def get_reconciliation_run(ctx: Context, recon_run_id: str) -> Reply:
+    item = items.get(store.run_pk(ctx.tenant, recon_run_id), store.RUN_SK)
+    if item is None:
+        raise not_found("Reconciliation run")
+    return Reply(RunOut(**reconciliation.run_view(item)))
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/exceptions", summary="Reconciliation exceptions",
