@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import CONFIGURERS, DOCUMENT_READERS, EVERYONE, SIGNERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.config import settings
-from chalicelib.contracts import notifier, storage
+from chalicelib.contracts import drawable, notifier, storage
 from chalicelib.contracts.sandbox import MAX_TEMPLATE_CHARS
 from chalicelib.services import contracts
 from chalicelib.store import contracts as store
@@ -115,8 +115,14 @@ class CodeOut(BaseModel):
 
 
 class Signer(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="As the application gave it "
+                      "(compared in NFC, the form the application stored).")
     national_id: str = Field(min_length=4, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _composed(cls, value: str) -> str:
+        return drawable.normalised(value).strip()
 
 
 class SignBody(Strict):

@@ -160,7 +160,8 @@ def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
 
 
-@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models", tag="Scoring",
+@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models (the shipped "
+          "default is `shipped`: GET /v1/models/shipped/inputs)", tag="Scoring",
           roles=EVERYONE, query=PageQuery, responses={200: (ModelPage, "A page of models")})
 def list_models(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "models", {})

@@ -42,20 +42,6 @@ def _fail(title: str, loc: tuple[str, ...], msg: str, code: str) -> None:
         type=PydanticCustomError(code, msg), loc=loc, input=None)])
 
 
-def contract_text(value: str) -> str:
-    """Text that will be printed on the contract: NFC, non-blank, and every character one the
-    contract fonts draw (no controls, bidi or zero-width characters), so acceptance never fails
-    on it later."""
-    text = drawable.normalised(value).strip()
-    if not text:
-        raise PydanticCustomError("blank", "must not be blank")
-    bad = drawable.refused(text)
-    if bad:
-        raise PydanticCustomError("undrawable_character", "contains characters the contract "
-                                  "cannot print: {chars}", {"chars": drawable.describe(bad)})
-    return text
-
-
 class NationalId(Strict):
     type: IdType
     number: str = Field(min_length=1, max_length=32)
@@ -112,7 +98,7 @@ class Applicant(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return contract_text(value)
+        return drawable.checked(value)
 
     @model_validator(mode="after")
     def _birth_date_agrees(self) -> Self:

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import PLATFORM, PLATFORM_ROLE, TENANT_READERS, TIME_ZONE_SETTERS
 from chalicelib.api.schemas import Strict, TimeZone
 from chalicelib.clock import LEGACY_ZONE
+from chalicelib.contracts import drawable
 from chalicelib.errors import not_found
 from chalicelib.ids import TenantId
 from chalicelib.services import tenants
@@ -23,9 +24,16 @@ Role = Literal["admin", "partner", "reviewer", "operator"]
 class TenantCreate(Strict):
     tenant_id: TenantId = Field(
         description="Chosen by the platform; lowercase letters, digits, '-'.")
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="The lender's name as every "
+                      "contract prints it: stored in NFC; characters the contract fonts cannot "
+                      "draw, and control, bidirectional or zero-width ones, are refused.")
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     time_zone: TimeZone
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return drawable.checked(value)
 
 
 class TimeZoneBody(Strict):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from pydantic_core import PydanticCustomError
+
 from chalicelib.contracts.document import covered
 
 # Controls (Cc), formats (Cf: bidi embeddings, overrides and isolates, zero-width spaces and
@@ -36,3 +38,16 @@ def refused(text: str) -> list[str]:
 def describe(chars: list[str]) -> str:
     """Code points and names, never the characters themselves (they may be invisible)."""
     return ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})" for c in chars[:10])
+
+
+def checked(value: str) -> str:
+    """A model field's validator for text printed on a contract: NFC, stripped, non-blank, and
+    every character one the contract can carry (else a 422 at the field)."""
+    text = normalised(value).strip()
+    if not text:
+        raise PydanticCustomError("blank", "must not be blank")
+    bad = refused(text)
+    if bad:
+        raise PydanticCustomError("undrawable_character", "contains characters the contract "
+                                  "cannot print: {chars}", {"chars": describe(bad)})
+    return text

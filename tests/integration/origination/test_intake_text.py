@@ -83,3 +83,28 @@ def test_a_decomposed_name_is_stored_composed(api, acme, product):
 
     item = applications.get("acme", r.json["id"])
     assert applications.applicant_of("acme", item)["name"] == "René Dupont"
+
+
+def test_the_borrower_signs_with_the_name_as_typed_in_either_normal_form(api, acme, product):
+    """The stored name is NFC; a signer typing the decomposed form still matches."""
+    from tests.integration.contracts.helpers import sign
+
+    body = application(product["id"])
+    body["applicant"]["name"] = "Rene\u0301 Dupont"
+    r = api.call("POST", "/v1/applications", body, key=acme["partner"])
+    accepted = api.call("POST", f"/v1/applications/{r.json['id']}/accept", key=acme["partner"])
+    assert accepted.status == 201, accepted.json
+    signed = sign(api, acme, accepted.json["contract_id"], body["applicant"])
+    assert signed.status == 200, signed.json
+
+
+def test_a_tenant_name_the_contract_cannot_print_is_refused(api):
+    """The lender's name is on every contract: a bad one would make every acceptance fail."""
+    body = {"tenant_id": "spoof", "name": "Lender\u202eredneL", "base_currency": "CNY",
+            "time_zone": "UTC"}
+    r = api.call("POST", "/v1/tenants", body, key=api.platform_key)
+    assert r.status == 422
+    assert [e["code"] for e in r.json["errors"] if e["pointer"] == "/body/name"] == [
+        "undrawable_character"]
+    assert api.call("POST", "/v1/tenants", {**body, "name": "示例贷款·Lender"},
+                    key=api.platform_key).status == 201

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
 
-from chalicelib.api.origination_models import contract_text
 from chalicelib.contracts.context import sample_context
 from chalicelib.contracts.document import covered, render_pdf
+from chalicelib.contracts.drawable import checked
 from chalicelib.contracts.sandbox import render
 from chalicelib.services.contracts import default_source
 
@@ -29,7 +29,7 @@ CHARS = st.one_of(
 @given(st.text(CHARS, min_size=1, max_size=100))
 def test_a_name_accepted_at_intake_always_renders(raw: str) -> None:
     try:
-        name = contract_text(raw)
+        name = checked(raw)
     except PydanticCustomError:
         return
     context = sample_context()
