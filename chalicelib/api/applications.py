@@ -99,7 +99,8 @@ def loan_out(loan: LoanItem) -> LoanOut:
     return LoanOut(**loan_fields(loan))
 
 
-@endpoint(bp, "POST", "/v1/applications", summary="Submit a loan application: validated, "
+@endpoint(bp, "POST", "/v1/applications", location="/v1/applications/{id}",
+          summary="Submit a loan application: validated, "
           "scored and decided at once", tag="Applications", roles=ORIGINATORS,
           body=ApplicationCreate, idempotent=True, errors={404},
           precheck=lambda ctx, raw: applications.precheck(
@@ -108,7 +109,7 @@ def loan_out(loan: LoanItem) -> LoanOut:
                            "review, or declined (with principal reasons)")})
 def submit_application(ctx: Context, body: ApplicationCreate) -> Reply:
     item = applications.submit(ctx.uow, ctx.tenant, ctx.actor, ctx.now, _submission(body))
-    return Reply(render(ctx, item), 201, {"Location": f"/v1/applications/{item.application_id}"})
+    return Reply(render(ctx, item), 201)
 
 
 @endpoint(bp, "GET", "/v1/applications", summary="List applications, newest first",
@@ -138,10 +139,12 @@ def withdraw_application(ctx: Context, application_id: str) -> Reply:
     return Reply(render(ctx, item))
 
 
-@endpoint(bp, "POST", "/v1/applications/{application_id}/accept",
+@endpoint(bp, "POST", "/v1/applications/{application_id}/accept", location="/v1/loans/{loan.id}",
           summary="Accept the offer: creates the loan (pending_contract)", tag="Applications",
           roles=ORIGINATORS, idempotent=True,
           responses={201: (AcceptOut, "Accepted; the loan awaits its contract")})
 def accept_offer(ctx: Context, application_id: str) -> Reply:
     item, loan = applications.accept(ctx.uow, ctx.tenant, ctx.actor, ctx.now, application_id)
-    return Reply(AcceptOut(application=render(ctx, item), loan=loan_out(loan)), 201)
+    # The accept command makes the contract in the same unit of work: the id is always set.
+    return Reply(AcceptOut(application=render(ctx, item), loan=loan_out(loan),
+                           contract_id=loan.contract_id), 201)  # type: ignore[arg-type]

@@ -203,7 +203,8 @@ def _sandbox_config(s: SandboxBehaviour, currency: str, pointer: str) -> dict[st
     return config
 
 
-@endpoint(bp, "POST", "/v1/channels", summary="Create a disbursement channel", tag="Channels",
+@endpoint(bp, "POST", "/v1/channels", location="/v1/channels/{id}",
+          summary="Create a disbursement channel", tag="Channels",
           roles=CONFIGURERS, body=ChannelCreate, idempotent=True,
           responses={201: (ChannelCreated, "Created with its prefunded cash account (empty)")})
 def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
@@ -220,7 +221,7 @@ def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
     item = channels.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, settings)
     shown = channel_out(ctx, item, secret=True)
     stored = shown.model_copy(update={"webhook_secret": None})
-    return Reply(shown, 201, {"Location": f"/v1/channels/{item.channel_id}"}, stored_body=stored)
+    return Reply(shown, 201, stored_body=stored)
 
 
 @endpoint(bp, "GET", "/v1/channels", summary="List channels", tag="Channels", roles=EVERYONE,
@@ -264,7 +265,9 @@ def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
     return Reply(channel_out(ctx, item))
 
 
-@endpoint(bp, "POST", "/v1/channels/{channel_id}/fundings", summary="Prefund a channel "
+@endpoint(bp, "POST", "/v1/channels/{channel_id}/fundings",
+          location="/v1/ledger/journals/{journal_id}",
+          summary="Prefund a channel "
           "(journal: debit cash:<channel>, credit funding)", tag="Channels", roles=OPERATORS,
           body=FundingCreate, idempotent=True,
           responses={201: (FundingOut, "Funded; the balance shown includes it")})

@@ -51,7 +51,8 @@ class CobRunOut(BaseModel):
     completed_at: str | None
 
 
-@endpoint(bp, "POST", "/v1/cob/runs", summary="Run (or resume) close of business for a "
+@endpoint(bp, "POST", "/v1/cob/runs", location="/v1/cob/runs/{id}",
+          summary="Run (or resume) close of business for a "
           "business date", tag="Close of business", roles=OPERATORS, body=RunBody,
           idempotent=True, responses={202: (CobRunOut, "Started or resumed; see its progress")})
 def post_run(ctx: Context, body: RunBody) -> Reply:
@@ -61,7 +62,7 @@ def post_run(ctx: Context, body: RunBody) -> Reply:
     item = cob_chunks.dispatch(ctx.tenant, item["run_id"]["S"], ctx.now,
                                deadline=time.monotonic() + PLAN_BUDGET_S)
     view = cob.view(item)
-    return Reply(CobRunOut(**view), 202, {"Location": f"/v1/cob/runs/{view['id']}"})
+    return Reply(CobRunOut(**view), 202)
 
 
 @endpoint(bp, "GET", "/v1/cob/runs/{run_id}", summary="A close-of-business run's progress",

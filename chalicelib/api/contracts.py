@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import CONFIGURERS, DOCUMENT_READERS, EVERYONE, SIGNERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.config import settings
-from chalicelib.contracts import notifier, storage
+from chalicelib.contracts import drawable, notifier, storage
 from chalicelib.contracts.sandbox import MAX_TEMPLATE_CHARS
 from chalicelib.services import contracts
 from chalicelib.store import contracts as store
@@ -115,8 +115,14 @@ class CodeOut(BaseModel):
 
 
 class Signer(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="As the application gave it "
+                      "(compared in NFC, the form the application stored).")
     national_id: str = Field(min_length=4, max_length=64)
+
+    @field_validator("name")
+    @classmethod
+    def _composed(cls, value: str) -> str:
+        return drawable.normalised(value).strip()
 
 
 class SignBody(Strict):
@@ -150,15 +156,15 @@ def contract_out(item: ContractItem) -> ContractOut:
                        created_at=item.created_at, updated_at=item.updated_at)
 
 
-@endpoint(bp, "POST", "/v1/contract-templates", summary="Create a contract template",
+@endpoint(bp, "POST", "/v1/contract-templates", location="/v1/contract-templates/{id}",
+          summary="Create a contract template",
           tag="Contracts", roles=CONFIGURERS, body=TemplateCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
           responses={201: (TemplateOut, "Created at version 1 (it rendered a sample contract)")})
 def create_template(ctx: Context, body: TemplateCreate) -> Reply:
     item, version = contracts.create_template(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
                                               body.body, body.product_id)
-    return Reply(_template_out(item, version), 201,
-                 {"Location": f"/v1/contract-templates/{item.template_id}"})
+    return Reply(_template_out(item, version), 201)
 
 
 @endpoint(bp, "GET", "/v1/contract-templates", summary="List contract templates",
@@ -183,6 +189,7 @@ def get_template(ctx: Context, template_id: str, query: VersionQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/contract-templates/{template_id}/versions",
+          location="/v1/contract-templates/{id}?version={version}",
           summary="Add a template version (earlier contracts keep theirs)", tag="Contracts",
           roles=CONFIGURERS, body=TemplateVersionCreate, idempotent=True,
           max_body=2 * MAX_TEMPLATE_CHARS + 4096,
@@ -210,6 +217,7 @@ def get_document(ctx: Context, contract_id: str) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/contracts/{contract_id}/signing-code",
+          location="/v1/contracts/{contract_id}",
           summary="Send the borrower a one-time signing code", tag="Contracts", roles=SIGNERS,
           idempotent=True, errors={409},
           responses={201: (CodeOut, "Sent; only its hash is stored")})

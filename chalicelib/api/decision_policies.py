@@ -62,14 +62,14 @@ def _out(item: PolicyItem, number: int, config: PolicyConfig) -> PolicyOut:
                      created_at=item.created_at, updated_at=item.updated_at)
 
 
-@endpoint(bp, "POST", "/v1/decision-policies", summary="Create a decision policy",
+@endpoint(bp, "POST", "/v1/decision-policies", location="/v1/decision-policies/{id}",
+          summary="Create a decision policy",
           tag="Decisions", roles=CONFIGURERS, body=PolicyCreate, idempotent=True,
           responses={201: (PolicyOut, "Created at version 1; reference it from a product")})
 def create_policy(ctx: Context, body: PolicyCreate) -> Reply:
     item, version = policies.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
                                     body.config)
-    return Reply(_out(item, version.number, body.config), 201,
-                 {"Location": f"/v1/decision-policies/{item.policy_id}"})
+    return Reply(_out(item, version.number, body.config), 201)
 
 
 @endpoint(bp, "GET", "/v1/decision-policies", summary="List decision policies",
@@ -95,6 +95,7 @@ def get_policy(ctx: Context, policy_id: str, query: VersionQuery) -> Reply:
 
 
 @endpoint(bp, "POST", "/v1/decision-policies/{policy_id}/versions",
+          location="/v1/decision-policies/{id}?version={version}",
           summary="Add a decision policy version", tag="Decisions", roles=CONFIGURERS,
           body=PolicyVersionCreate, idempotent=True,
           responses={201: (PolicyOut, "The new current version; decided applications keep "

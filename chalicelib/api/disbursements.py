@@ -122,7 +122,7 @@ def disbursement_out(item: DisbursementItem) -> DisbursementOut:
                            updated_at=item.updated_at)
 
 
-@endpoint(bp, "POST", "/v1/loans/{loan_id}/disbursements",
+@endpoint(bp, "POST", "/v1/loans/{loan_id}/disbursements", location="/v1/disbursements/{id}",
           summary="Disburse a loan whose contract is signed: routed across channels",
           tag="Disbursements", roles=COLLECTORS, idempotent=True,
           responses={202: (DisbursementOut, "Started (routing runs at once; poll GET "

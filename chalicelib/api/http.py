@@ -81,6 +81,9 @@ class RouteSpec:
     lease: bool = True
     # The path parameters' model (built from PATH_PARAMS); None when the path has none.
     params: type[BaseModel] | None = None
+    # Where a created resource lives, for the Location header of a 201/202: `{name}` is the
+    # request's path parameter or the response body's field (`{loan.id}`: a nested one).
+    location: str | None = None
 
 
 ROUTES: list[RouteSpec] = []
@@ -122,18 +125,19 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
              idempotent: bool = False, content_type: str = "application/json",
              max_body: int = MAX_BODY_BYTES, errors: set[int] | None = None,
              precheck: Callable[[Context, Any], list[FieldError]] | None = None,
-             lease: bool = True,
+             lease: bool = True, location: str | None = None,
              ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
     def decorate(handler: Callable[..., Reply]) -> Callable[..., Response]:
         spec = RouteSpec(method, path, handler.__name__, summary, tag,
                          frozenset(roles) if roles is not None else None, body, query,
                          responses, idempotent, content_type, max_body,
                          frozenset(errors or ()), precheck, lease,
-                         path_model(handler.__name__, path))
+                         path_model(handler.__name__, path), location)
         ROUTES.append(spec)
+        run = locating(location, handler) if location else handler
 
         def view(**path_params: str) -> Response:
-            return _handle(bp, spec, handler, path_params)
+            return _handle(bp, spec, run, path_params)
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
@@ -144,6 +148,37 @@ def endpoint(bp: Blueprint, method: str, path: str, *, summary: str, tag: str,
         return view
 
     return decorate
+
+
+CREATED = (201, 202)
+LOCATION_PARAM = re.compile(r"{([\w.]+)}")
+
+
+def locating(template: str, handler: Callable[..., Reply]) -> Callable[..., Reply]:
+    """The handler, its 201/202 replies given a Location built from `template` (before the
+    reply is stored for idempotent replays, so a replay carries it too)."""
+    def run(ctx: Context, **kwargs: Any) -> Reply:
+        reply = handler(ctx, **kwargs)
+        if reply.status in CREATED:
+            reply.headers["Location"] = location_of(template, kwargs, reply.body)
+        return reply
+
+    return run
+
+
+def location_of(template: str, path_params: dict[str, Any], body: Any) -> str:
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in path_params and isinstance(path_params[name], str):
+            return str(path_params[name])
+        found: Any = data
+        for part in name.split("."):
+            found = found[part]
+        return str(found)
+
+    return LOCATION_PARAM.sub(value, template)
 
 
 def path_model(operation: str, path: str) -> type[BaseModel] | None:

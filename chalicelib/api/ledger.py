@@ -262,7 +262,8 @@ def list_accounts(ctx: Context, query: PageQuery) -> Reply:
                              data=[_account(a) for a in page.items]))
 
 
-@endpoint(bp, "POST", "/v1/ledger/accounts", summary="Open an account", tag="Ledger",
+@endpoint(bp, "POST", "/v1/ledger/accounts", location="/v1/ledger/accounts/{id}",
+          summary="Open an account", tag="Ledger",
           roles=CONFIGURERS, body=AccountIn, idempotent=True,
           responses={201: (AccountOut, "Account opened")})
 def open_account(ctx: Context, body: AccountIn) -> Reply:
@@ -275,7 +276,7 @@ def open_account(ctx: Context, body: AccountIn) -> Reply:
                                                                field="ceiling"))
     ledger_ops.open_account(ctx.uow, ctx.tenant, ctx.actor, ctx.now, spec)
     account = Account(spec, status=AccountStatus.OPEN, created_at=ctx.now)
-    return Reply(_account(account), 201, {"Location": f"/v1/ledger/accounts/{spec.account_id}"})
+    return Reply(_account(account), 201)
 
 
 @endpoint(bp, "GET", "/v1/ledger/accounts/{account_id}", summary="An account and its balance",
@@ -311,7 +312,8 @@ def account_entries(ctx: Context, account_id: str, query: PageQuery) -> Reply:
 
 # ---- journals -------------------------------------------------------------------------------
 
-@endpoint(bp, "POST", "/v1/ledger/journals", summary="Post a manual journal", tag="Ledger",
+@endpoint(bp, "POST", "/v1/ledger/journals", location="/v1/ledger/journals/{id}",
+          summary="Post a manual journal", tag="Ledger",
           roles=OPERATORS, body=JournalIn, idempotent=True, errors={404}, lease=False,
           responses={201: (JournalOut, "Posted (or reserved, if pending)"),
                      200: (JournalOut, "This journal id already holds this exact journal")})
@@ -344,7 +346,9 @@ def get_journal(ctx: Context, journal_id: str) -> Reply:
                           view.resolved_by, view.reversed_by))
 
 
-@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/reverse", summary="Reverse a journal",
+@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/reverse",
+          location="/v1/ledger/journals/{id}",
+          summary="Reverse a journal",
           tag="Ledger", roles=OPERATORS, body=ReverseIn, idempotent=True,
           responses={201: (JournalOut, "The reversing journal")})
 def reverse_journal(ctx: Context, journal_id: str, body: ReverseIn) -> Reply:
@@ -362,14 +366,16 @@ def _resolve(ctx: Context, pending_id: str, body: PendingResolveIn, post: bool) 
     return Reply(_journal(journal), 201)
 
 
-@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/post", summary="Post a pending journal",
+@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/post", location="/v1/ledger/journals/{id}",
+          summary="Post a pending journal",
           tag="Ledger", roles=OPERATORS, body=PendingResolveIn, idempotent=True,
           responses={201: (JournalOut, "The posting journal (fully or partially)")})
 def post_pending(ctx: Context, journal_id: str, body: PendingResolveIn) -> Reply:
     return _resolve(ctx, journal_id, body, post=True)
 
 
-@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/void", summary="Void a pending journal",
+@endpoint(bp, "POST", "/v1/ledger/journals/{journal_id}/void", location="/v1/ledger/journals/{id}",
+          summary="Void a pending journal",
           tag="Ledger", roles=OPERATORS, body=PendingResolveIn, idempotent=True,
           responses={201: (JournalOut, "The voiding journal")})
 def void_pending(ctx: Context, journal_id: str, body: PendingResolveIn) -> Reply:

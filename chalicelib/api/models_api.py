@@ -18,12 +18,14 @@ from pydantic import BaseModel, Field
 
 from chalicelib.api import pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
+from chalicelib.api.model_inputs import ModelInputsOut, inputs_out
 from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonOut
 from chalicelib.api.roles import CONFIGURERS, EVERYONE, SCORERS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.ids import EntityId, VersionId
 from chalicelib.services import scoring_models as models
+from chalicelib.services.applications import DERIVED
 from chalicelib.store import origination as store
 from chalicelib.store.origination import ModelItem, ModelVersionItem
 
@@ -84,10 +86,16 @@ class ModelPage(BaseModel):
 class ScoreRequest(Strict):
     model_id: EntityId | None = Field(default=None,
                                       description="A tenant model id, or omit (or 'shipped') "
-                                                  "for the shipped model.")
+                                                  "for the shipped model; GET /v1/models/"
+                                                  "{model_id}/inputs lists the features.")
     version: VersionId | None = Field(default=None,
                                       description="Defaults to the model's active version.")
     features: dict[str, Feature] = Field(max_length=256)
+
+
+class InputsQuery(Strict):
+    version: VersionId | None = Field(default=None,
+                                      description="Defaults to the model's active version.")
 
 
 class ScoreResponse(BaseModel):
@@ -118,17 +126,19 @@ def _out(item: ModelItem, versions: list[ModelVersionItem]) -> ModelOut:
                                    created_at=v.created_at) for v in versions])
 
 
-@endpoint(bp, "POST", "/v1/models", summary="Upload a scoring model (ONNX + model card)",
+@endpoint(bp, "POST", "/v1/models", location="/v1/models/{id}",
+          summary="Upload a scoring model (ONNX + model card)",
           tag="Scoring", roles=CONFIGURERS, body=ModelUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024, errors={422},
           responses={201: (ModelOut, "Stored as version 1, not yet active")})
 def upload_model(ctx: Context, body: ModelUpload) -> Reply:
     item, version = models.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name,
                                   body.card, _bytes(body.model_base64))
-    return Reply(_out(item, [version]), 201, {"Location": f"/v1/models/{item.model_id}"})
+    return Reply(_out(item, [version]), 201)
 
 
-@endpoint(bp, "POST", "/v1/models/{model_id}/versions", summary="Upload a new model version",
+@endpoint(bp, "POST", "/v1/models/{model_id}/versions", location="/v1/models/{id}",
+          summary="Upload a new model version",
           tag="Scoring", roles=CONFIGURERS, body=VersionUpload, idempotent=True,
           max_body=MAX_UPLOAD + 64 * 1024,
           responses={201: (ModelOut, "Stored; the active version is unchanged")})
@@ -150,7 +160,8 @@ def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
 
 
-@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models", tag="Scoring",
+@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models (the shipped "
+          "default is `shipped`: GET /v1/models/shipped/inputs)", tag="Scoring",
           roles=EVERYONE, query=PageQuery, responses={200: (ModelPage, "A page of models")})
 def list_models(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "models", {})
@@ -167,6 +178,16 @@ def list_models(ctx: Context, query: PageQuery) -> Reply:
 def get_model(ctx: Context, model_id: str) -> Reply:
     item = models.existing(ctx.tenant, model_id)
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
+
+
+@endpoint(bp, "GET", "/v1/models/{model_id}/inputs",
+          summary="What a model scores on: each input, its codes and meanings or its range "
+                  "(`shipped`: the default model every product uses unless it names another)",
+          tag="Scoring", roles=EVERYONE, query=InputsQuery, errors={409},
+          responses={200: (ModelInputsOut, "The model version's inputs")})
+def get_model_inputs(ctx: Context, model_id: str, query: InputsQuery) -> Reply:
+    card, ref = models.card_for(ctx.tenant, model_id, query.version)
+    return Reply(inputs_out(card, ModelRefOut(**ref.as_dict()), DERIVED))
 
 
 @endpoint(bp, "POST", "/v1/score", summary="Score a feature set without an application",

@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
+from chalicelib.api.http import CREATED, MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
 from chalicelib.api.problems import PROBLEM_JSON
+from chalicelib.api.schema_defaults import WithFactoryDefaults
 from chalicelib.api.schemas import Problem
 from chalicelib.config import VERSION
 
@@ -63,7 +64,8 @@ def _models() -> list[tuple[type[BaseModel], str]]:
 
 
 def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
-    refs, top = models_json_schema(_models(), ref_template=REF)
+    refs, top = models_json_schema(_models(), ref_template=REF,
+                                   schema_generator=WithFactoryDefaults)
     return refs, top.get("$defs", {})
 
 
@@ -119,6 +121,9 @@ def _operation(route: RouteSpec, refs: dict[tuple[type[BaseModel], str], Any]) -
         if route.idempotent:
             response["headers"] = {"Idempotent-Replayed": {
                 "$ref": "#/components/headers/IdempotentReplayed"}}
+        if route.location and status in CREATED:
+            response.setdefault("headers", {})["Location"] = {
+                "$ref": "#/components/headers/Location"}
         responses[str(status)] = response
     for status in _error_statuses(route):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
@@ -228,7 +233,10 @@ def build_spec() -> dict[str, Any]:
                                "Printable ASCII.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
                            "pattern": "^[\\x20-\\x7e]+$"}}},
-            "headers": {"IdempotentReplayed": {
+            "headers": {"Location": {
+                "description": "The created resource's path on this API: a GET on it reads it.",
+                "schema": {"type": "string", "format": "uri-reference"}},
+                "IdempotentReplayed": {
                 "description": "Present (true) when this is the stored response of an earlier "
                                "request with the same Idempotency-Key.",
                 "schema": {"type": "string", "enum": ["true"]}}},

@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.api.lending_models import AprOut, ScheduleOut
 from chalicelib.api.schemas import MoneyOut, Strict
+from chalicelib.contracts import drawable
 from chalicelib.ids import Cursor, MintedId
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import Status
@@ -68,7 +69,10 @@ class Address(Strict):
 
 
 class Applicant(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100,
+                      description="As printed on the contract: stored in NFC; refused (422) if "
+                                  "it holds a character the contract fonts cannot draw, or a "
+                                  "control, bidirectional or zero-width character.")
     national_id: NationalId
     phone: str = Field(min_length=6, max_length=24,
                        description="E.164 (+8613812345678) or an 11-digit mainland mobile.")
@@ -94,9 +98,7 @@ class Applicant(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not value.strip() or any(ord(c) < 32 for c in value):
-            raise ValueError("must be a printable, non-blank name")
-        return value.strip()
+        return drawable.checked(value)
 
     @model_validator(mode="after")
     def _birth_date_agrees(self) -> Self:
@@ -332,3 +334,6 @@ class LoanOut(BaseModel):
 class AcceptOut(BaseModel):
     application: ApplicationOut
     loan: LoanOut
+    contract_id: str = Field(description="The loan's contract, made on acceptance: "
+                             "GET /v1/contracts/{contract_id} to read it, then request a signing "
+                             "code and sign.")

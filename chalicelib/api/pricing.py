@@ -33,7 +33,9 @@ class QuoteRequest(Strict):
     score: int | None = Field(default=None, ge=0, le=1000,
                               description="Scorecard score, graded by the default bands.")
     disbursement_date: date
-    first_due_date: date | None = None
+    first_due_date: date | None = Field(
+        default=None, description="Omitted: one period of the product's frequency after the "
+                                  "disbursement date.")
 
     @model_validator(mode="after")
     def _grade_or_score(self) -> QuoteRequest:
@@ -46,7 +48,8 @@ class QuoteRequest(Strict):
         return self.grade if self.grade is not None else DEFAULT_GRADES.grade(self.score or 0)
 
 
-@endpoint(bp, "POST", "/v1/quotes", summary="Quote a loan: schedule, cost and APR",
+@endpoint(bp, "POST", "/v1/quotes", location="/v1/quotes/{id}",
+          summary="Quote a loan: schedule, cost and APR",
           tag="Pricing", roles=ORIGINATORS, body=QuoteRequest, idempotent=True, errors={404},
           responses={201: (QuoteOut, "A quote the product allows, valid for 7 days")})
 def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
@@ -55,7 +58,7 @@ def create_quote(ctx: Context, body: QuoteRequest) -> Reply:
                           currency=body.amount.currency, term=body.term, grade=body.risk_grade,
                           disbursement_date=body.disbursement_date,
                           first_due_date=body.first_due_date)
-    return Reply({**quote, "status": "valid"}, 201, {"Location": f"/v1/quotes/{quote['id']}"})
+    return Reply({**quote, "status": "valid"}, 201)
 
 
 @endpoint(bp, "GET", "/v1/quotes/{quote_id}", summary="A stored quote", tag="Pricing",

@@ -67,13 +67,13 @@ def _out(item: ProductItem, number: int, terms: ProductConfig) -> ProductOut:
                       created_at=item.created_at, updated_at=item.updated_at)
 
 
-@endpoint(bp, "POST", "/v1/products", summary="Create a loan product", tag="Products",
+@endpoint(bp, "POST", "/v1/products", location="/v1/products/{id}",
+          summary="Create a loan product", tag="Products",
           roles=CONFIGURERS, body=ProductCreate, idempotent=True,
           responses={201: (ProductOut, "Product created at version 1")})
 def create_product(ctx: Context, body: ProductCreate) -> Reply:
     item, version = products.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.name, body.terms)
-    return Reply(_out(item, version.number, body.terms), 201,
-                 {"Location": f"/v1/products/{item.product_id}"})
+    return Reply(_out(item, version.number, body.terms), 201)
 
 
 @endpoint(bp, "GET", "/v1/products", summary="List products", tag="Products", roles=EVERYONE,
@@ -96,7 +96,9 @@ def get_product(ctx: Context, product_id: str, query: VersionQuery) -> Reply:
     return Reply(_out(item, version.number, terms))
 
 
-@endpoint(bp, "POST", "/v1/products/{product_id}/versions", summary="Add a product version",
+@endpoint(bp, "POST", "/v1/products/{product_id}/versions",
+          location="/v1/products/{id}?version={version}",
+          summary="Add a product version",
           tag="Products", roles=CONFIGURERS, body=ProductVersionCreate, idempotent=True,
           responses={201: (ProductOut, "The new current version; earlier loans keep theirs")})
 def add_product_version(ctx: Context, product_id: str, body: ProductVersionCreate) -> Reply:

@@ -13,6 +13,7 @@ from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.ledger import JournalId, PostingIn
 from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
+from chalicelib.errors import not_found
 from chalicelib.services import checkpoints, daily_checks, reconciliation
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
@@ -34,7 +35,8 @@ class RunCreate(Strict):
         "plain decimals in major units, type payout|collection, ISO dates."))
     period_start: date | None = Field(default=None, description="Defaults to the earliest "
                                       "value date (or the date in the file's name).")
-    period_end: date | None = None
+    period_end: date | None = Field(default=None, description="Defaults to the latest "
+                                    "value date (give both period dates, or neither).")
 
     @model_validator(mode="after")
     def _one_source(self) -> RunCreate:
@@ -161,7 +163,8 @@ class LimitQuery(Strict):
     limit: int = Field(default=7, ge=1, le=100)
 
 
-@endpoint(bp, "POST", "/v1/reconciliation/runs", summary="Reconcile a channel statement now",
+@endpoint(bp, "POST", "/v1/reconciliation/runs", location="/v1/reconciliation/runs/{id}",
+          summary="Reconcile a channel statement now",
           tag="Reconciliation", roles=OPERATORS, body=RunCreate, idempotent=True,
           max_body=MAX_INLINE + 4096, errors={404},
           responses={201: (ReconciliationRunOut,
@@ -188,6 +191,16 @@ def list_runs(ctx: Context, query: PageQuery) -> Reply:
                                    start=pagination.decode(query.cursor, scope))
     return Reply(RunPage(next_cursor=pagination.encode(scope, last),
                          data=[ReconciliationRunOut(**reconciliation.run_view(i)) for i in found]))
+
+
+@endpoint(bp, "GET", "/v1/reconciliation/runs/{recon_run_id}", summary="A reconciliation run",
+          tag="Reconciliation", roles=BOOKKEEPERS,
+          responses={200: (ReconciliationRunOut, "The run")})
+def get_reconciliation_run(ctx: Context, recon_run_id: str) -> Reply:
+    item = items.get(store.run_pk(ctx.tenant, recon_run_id), store.RUN_SK)
+    if item is None:
+        raise not_found("Reconciliation run")
+    return Reply(ReconciliationRunOut(**reconciliation.run_view(item)))
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/exceptions", summary="Reconciliation exceptions",

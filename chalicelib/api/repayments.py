@@ -152,7 +152,8 @@ class ServicingOut(BaseModel):
     installments: list[ServicingInstallmentOut]
 
 
-@endpoint(bp, "POST", "/v1/loans/{loan_id}/repayments", summary="Record a repayment: "
+@endpoint(bp, "POST", "/v1/loans/{loan_id}/repayments", location="/v1/repayments/{id}",
+          summary="Record a repayment: "
           "allocated by the product's rules and posted to the ledger", tag="Repayments",
           roles=COLLECTORS, body=RepaymentBody, idempotent=True,
           responses={201: (RepaymentOut, "Posted")}, errors={409})
@@ -160,7 +161,7 @@ def post_repayment(ctx: Context, loan_id: str, body: RepaymentBody) -> Reply:
     view = repayments.repay(ctx.uow, ctx.tenant, ctx.actor, ctx.now, loan_id, body.amount.minor,
                             body.amount.currency, body.paid_at, body.channel,
                             body.external_reference)
-    return Reply(repayment_out(view), 201, {"Location": f"/v1/repayments/{view['id']}"})
+    return Reply(repayment_out(view), 201)
 
 
 @endpoint(bp, "GET", "/v1/loans/{loan_id}/repayments", summary="A loan's repayments, oldest "
@@ -193,7 +194,8 @@ def reverse_repayment(ctx: Context, repayment_id: str, body: ReverseBody) -> Rep
                                                   repayment_id, body.reason)))
 
 
-@endpoint(bp, "POST", "/v1/loans/{loan_id}/refunds", summary="Refund the borrower's credit "
+@endpoint(bp, "POST", "/v1/loans/{loan_id}/refunds", location="/v1/ledger/journals/{journal_id}",
+          summary="Refund the borrower's credit "
           "balance", tag="Repayments", roles=OPERATORS, body=RefundBody, idempotent=True,
           responses={201: (RefundOut, "Refunded")}, errors={409})
 def post_refund(ctx: Context, loan_id: str, body: RefundBody) -> Reply:

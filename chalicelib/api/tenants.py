@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import PLATFORM, PLATFORM_ROLE, TENANT_READERS, TIME_ZONE_SETTERS
 from chalicelib.api.schemas import Strict, TimeZone
 from chalicelib.clock import LEGACY_ZONE
+from chalicelib.contracts import drawable
 from chalicelib.errors import not_found
 from chalicelib.ids import TenantId
 from chalicelib.services import tenants
@@ -23,9 +24,16 @@ Role = Literal["admin", "partner", "reviewer", "operator"]
 class TenantCreate(Strict):
     tenant_id: TenantId = Field(
         description="Chosen by the platform; lowercase letters, digits, '-'.")
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="The lender's name as every "
+                      "contract prints it: stored in NFC; characters the contract fonts cannot "
+                      "draw, and control, bidirectional or zero-width ones, are refused.")
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     time_zone: TimeZone
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return drawable.checked(value)
 
 
 class TimeZoneBody(Strict):
@@ -72,13 +80,14 @@ def _key(item: tenants.ApiKeyItem) -> dict[str, object]:
                 status=item.status, created_at=item.created_at, revoked_at=item.revoked_at)
 
 
-@endpoint(bp, "POST", "/v1/tenants", summary="Create a tenant", tag="Platform", roles=PLATFORM,
+@endpoint(bp, "POST", "/v1/tenants", location="/v1/tenants/{id}",
+          summary="Create a tenant", tag="Platform", roles=PLATFORM,
           body=TenantCreate, idempotent=True, responses={201: (Tenant, "Tenant created")})
 def create_tenant(ctx: Context, body: TenantCreate) -> Reply:
     item = tenants.create_tenant(ctx.uow, ctx.actor, ctx.now, tenant_id=body.tenant_id,
                                  name=body.name, base_currency=body.base_currency,
                                  time_zone=body.time_zone)
-    return Reply(_tenant(item), 201, {"Location": f"/v1/tenants/{item.tenant_id}"})
+    return Reply(_tenant(item), 201)
 
 
 def _own(ctx: Context, tenant_id: str) -> None:
@@ -107,7 +116,9 @@ def put_time_zone(ctx: Context, tenant_id: str, body: TimeZoneBody) -> Reply:
     return Reply(_tenant(item))
 
 
-@endpoint(bp, "POST", "/v1/tenants/{tenant_id}/api-keys", summary="Issue an API key",
+@endpoint(bp, "POST", "/v1/tenants/{tenant_id}/api-keys",
+          location="/v1/tenants/{tenant_id}/api-keys/{id}",
+          summary="Issue an API key",
           tag="Platform", roles=PLATFORM, body=ApiKeyCreate, idempotent=True,
           responses={201: (ApiKeyIssued, "Key issued; the secret is in `key`, shown once")})
 def issue_api_key(ctx: Context, tenant_id: str, body: ApiKeyCreate) -> Reply:
@@ -115,6 +126,13 @@ def issue_api_key(ctx: Context, tenant_id: str, body: ApiKeyCreate) -> Reply:
                                        role=body.role, name=body.name)
     return Reply(ApiKeyIssued(**_key(item), key=full_key), 201,
                  stored_body=ApiKeyIssued(**_key(item), key=None))
+
+
+@endpoint(bp, "GET", "/v1/tenants/{tenant_id}/api-keys/{key_id}", summary="An API key (never "
+          "its secret)", tag="Platform", roles=PLATFORM, responses={200: (ApiKey, "The key")})
+def get_api_key(ctx: Context, tenant_id: str, key_id: str) -> Reply:
+    item = tenants.api_key(tenant_id, key_id)
+    return Reply(ApiKey(**_key(item)))
 
 
 @endpoint(bp, "DELETE", "/v1/tenants/{tenant_id}/api-keys/{key_id}", summary="Revoke an API key",

@@ -99,14 +99,14 @@ def delivery_out(item: dict[str, Any]) -> DeliveryOut:
         history=[DeliveryAttemptOut(**a) for a in json.loads(s(item, "history") or "[]")])
 
 
-@endpoint(bp, "POST", "/v1/webhooks", summary="Register a webhook endpoint", tag="Webhooks",
+@endpoint(bp, "POST", "/v1/webhooks", location="/v1/webhooks/{id}",
+          summary="Register a webhook endpoint", tag="Webhooks",
           roles=CONFIGURERS, body=WebhookCreate, idempotent=True,
           responses={201: (WebhookCreated, "Registered; the secret is shown this once")})
 def create_webhook(ctx: Context, body: WebhookCreate) -> Reply:
     e, secret = webhooks.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, body.url,
                                 list(body.event_types), body.description)
     return Reply(WebhookCreated(**_webhook(e), secret=secret), 201,
-                 {"Location": f"/v1/webhooks/{e.webhook_id}"},
                  stored_body=WebhookCreated(**_webhook(e), secret=None))
 
 
@@ -117,6 +117,13 @@ def list_webhooks(ctx: Context, query: PageQuery) -> Reply:
     found, last = webhooks.page(ctx.tenant, query.limit, pagination.decode(query.cursor, scope))
     data = [WebhookOut(**_webhook(e)) for e in found]
     return Reply(WebhookPage(next_cursor=pagination.encode(scope, last), data=data))
+
+
+@endpoint(bp, "GET", "/v1/webhooks/{webhook_id}", summary="A webhook endpoint (never its "
+          "secret)", tag="Webhooks", roles=BOOKKEEPERS,
+          responses={200: (WebhookOut, "The endpoint")})
+def get_webhook(ctx: Context, webhook_id: str) -> Reply:
+    return Reply(WebhookOut(**_webhook(webhooks.get(ctx.tenant, webhook_id))))
 
 
 @endpoint(bp, "DELETE", "/v1/webhooks/{webhook_id}", summary="Delete a webhook endpoint",

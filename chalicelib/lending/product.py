@@ -178,7 +178,9 @@ class RoundingConfig(_Section):
     """Interest rounds to the minor unit, installments to `installment_unit` (default: minor)."""
 
     mode: Rounding = Rounding.HALF_UP
-    installment_unit: DecimalString | None = None
+    installment_unit: DecimalString | None = Field(
+        default=None, description="Omitted: the currency's minor unit (0.01 for CNY)."
+    )
 
 
 class OriginationFee(_Section):
@@ -197,9 +199,16 @@ class Fees(_Section):
 class References(_Section):
     """Links to objects other issues own; validated for shape here, for existence by services."""
 
-    decision_policy_id: ReferenceId | None = None
-    scoring_model_id: ReferenceId | None = None
-    contract_template_id: ReferenceId | None = None
+    decision_policy_id: ReferenceId | None = Field(
+        default=None, description="Omitted: the platform's `default` decision policy."
+    )
+    scoring_model_id: ReferenceId | None = Field(
+        default=None, description="Omitted: the shipped model (`GET /v1/models/shipped`); a "
+        "tenant model scores with its active version."
+    )
+    contract_template_id: ReferenceId | None = Field(
+        default=None, description="Omitted: the shipped `default` contract template."
+    )
     channel_ids: Annotated[list[ReferenceId], Field(max_length=32)] = Field(default_factory=list)
 
 

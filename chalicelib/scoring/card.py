@@ -35,6 +35,7 @@ class InputSpec:
     category_labels: tuple[str, ...] = ()  # parallel to categories, for borrower-facing text
     reason_code: str = ""  # used by counterfactual reasons when the card has no scorecard
     reason_text: str = ""
+    unit: str = ""  # numeric only: what the number counts (months, years, a currency)
 
     def display(self, value: object) -> str:
         """How a value reads to a borrower: the category's label, or the number itself."""
@@ -235,7 +236,7 @@ def _inputs(raw: Any, p: _Problems) -> list[InputSpec]:
             out.append(InputSpec(
                 name, "numeric", str(label), str(item.get("description", "")),
                 minimum=lo, maximum=hi, integer=item.get("integer") is True,
-                money=item.get("money") is True, **reason,
+                money=item.get("money") is True, unit=str(item.get("unit") or ""), **reason,
             ))
         else:
             p.add(f"{at}/type", "must be 'numeric' or 'categorical'", "invalid_choice")

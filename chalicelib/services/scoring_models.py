@@ -184,12 +184,35 @@ def scorer_for(tenant: str, model_id: str | None,
                wanted: str | None = None) -> tuple[scoring.Scorer, ModelRef]:
     """The scorer for a tenant's model (its active version unless `wanted`), or the shipped
     model when `model_id` is None or "shipped". Another tenant's model id is a 404."""
+    card, ref, version = _resolve(tenant, model_id, wanted)
+    if version is None:
+        return scoring.default_scorer(), ref
+
+    def fetch() -> bytes:
+        obj = s3().get_object(Bucket=settings().bucket, Key=version.model_key)
+        data: bytes = obj["Body"].read()
+        return data
+
+    return scoring.REGISTRY.get(card, fetch), ref  # verifies the SHA-256 against the card
+
+
+def card_for(tenant: str, model_id: str | None,
+             wanted: str | None = None) -> tuple[scoring.ModelCard, ModelRef]:
+    """The card `scorer_for` would score with (its inputs are what scoring accepts), without
+    fetching or loading the model file."""
+    card, ref, _ = _resolve(tenant, model_id, wanted)
+    return scoring.parse_card(card), ref
+
+
+def _resolve(tenant: str, model_id: str | None, wanted: str | None) -> tuple[
+        scoring.ModelCard | dict[str, Any], ModelRef, ModelVersionItem | None]:
+    """The card, the reference and (for a tenant model) the version item of a model choice."""
     if model_id in (None, SHIPPED_ID):
-        card = scoring.shipped_card()
-        if wanted is not None and wanted != card.version:
+        shipped = scoring.shipped_card()
+        if wanted is not None and wanted != shipped.version:
             raise not_found("Model version")
-        return scoring.default_scorer(), ModelRef(SHIPPED_ID, card.version, card.model_id,
-                                          card.version, card.sha256 or "")
+        return shipped, ModelRef(SHIPPED_ID, shipped.version, shipped.model_id,
+                                 shipped.version, shipped.sha256 or ""), None
     item = existing(tenant, model_id)
     if wanted is not None and not wanted.isdigit():
         raise not_found("Model version")
@@ -202,13 +225,5 @@ def scorer_for(tenant: str, model_id: str | None,
     version = store.get_model_version(tenant, model_id, number)
     if version is None:
         raise not_found("Model version")
-    card = _sealed_card(tenant, version)
-
-    def fetch() -> bytes:
-        obj = s3().get_object(Bucket=settings().bucket, Key=version.model_key)
-        data: bytes = obj["Body"].read()
-        return data
-
-    scorer = scoring.REGISTRY.get(card, fetch)  # verifies the SHA-256 against the sealed card
-    return scorer, ModelRef(model_id, str(number), version.card_model_id, version.card_version,
-                            version.sha256)
+    return _sealed_card(tenant, version), ModelRef(model_id, str(number), version.card_model_id,
+                                                   version.card_version, version.sha256), version

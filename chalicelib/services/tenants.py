@@ -97,6 +97,15 @@ def issue_key(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str, r
     return item, full_key
 
 
+def api_key(tenant_id: str, key_id: str) -> ApiKeyItem:
+    """A key's record (never its secret, which is not stored): 404 unless the tenant has it."""
+    _active_tenant(tenant_id)
+    item = tenants.get_api_key(tenant_id, key_id) if credentials.KEY_ID.fullmatch(key_id) else None
+    if item is None:
+        raise not_found("API key")
+    return item
+
+
 def revoke_key(uow: UnitOfWork, actor: Actor, now: datetime, *, tenant_id: str,
                key_id: str) -> ApiKeyItem:
     _active_tenant(tenant_id)

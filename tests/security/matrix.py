@@ -57,6 +57,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/tenants": _r("platform"),
     "POST /v1/tenants/{tenant_id}/api-keys": _r("platform"),
     "DELETE /v1/tenants/{tenant_id}/api-keys/{key_id}": _r("platform"),
+    "GET /v1/tenants/{tenant_id}/api-keys/{key_id}": _r("platform"),
     "GET /v1/tenants/{tenant_id}": _r("platform", A, O, P, R),  # a tenant: its own only
     "PUT /v1/tenants/{tenant_id}/time-zone": _r("platform", A),  # an admin: its own tenant
     "GET /v1/sandbox/clock": ALL,
@@ -103,9 +104,11 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/models/{model_id}/versions/{version}/activate": _r(A),
     "GET /v1/models": ALL,
     "GET /v1/models/{model_id}": ALL,
+    "GET /v1/models/{model_id}/inputs": ALL,
     "POST /v1/score": _r(A, P, R),
     "POST /v1/reconciliation/runs": _r(O),
     "GET /v1/reconciliation/runs": _r(A, O),
+    "GET /v1/reconciliation/runs/{recon_run_id}": _r(A, O),
     "GET /v1/reconciliation/exceptions": _r(A, O),
     "POST /v1/reconciliation/exceptions/{exception_id}/resolve": _r(O),
     "GET /v1/reconciliation/checkpoints": _r(A, O),
@@ -129,6 +132,7 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/webhooks": _r(A),
     "GET /v1/webhooks": _r(A, O),
     "DELETE /v1/webhooks/{webhook_id}": _r(A),
+    "GET /v1/webhooks/{webhook_id}": _r(A, O),
     "GET /v1/webhooks/{webhook_id}/deliveries": _r(A, O),
     "GET /v1/webhooks/dead-letters": _r(A, O),
     "POST /v1/webhooks/dead-letters/{delivery_id}/replay": _r(O),

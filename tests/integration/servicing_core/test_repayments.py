@@ -74,6 +74,7 @@ def test_partial_then_early_then_over_payment_and_refund(api: Any,
                       {"amount": money("12.34"), "channel": "alipay",
                        "external_reference": "rf-1"}, key=acme["operator"])
     assert refund.status == 201 and refund.json["credit_remaining"]["amount"] == "0.00"
+    assert api.call("GET", refund.headers["location"], key=acme["operator"]).status == 200
     consistent("acme", loan_id)
     listed = api.call("GET", f"/v1/loans/{loan_id}/repayments", key=acme["reviewer"])
     assert [x["amount"]["amount"] for x in listed.json["data"]] == ["100.00", "6000.00",
