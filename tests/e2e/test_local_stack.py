@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import stat
 import time
@@ -103,3 +104,17 @@ def test_the_banner_points_to_stack_env_and_creates_no_tenant_of_the_walk(stack)
     banner = log[log.index("Lending API on"):log.index("Ctrl-C stops everything")]
     assert f"source {stack.env_file}" in banner
     assert "/v1/tenants" not in banner  # the README walk creates `acme`; the banner does not
+
+
+def test_sigterm_stops_it_too_scheduler_and_all():
+    own = start_stack({"LOCAL_SCHEDULE_AT_START": "1"})
+    assert eventually(lambda: "scheduler: deliver_webhooks ran in" in own.log.read_text(), True,
+                      within=30)
+    started = time.monotonic()
+    own.process.send_signal(signal.SIGTERM)
+    assert own.process.wait(timeout=20) == 0
+    assert time.monotonic() - started < 10
+    assert "stopping the scheduler" in own.log.read_text()
+    assert not _listening(own.api_port) and not _listening(own.moto_port)
+    assert not own.env_file.exists()
+    own.log.unlink()
