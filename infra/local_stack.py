@@ -3,8 +3,10 @@
 Starts moto as a real HTTP endpoint (DynamoDB, S3, KMS, SQS) with our transaction patch, creates
 the tables, queues and bucket from infra/storage.yaml, and serves the API with `chalice local`.
 Close-of-business chunks sent to the queue are worked by polling threads in this process
-(`--cob-workers`, default 1), through the app's own SQS handler. Ctrl-C (or SIGTERM) stops
-everything it started.
+(`--cob-workers`, default 1), through the app's own SQS handler. The app's `@app.schedule` jobs
+run at their deployed cadence on a local scheduler (infra/local_scheduler.py; close of business
+only with `--schedule-cob`). Once healthy it writes `.local/stack.env` (API, ADMIN, MOTO for
+`source`), removed on stop. Ctrl-C (or SIGTERM) stops everything it started.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from infra import stack_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "lending-local-"
@@ -123,6 +127,23 @@ def start_cob_workers(env: dict[str, str], count: int, stop: threading.Event) ->
         threading.Thread(target=poll, name=f"cob-worker-{k}", daemon=True).start()
 
 
+def start_scheduler(env: dict[str, str], *, include_cob: bool, run_at_start: bool) -> Any:
+    """The app's scheduled jobs in this process, with the API's settings (its stage, tables and
+    secrets), so they read the same data and the same sandbox clocks as the API."""
+    os.environ.update(env)
+    import app as app_module
+    from infra.local_scheduler import LocalScheduler, scheduled_jobs
+
+    scheduler = LocalScheduler(scheduled_jobs(app_module.app, include_cob=include_cob),
+                               run_at_start=run_at_start)
+    scheduler.start()
+    return scheduler
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def wait_healthy(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,22 +156,32 @@ def wait_healthy(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"the API did not become healthy on port {port} within {timeout:.0f}s")
 
 
-def _banner(port: int, moto_port: int, admin_key: str) -> str:
+def _banner(port: int, moto_port: int, admin_key: str, env_file: Path | None,
+            jobs: list[str]) -> str:
     base = f"http://127.0.0.1:{port}"
+    source = (f"source {_shown(env_file)}   # sets API, ADMIN (the admin key) and MOTO"
+              if env_file else f"export API={base} ADMIN='{admin_key}'")
+    scheduled = ", ".join(jobs) if jobs else "none (--no-schedule)"
     return f"""
 Lending API on {base}  (AWS stand-in: moto on http://127.0.0.1:{moto_port})
 Platform admin key: {admin_key}
+Scheduled jobs at their deployed cadence: {scheduled}
 
-  curl {base}/v1/health
-  curl -X POST {base}/v1/tenants -H 'Authorization: Bearer {admin_key}' \\
-       -H 'Content-Type: application/json' -H 'Idempotency-Key: t1' \\
-       -d '{{"tenant_id": "acme", "name": "Acme Microfinance", "base_currency": "CNY"}}'
-  curl -X POST {base}/v1/tenants/acme/api-keys -H 'Authorization: Bearer {admin_key}' \\
-       -H 'Content-Type: application/json' -H 'Idempotency-Key: k1' \\
-       -d '{{"role": "admin", "name": "console"}}'
+In another terminal:
+  {source}
+  curl $API/v1/health
+then follow the README's walk (it uses $API and $ADMIN). Locally: docs/local-stack.md.
 
 The contract: {base}/v1/openapi.yaml   Ctrl-C stops everything.
 """
+
+
+def _shown(path: Path) -> str:
+    """The env file as a shell in the repository would name it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main() -> int:
@@ -160,15 +191,37 @@ def main() -> int:
     parser.add_argument("--cob-workers", type=int,
                         default=int(os.environ.get("COB_WORKERS", 1)),
                         help="threads draining the close-of-business queue (0: none)")
+    parser.add_argument("--schedule-cob", action="store_true",
+                        default=_flag("LOCAL_SCHEDULE_COB"),
+                        help="also schedule close of business (env LOCAL_SCHEDULE_COB=1); "
+                             "otherwise it is a command: POST /v1/cob/runs")
+    parser.add_argument("--schedule-at-start", action="store_true",
+                        default=_flag("LOCAL_SCHEDULE_AT_START"),
+                        help="run every scheduled job once at start too, then at its cadence "
+                             "(env LOCAL_SCHEDULE_AT_START=1)")
+    parser.add_argument("--no-schedule", action="store_true",
+                        default=os.environ.get("LOCAL_SCHEDULE", "1") == "0",
+                        help="run no scheduled job (env LOCAL_SCHEDULE=0)")
+    parser.add_argument("--env-file", default=os.environ.get("LOCAL_STACK_ENV_FILE",
+                                                             str(stack_env.DEFAULT_ENV_FILE)),
+                        help="where to write API/ADMIN/MOTO for `source` ('' for nowhere)")
     args = parser.parse_args()
     stop_workers = threading.Event()
 
     moto = start_moto(args.moto_port)
     api: subprocess.Popen[bytes] | None = None
+    scheduler: Any = None
+    env_file = Path(args.env_file) if args.env_file else None
+    env_text = ""
 
     def stop(*_: object) -> None:
         """Every step is bounded: a stuck child or server must not keep the stack alive."""
         stop_workers.set()
+        if env_file and env_text:
+            stack_env.remove(env_file, env_text)
+        if scheduler is not None:
+            print("stopping the scheduler ...", flush=True)
+            scheduler.stop(timeout=3)
         print("stopping the API ...", flush=True)
         if api and api.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -192,8 +245,16 @@ def main() -> int:
         env = app_env(args.moto_port)
         api = start_api(args.port, env)
         start_cob_workers(env, args.cob_workers, stop_workers)
+        if not args.no_schedule:
+            scheduler = start_scheduler(env, include_cob=args.schedule_cob,
+                                        run_at_start=args.schedule_at_start)
         wait_healthy(args.port)
-        print(_banner(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"]), flush=True)
+        if env_file:
+            env_text = stack_env.render(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"])
+            stack_env.write(env_file, env_text)
+        jobs = [job.name for job in scheduler.jobs] if scheduler else []
+        print(_banner(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"], env_file, jobs),
+              flush=True)
         # Not `api.wait()`: a process-directed SIGINT may land on any thread (moto's handlers,
         # the COB pollers) and then never interrupts the main thread's waitpid, so the handler
         # would wait for ever. Short sleeps let the main thread run it within 0.2 s.

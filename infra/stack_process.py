@@ -28,6 +28,7 @@ class StackProcess:
     moto_port: int
     admin_key: str
     log: Path
+    env_file: Path | None = None  # its stack.env (API, ADMIN, MOTO), while it runs
 
     @property
     def base(self) -> str:
@@ -38,15 +39,20 @@ class StackProcess:
         return f"http://127.0.0.1:{self.moto_port}"
 
 
-def spawn(admin_key: str, *, log_prefix: str = "local-stack-",
-          timeout: float = 90.0) -> StackProcess:
+def spawn(admin_key: str, *, log_prefix: str = "local-stack-", timeout: float = 90.0,
+          extra_env: dict[str, str] | None = None) -> StackProcess:
     """Starts the stack with `admin_key` as its platform key and waits until it is healthy.
-    Its output goes to a file, never to a pipe nobody drains (a full pipe blocks the server)."""
+    Its output goes to a file, never to a pipe nobody drains (a full pipe blocks the server);
+    its stack.env goes beside it, never over the one of a `make run` in this checkout.
+    `extra_env` sets the stack's options (LOCAL_SCHEDULE_COB=1, ...)."""
     api_port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LENDING_"))}
-    env.update({"PLATFORM_ADMIN_KEY": admin_key, "PORT": str(api_port),
-                "MOTO_PORT": str(moto_port)})
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "LENDING_", "LOCAL_SCHEDULE", "LOCAL_STACK_"))}
     log = Path(tempfile.mkstemp(prefix=log_prefix, suffix=".log")[1])
+    env_file = log.with_suffix(".env")
+    env.update({"PLATFORM_ADMIN_KEY": admin_key, "PORT": str(api_port),
+                "MOTO_PORT": str(moto_port), "LOCAL_STACK_ENV_FILE": str(env_file),
+                **(extra_env or {})})
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT,
                                    env=env, stdout=sink, stderr=subprocess.STDOUT)
@@ -56,7 +62,7 @@ def spawn(admin_key: str, *, log_prefix: str = "local-stack-",
         process.kill()
         output = log.read_text(errors="replace")
         raise RuntimeError(f"local stack failed to start:\n{output[-4000:]}") from None
-    return StackProcess(process, api_port, moto_port, admin_key, log)
+    return StackProcess(process, api_port, moto_port, admin_key, log, env_file)
 
 
 def interrupt(stack: StackProcess, timeout: float = 30.0) -> int:

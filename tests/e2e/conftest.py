@@ -24,8 +24,9 @@ class Stack(StackProcess):
         return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
 
 
-def start_stack() -> Stack:
-    return Stack(**vars(spawn(ADMIN_KEY)))
+def start_stack(extra_env: dict[str, str] | None = None) -> Stack:
+    """A stack of its own; `extra_env` sets its options (LOCAL_SCHEDULE_AT_START=1, ...)."""
+    return Stack(**vars(spawn(ADMIN_KEY, extra_env=extra_env)))
 
 
 def stop_stack(stack: Stack) -> int:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import stat
+import time
 import uuid
 
 import pytest
 import yaml
 
+import app as app_module
 from tests.contract_check import check_response
 from tests.e2e.conftest import start_stack, stop_stack
+from tests.lag import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +81,40 @@ def _listening(port):
 
 
 def test_ctrl_c_stops_everything_it_started():
-    own = start_stack()
+    own = start_stack({"LOCAL_SCHEDULE_AT_START": "1", "LOCAL_SCHEDULE_COB": "1"})
     assert _listening(own.api_port) and _listening(own.moto_port)
+    # the scheduler's threads are going (each job ran once and waits for its next fire)
+    jobs = sum(hasattr(s, "schedule_expression") for s in app_module.app.event_sources)
+    assert eventually(lambda: own.log.read_text().count("ran in"), jobs, within=30) == jobs
+    # the walk's variables, for `source`, owner-only while the stack runs
+    assert eventually(lambda: own.env_file.is_file(), True)
+    assert stat.S_IMODE(own.env_file.stat().st_mode) == 0o600
+    assert own.env_file.read_text() == (f"export API={own.base}\nexport ADMIN={own.admin_key}\n"
+                                        f"export MOTO={own.moto}\n")
+    started = time.monotonic()
     assert stop_stack(own) == 0
+    assert time.monotonic() - started < 10  # promptly, scheduler and all
     assert not _listening(own.api_port) and not _listening(own.moto_port)
+    assert not own.env_file.exists()
+
+
+def test_the_banner_points_to_stack_env_and_creates_no_tenant_of_the_walk(stack):
+    assert eventually(lambda: "Ctrl-C stops everything" in stack.log.read_text(), True)
+    log = stack.log.read_text()
+    banner = log[log.index("Lending API on"):log.index("Ctrl-C stops everything")]
+    assert f"source {stack.env_file}" in banner
+    assert "/v1/tenants" not in banner  # the README walk creates `acme`; the banner does not
+
+
+def test_sigterm_stops_it_too_scheduler_and_all():
+    own = start_stack({"LOCAL_SCHEDULE_AT_START": "1"})
+    assert eventually(lambda: "scheduler: deliver_webhooks ran in" in own.log.read_text(), True,
+                      within=30)
+    started = time.monotonic()
+    own.process.send_signal(signal.SIGTERM)
+    assert own.process.wait(timeout=20) == 0
+    assert time.monotonic() - started < 10
+    assert "stopping the scheduler" in own.log.read_text()
+    assert not _listening(own.api_port) and not _listening(own.moto_port)
+    assert not own.env_file.exists()
+    own.log.unlink()
