@@ -42,6 +42,7 @@ FIELD_EXAMPLES: dict[str, Any] = {
 # Path parameter values: ids the way the API issues them.
 PATH_EXAMPLES: dict[str, str] = {
     "tenant_id": "acme",
+    "run_id": "cob-2026-03-31-1",  # close-of-business runs: `cob-<date>-<n>`
     "version": "2",
     "n": "1",
     "aggregate_type": "loan",
@@ -113,7 +114,8 @@ MODEL_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 # Which key a sample authenticates with: the most specific role the operation allows. The
-# variables are the README walk's (`$ADMIN` the platform key, `$KEY` the tenant's admin key).
+# variables are those of the README walk and docs/lifecycle.md (`$ADMIN` the platform key,
+# `$KEY` the tenant's admin key).
 ROLE_KEYS = {"partner": "$PARTNER_KEY", "operator": "$OPERATOR_KEY",
              "reviewer": "$REVIEWER_KEY", "admin": "$KEY", "platform": "$ADMIN"}
 

@@ -24,7 +24,7 @@ def _r(*roles: str) -> frozenset[str]:
 
 
 # Route -> roles allowed (None: public, no API key). Reviewed for least privilege (see
-# chalicelib/api/roles.py and the README's role table): the platform key only administers
+# chalicelib/api/roles.py and docs/security.md's role table): the platform key only administers
 # tenants; admins configure and read but never move money or change a loan's servicing state;
 # money and its corrections (fundings, repayment reversals, refunds, write-offs, journals),
 # close of business and its exceptions, reconciliation and webhook replays are operators';
