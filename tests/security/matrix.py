@@ -34,6 +34,8 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/audit/verify": _r(A, O),
     "GET /v1/health": PUBLIC,
     "GET /v1/openapi.yaml": PUBLIC,
+    "GET /docs": PUBLIC,  # the API reference page (Redoc) and its bundle
+    "GET /docs/redoc.standalone.js": PUBLIC,
     "GET /v1/ledger/accounts": _r(A, O),
     "POST /v1/ledger/accounts": _r(A),
     "GET /v1/ledger/accounts/{account_id}": _r(A, O),
