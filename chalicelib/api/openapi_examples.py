@@ -76,6 +76,23 @@ PRODUCT_TERMS: dict[str, Any] = {
     "pricing": {"rate_percent": {"A": "10.2", "B": "12", "C": "14", "D": "18", "E": "24"}},
     "apr_cap_percent": "36",
 }
+POLICY_CONFIG: dict[str, Any] = {
+    "score_bands": {"approve_from": 540, "decline_below": 500},
+    "rules": [{"id": "adult", "expression": "applicant.age >= 18 && score.pd < 0.35",
+               "reason_code": "RISK", "reason_text": "Your risk of default is too high."}],
+    "max_auto_approve": {"amount": "30000.00", "currency": "CNY"},
+}
+TEMPLATE_BODY = ("Lender: {{ lender.name }}\nBorrower: {{ borrower.name }}\n"
+                 "Principal: {{ loan.principal }} {{ loan.currency }}, "
+                 "{{ loan.term }} installments\n")
+# The shipped scorecard's inputs (models_onnx/), a strong credit file.
+FEATURES: dict[str, Any] = {
+    "checking_account": "no_account", "credit_history": "critical_or_credit_elsewhere",
+    "savings": "1000_or_more", "employment_since": "7_years_or_more",
+    "other_debtors": "guarantor", "property": "real_estate", "other_installment_plans": "none",
+    "housing": "own", "duration_months": 12, "credit_amount": "2000", "age_years": 40,
+    "purpose": "car_used",
+}
 # Whole bodies for the models whose fields only make sense together (keyed by model name).
 MODEL_EXAMPLES: dict[str, dict[str, Any]] = {
     "ApplicationCreate": {
@@ -109,6 +126,23 @@ MODEL_EXAMPLES: dict[str, dict[str, Any]] = {
     "ProductCreate": {"name": "Microloan", "terms": PRODUCT_TERMS},
     "ProductVersionCreate": {"terms": PRODUCT_TERMS},
     "ChannelPatch": {"daily_limit": "500000.00"},
+    "ChannelCreate": {"name": "Bank A", "type": "sandbox", "currency": "CNY",
+                      "settlement_seconds": 60, "daily_limit": "2000000.00"},
+    "ApiKeyCreate": {"role": "partner", "name": "partner-app"},
+    "ScoreRequest": {"features": FEATURES},
+    "TenantCreate": {"tenant_id": "acme", "name": "Acme Microfinance",
+                     "time_zone": "Asia/Shanghai"},
+    "PolicyCreate": {"name": "Standard", "config": POLICY_CONFIG},
+    "PolicyVersionCreate": {"config": POLICY_CONFIG},
+    "TemplateCreate": {"name": "Loan agreement", "body": TEMPLATE_BODY},
+    "TemplateVersionCreate": {"body": TEMPLATE_BODY},
+    "AprRequest": {"method": "us_reg_z",
+                   "advances": [{"date": "2026-03-31", "amount": "1000.00"}],
+                   "payments": [{"date": "2026-04-30", "amount": "1010.00"}]},
+    "DelinquencySettings": {"ranges": [{"name": "1-30", "min_days": 1, "max_days": 30},
+                                       {"name": "31-60", "min_days": 31, "max_days": 60},
+                                       {"name": "61-90", "min_days": 61, "max_days": 90},
+                                       {"name": "90+", "min_days": 91}]},
     "RunCreate": {"channel": "bank-a", "csv": "reference,type,amount,currency,value_date\n"
                   "dsb_4f9c2a7b1e3d5c60,payout,10000.00,CNY,2026-03-31\n"},
 }
