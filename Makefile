@@ -9,7 +9,7 @@ PORT ?= 8000
 MOTO_PORT ?= 5005
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint unit e2e openapi bench demo clean
+.PHONY: run test lint unit e2e openapi bench demo docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ e2e: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -c "import app; from chalicelib.api.openapi import spec_yaml; open('openapi.yaml', 'w').write(spec_yaml())"
 
+docs: $(STAMP)  # docs/ as a site in build/docs/; strict: a broken link or anchor fails
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(STAMP)  # quick mode, one summary table at the end; BENCH_FLAGS=--full for the long runs
 	$(BIN)/python bench/summary.py $(BENCH_FLAGS)
 
@@ -58,9 +61,9 @@ demo: $(STAMP)
 	LOANS=$(LOANS) WORKERS=$(WORKERS) $(BIN)/python -m demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build/package build/test-artifact
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build/package build/test-artifact build/docs
 
-# ---- Deployment (README, "Deploying"): build/package/<stage>/ holds the artifact. ----
+# ---- Deployment (docs/deploying.md): build/package/<stage>/ holds the artifact. ----
 STAGE ?= dev
 
 .PHONY: package deploy

@@ -5,7 +5,7 @@ import logging
 from chalice import Chalice, Cron, Rate
 from chalice.app import SQSEvent
 
-from chalicelib.api import audit, auth, health, ledger, pricing, products, tenants
+from chalicelib.api import audit, auth, health, ledger, pricing, products, reference, tenants
 from chalicelib.api.applications import bp as applications_bp
 from chalicelib.api.channels import bp as channels_bp
 from chalicelib.api.cob import bp as cob_bp
@@ -47,6 +47,7 @@ app.register_blueprint(reports_bp)
 app.register_blueprint(repayments_bp)
 app.register_blueprint(cob_bp)
 app.register_blueprint(sandbox_bp)
+app.register_blueprint(reference.bp)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make deploy`: storage stack, secret, then the API stack built by `make package`.
-# Needs the AWS CLI v2 with credentials for the target account (see README, "Deploying").
+# Needs the AWS CLI v2 with credentials for the target account (see docs/deploying.md).
 # Never run in CI. DRY_RUN=1 prints the AWS commands instead of running them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

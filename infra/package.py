@@ -47,7 +47,7 @@ LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + all layers, unzipped
 
 @dataclass(frozen=True)
 class Target:
-    """The Lambda runtime we build for; see the README's Deploying section for the choice."""
+    """The Lambda runtime we build for; see docs/deploying.md for the choice."""
 
     runtime: str = "python3.12"
     python_version: str = "3.12"

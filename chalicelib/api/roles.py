@@ -6,7 +6,7 @@ change a loan's servicing state; operators run the money and the books (fundings
 corrections, refunds, write-offs, close of business and its exceptions, reconciliation, manual
 journals, webhook replays); partners originate and collect through their own integration;
 reviewers decide referred applications. The platform key only administers tenants. The table is
-written out again in tests/security/matrix.py and in the README; a change here fails the suite
+written out again in tests/security/matrix.py and in docs/security.md; a change here fails the suite
 until both agree.
 """
 

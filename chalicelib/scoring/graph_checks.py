@@ -6,7 +6,7 @@ What is allowed is what scorecards, linear models and tree ensembles need, as sk
 no control flow (Loop, Scan, If, ...), no operator that makes a tensor of a data-dependent size
 (Range, ConstantOfShape, Expand, Tile, Pad, NonZero, OneHot, ...), no sub-graphs, functions,
 sparse or external tensors, no domain but ai.onnx and ai.onnx.ml, and limits on every size a
-graph can declare. The README's "Scoring models" section lists each limit.
+graph can declare. docs/security.md ("Tenant scoring models are bounded") lists each limit.
 """
 
 from __future__ import annotations

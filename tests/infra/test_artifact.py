@@ -12,6 +12,7 @@ that matters, and it is skipped (with the reason) where no 3.12 exists.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -86,6 +87,15 @@ def test_handler_ledger_and_model_are_inside(artifact):
     for fn in _functions(artifact["template"]).values():
         module = fn["Handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
         assert module in names, fn["Handler"]
+
+
+def test_api_reference_bundle_is_inside(artifact):
+    """GET /docs is served by the deployed function itself (chalicelib/api/reference.py)."""
+    from chalicelib.api.reference import REDOC, REDOC_SHA256
+
+    with zipfile.ZipFile(artifact["zips"]["task"]) as zf:
+        bundle = zf.read(f"chalicelib/api/reference_assets/{REDOC}")
+    assert hashlib.sha256(bundle).hexdigest() == REDOC_SHA256
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

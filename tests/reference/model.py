@@ -1,7 +1,8 @@
 """A deliberately simple, day-by-day reference model of one loan contract.
 
-Written from the README's rules (The loan lifecycle; Servicing: Interest, Allocation,
-Reversal, Delinquency, Close of business) and issue 14's target rules, not from the engine:
+Written from the documented rules (docs/lifecycle.md, docs/servicing.md: Interest, Allocation,
+Reversal, Delinquency; docs/operations.md: Close of business) and issue 14's target rules,
+not from the engine:
 
 - The truth is a fold over business days: each day that day's events (repayments, refunds, a
   write-off) in arrival order, then that day's close of business. A payment dated D comes

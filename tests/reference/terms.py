@@ -1,9 +1,10 @@
 """The contract a reference loan runs on: its due-date grid, each period's rate and earned
 interest, and a simple recomputation of the disclosed schedule to check it.
 
-Written from the product definition (chalicelib/lending/product.py's fields) and the README
-alone; it imports only the money and day-count helpers, which tests/reference/test_daycount.py
-checks against closed forms. Nothing here is shared with the engine's schedule or fold.
+Written from the product definition (chalicelib/lending/product.py's fields) and the documented
+rules alone (docs/); it imports only the money and day-count helpers, which
+tests/reference/test_daycount.py checks against closed forms. Nothing here is shared with the
+engine's schedule or fold.
 """
 
 from __future__ import annotations

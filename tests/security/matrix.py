@@ -24,7 +24,7 @@ def _r(*roles: str) -> frozenset[str]:
 
 
 # Route -> roles allowed (None: public, no API key). Reviewed for least privilege (see
-# chalicelib/api/roles.py and the README's role table): the platform key only administers
+# chalicelib/api/roles.py and docs/security.md's role table): the platform key only administers
 # tenants; admins configure and read but never move money or change a loan's servicing state;
 # money and its corrections (fundings, repayment reversals, refunds, write-offs, journals),
 # close of business and its exceptions, reconciliation and webhook replays are operators';
@@ -34,6 +34,8 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/audit/verify": _r(A, O),
     "GET /v1/health": PUBLIC,
     "GET /v1/openapi.yaml": PUBLIC,
+    "GET /docs": PUBLIC,  # the API reference page (Redoc) and its bundle
+    "GET /docs/redoc.standalone.js": PUBLIC,
     "GET /v1/ledger/accounts": _r(A, O),
     "POST /v1/ledger/accounts": _r(A),
     "GET /v1/ledger/accounts/{account_id}": _r(A, O),
