@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +59,20 @@ def spawn(admin_key: str, *, log_prefix: str = "local-stack-", timeout: float = 
                                    env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_healthy(api_port, timeout=timeout)
+        _wait_for(env_file, process)  # written once healthy: the stack is ready as `make run` is
     except RuntimeError:
         process.kill()
         output = log.read_text(errors="replace")
         raise RuntimeError(f"local stack failed to start:\n{output[-4000:]}") from None
     return StackProcess(process, api_port, moto_port, admin_key, log, env_file)
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the stack did not write {path}")
+        time.sleep(0.05)
 
 
 def interrupt(stack: StackProcess, timeout: float = 30.0) -> int:
