@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
+from chalicelib.api.openapi_webhooks import add_webhooks
 from chalicelib.api.problems import PROBLEM_JSON
 from chalicelib.api.schemas import Problem
 from chalicelib.config import VERSION
@@ -209,7 +210,7 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in sorted(ROUTES, key=lambda r: (r.path, r.method)):
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
-    return {
+    return add_webhooks({
         "openapi": "3.1.0",
         "info": {"title": "Lending API", "version": VERSION, "description": DESCRIPTION},
         "servers": [{"url": "http://127.0.0.1:8000", "description": "make run"}],
@@ -232,7 +233,7 @@ def build_spec() -> dict[str, Any]:
                 "description": "An API key issued by POST /v1/tenants/{tenant_id}/api-keys, or "
                                "the platform admin key for platform operations."}},
         },
-    }
+    })
 
 
 @cache

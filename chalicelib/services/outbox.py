@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib.errors import DomainError, FieldError, conflict
 from chalicelib.lending import webhooks as rules
+from chalicelib.lending.events import EventType
 from chalicelib.store import outbox as store
 from chalicelib.store.uow import UnitOfWork, put
 
@@ -55,7 +56,7 @@ def _check(event_type: str, data: dict[str, Any]) -> str:
     return text
 
 
-def emit(uow: UnitOfWork, tenant: str, event_type: str, data: dict[str, Any], *,
+def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, Any], *,
          now: datetime | None = None) -> str:
     """Adds one outbox event to `uow` (committed with the caller's change); returns its id."""
     _check(event_type, data)
@@ -82,9 +83,9 @@ def get_event(tenant: str, event_id: str) -> dict[str, Any] | None:
 # ---- adapters for the services that own the business events -------------------------------
 
 LOAN_EVENTS = {  # loan audit action -> partner event
-    "loan.contract_signed": "contract.signed",
-    "loan.disbursed": "loan.disbursed",
-    "loan.closed": "loan.closed",
+    "loan.contract_signed": EventType.CONTRACT_SIGNED,
+    "loan.disbursed": EventType.LOAN_DISBURSED,
+    "loan.closed": EventType.LOAN_CLOSED,
 }
 LOAN_FIELDS = ("contract_id", "disbursement_id", "channel_id", "disbursed_on", "closed_on")
 
@@ -114,7 +115,7 @@ def announce_decision(uow: UnitOfWork, tenant: str, now: datetime, application: 
     the reviewers' final one (approve/decline) after a referral."""
     from chalicelib.lending.money import format_amount
 
-    return emit(uow, tenant, "application.decided", {
+    return emit(uow, tenant, EventType.APPLICATION_DECIDED, {
         "application_id": application.application_id, "product_id": application.product_id,
         "outcome": outcome, "status": application.status,
         "amount": {"amount": format_amount(application.amount, application.currency),

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import DomainError
+from chalicelib.lending import events
 from chalicelib.lending import webhooks as rules
 from chalicelib.services import webhooks
 from chalicelib.services.webhook_transport import Outcome, Transport, http_transport
@@ -87,7 +88,7 @@ def dispatch(now: datetime, limit: int, report: RunReport) -> None:
             if tenant not in endpoints:
                 endpoints[tenant] = webhooks.list_active(tenant)
             subscribed = [e for e in endpoints[tenant]
-                          if store.s(event, "type") in e.event_types]
+                          if events.subscribed(e.event_types, store.s(event, "type") or "")]
             if _fan_out(tenant, event, subscribed, now):
                 report.events_dispatched += 1
                 report.deliveries_created += len(subscribed)

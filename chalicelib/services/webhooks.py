@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.lending import events
 from chalicelib.lending import webhooks as rules
 from chalicelib.services import personal_data
 from chalicelib.store import audit, dynamo
@@ -120,7 +121,7 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, url: str,
     webhook_id = f"wh_{secrets.token_hex(8)}"
     secret = rules.new_secret()
     sealed = personal_data.seal(tenant, "webhook", webhook_id, {"secret": secret})
-    types = tuple(sorted(set(event_types)))
+    types = (events.ALL,) if events.ALL in event_types else tuple(sorted(set(event_types)))
     head = audit.append(uow, tenant=tenant, aggregate_type="webhook", aggregate_id=webhook_id,
                         head=None, action="webhook.created", actor=actor, at=now,
                         data={"url_host": _host(url), "event_types": list(types)},
