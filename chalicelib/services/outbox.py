@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import DomainError, FieldError, conflict
+from chalicelib.lending import event_order
 from chalicelib.lending import webhooks as rules
 from chalicelib.lending.events import EventType
 from chalicelib.store import outbox as store
@@ -62,6 +63,9 @@ def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, An
     _check(event_type, data)
     now = now or datetime.now(UTC)
     event_id = new_event_id(now)
+    emitted_at = store.iso(datetime.now(UTC))  # wall clock, for the delivery order
+    position = event_order.position(emitted_at, _events_in(uow), event_id)
+    order_key = event_order.order_key(data)
     item = {
         "pk": {"S": store.event_pk(tenant, event_id)}, "sk": {"S": store.EVENT_SK},
         "gsi1pk": {"S": store.outbox_index_pk(store.shard(event_id))},
@@ -70,10 +74,22 @@ def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, An
         "body": {"S": message(event_id, event_type, now, data)},
         "status": {"S": "pending"}, "created_at": {"S": store.iso(now)},
         "expires_at": {"N": str(int((now + RETENTION).timestamp()))},
+        "emitted_at": {"S": emitted_at}, "position": {"S": position},
+        **({"order_key": {"S": order_key}} if order_key else {}),
     }
     uow.add(put("main", item, "attribute_not_exists(pk)"),
             on_fail=lambda _r: conflict("Event id collision; retry."))
+    if order_key is not None:  # later events of its loan wait until it is fanned out
+        uow.add(put("main", {"pk": {"S": store.order_pk(tenant, order_key)},
+                             "sk": {"S": store.event_marker_sk(position)},
+                             "event_id": {"S": event_id}}))
     return event_id
+
+
+def _events_in(uow: UnitOfWork) -> int:
+    """How many outbox events `uow` already holds: this one's index in its transaction."""
+    return sum(1 for i in uow.items
+               if i.get("Put", {}).get("Item", {}).get("sk") == {"S": store.EVENT_SK})
 
 
 def get_event(tenant: str, event_id: str) -> dict[str, Any] | None:
