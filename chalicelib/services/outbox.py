@@ -26,6 +26,8 @@ from chalicelib.store.uow import UnitOfWork, put
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 RETENTION = timedelta(days=30)  # dispatched events expire (TTL); deliveries keep the body
+# Transaction items one emit may add: the event and its place in its loan's delivery order.
+ITEMS_PER_EVENT = 2
 
 
 def new_event_id(now: datetime) -> str:
