@@ -62,16 +62,14 @@ def test_a_new_endpoint_gets_only_the_events_emitted_after_it_was_registered(
     admin = keys["acme"]["admin"]
     old = register(api, admin, receiver.url("/old"))
     before = emit("acme", "loan.disbursed", {"loan_id": "loan_1"}, now=datetime.now(UTC))
-    settle()
-    run(datetime.now(UTC))  # the event is fanned out before the new endpoint exists, or not:
-    new = register(api, admin, receiver.url("/new"))
+    new = register(api, admin, receiver.url("/new"))  # `before` is not fanned out yet
     earlier = emit("acme", "loan.disbursed", {"loan_id": "loan_2"},
                    now=datetime.now(UTC) - timedelta(days=1))  # business time plays no part
     report = run(datetime.now(UTC) + timedelta(minutes=1))
     assert report.delivered >= 1, report
-    got = {path: [r.headers["webhook-id"] for r in receiver.requests if r.path == path]
+    got = {path: sorted(r.headers["webhook-id"] for r in receiver.requests if r.path == path)
            for path in ("/old", "/new")}
-    assert got == {"/old": [before, earlier], "/new": [earlier]}
+    assert got == {"/old": sorted([before, earlier]), "/new": [earlier]}
     assert [d["event_id"] for d in deliveries(api, admin, new["id"])] == [earlier]
     assert len(deliveries(api, admin, old["id"])) == 2
 
