@@ -36,8 +36,8 @@ class WebhookCreate(Strict):
 class WebhookOut(BaseModel):
     id: str
     url: str
-    event_types: list[Subscription] = Field(description="As subscribed; `[\"*\"]` is every "
-                                                         "event type.")
+    event_types: list[str] = Field(description=(
+        "As subscribed (see WebhookCreate); `[\"*\"]` is every event type."))
     description: str
     status: Literal["active", "deleted"]
     created_at: str
