@@ -28,7 +28,8 @@ LAGGED_SUITES = tests/e2e/test_concurrency.py tests/integration/disbursement \
 	tests/integration/servicing_core/test_cob_catch_up.py tests/integration/ledger \
 	tests/integration/test_ledger_api.py tests/integration/test_audit_chain.py \
 	tests/integration/servicing/test_webhooks.py tests/integration/servicing/test_webhooks_under_lag.py \
-	tests/integration/servicing/test_lifecycle_events.py tests/property/lifecycle
+	tests/integration/servicing/test_lifecycle_events.py tests/property/lifecycle \
+	tests/integration/servicing/test_webhook_order.py
 
 test: $(STAMP) lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.http import CREATED, MAX_IDEMPOTENCY_KEY, PATH_PARAM, ROUTES, RouteSpec
 from chalicelib.api.openapi_examples import add_examples
+from chalicelib.api.openapi_webhooks import add_webhooks
 from chalicelib.api.problems import PROBLEM_JSON
 from chalicelib.api.schema_defaults import WithFactoryDefaults
 from chalicelib.api.schemas import Problem
@@ -220,7 +221,7 @@ def build_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in sorted(ROUTES, key=lambda r: (r.path, r.method)):
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
-    return add_examples({
+    return add_webhooks(add_examples({
         "openapi": "3.1.0",
         "info": {"title": "Lending API", "version": VERSION, "description": DESCRIPTION},
         "servers": [{"url": "http://127.0.0.1:8000", "description": "make run"}],
@@ -246,7 +247,7 @@ def build_spec() -> dict[str, Any]:
                 "description": "An API key issued by POST /v1/tenants/{tenant_id}/api-keys, or "
                                "the platform admin key for platform operations."}},
         },
-    })
+    }))
 
 
 @cache

@@ -12,12 +12,13 @@ from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import BOOKKEEPERS, CONFIGURERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
-from chalicelib.lending import webhooks as rules
+from chalicelib.lending import events
 from chalicelib.services import webhooks
 from chalicelib.store import outbox as store
 
 bp = Blueprint(__name__)
-EventType = Literal[rules.EVENT_TYPES]  # type: ignore[valid-type]  # one list: the registry
+EventType = Literal[events.EVENT_TYPES]  # type: ignore[valid-type]  # one list: lending/events
+Subscription = Literal[(*events.EVENT_TYPES, events.ALL)]  # type: ignore[valid-type]
 
 
 class WebhookCreate(Strict):
@@ -25,14 +26,18 @@ class WebhookCreate(Strict):
         "https URL that receives POSTs. Private, loopback and link-local addresses are refused "
         "(checked again at every delivery) except on the local and test stages "
         "(LENDING_STAGE=local|test), which also accept http."))
-    event_types: list[EventType] = Field(min_length=1, max_length=len(rules.EVENT_TYPES))
+    event_types: list[Subscription] = Field(
+        min_length=1, max_length=len(events.EVENT_TYPES) + 1, description=(
+            "The event types this endpoint receives (see the spec's `webhooks`): any of them, "
+            "all of them, or `\"*\"` alone for every event type, those added later included."))
     description: str = Field(default="", max_length=200)
 
 
 class WebhookOut(BaseModel):
     id: str
     url: str
-    event_types: list[str]
+    event_types: list[str] = Field(description=(
+        "As subscribed (see WebhookCreate); `[\"*\"]` is every event type."))
     description: str
     status: Literal["active", "deleted"]
     created_at: str

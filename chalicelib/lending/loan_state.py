@@ -61,6 +61,7 @@ from .allocation import allocate as allocate_rules
 from .daycount import DayCount
 from .delinquency import DEFAULT_SETTINGS, DelinquencySettings, status_for
 from .errors import LendingError
+from .events import EventType
 from .money import Rounding, round_minor
 
 COMPONENTS = ("principal", "interest", "fee", "penalty")
@@ -151,7 +152,7 @@ class Totals:
 class Notice:
     """Something COB tells the borrower about (reminder before due, overdue after a miss)."""
 
-    kind: str  # installment.due_soon | installment.overdue
+    kind: EventType  # INSTALLMENT_DUE_SOON | INSTALLMENT_OVERDUE
     installment: int
     due: date
     owed: int
@@ -399,7 +400,7 @@ def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:
     for i in s.installments:
         if i.due == day - ONE_DAY and i.arrears(day, dc) > 0:
             i.late_fee += p.late_fee
-            notices.append(Notice("installment.overdue", i.n, i.due, i.arrears(day, dc)))
+            notices.append(Notice(EventType.INSTALLMENT_OVERDUE, i.n, i.due, i.arrears(day, dc)))
     overdue = [i for i in sorted(s.installments, key=lambda x: (x.due, x.n)) if i.due < day]
     principal = sum(i.principal - i.paid["principal"] for i in overdue)
     if principal > 0 and p.penalty_rate_percent > 0:
@@ -414,7 +415,7 @@ def close_day(s: LoanState, day: date, p: Policy) -> list[Notice]:
     ahead = p.delinquency.reminder_days_before
     for i in s.installments:
         if ahead and i.due == day + timedelta(days=ahead) and i.arrears(i.due, dc) > 0:
-            notices.append(Notice("installment.due_soon", i.n, i.due, i.arrears(i.due, dc)))
+            notices.append(Notice(EventType.INSTALLMENT_DUE_SOON, i.n, i.due, i.arrears(i.due, dc)))
     return notices
 
 

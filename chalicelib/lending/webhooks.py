@@ -17,11 +17,9 @@ import secrets
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-EVENT_TYPES: tuple[str, ...] = (
-    "application.decided", "contract.signed", "loan.disbursed", "repayment.received",
-    "installment.due_soon", "installment.overdue", "loan.closed", "disbursement.escalated",
-    "loan.cob_quarantined",  # close of business could not close the loan (cob_exceptions)
-)
+from chalicelib.lending import events
+
+EVENT_TYPES = events.EVENT_TYPES  # the one list: lending/events.py
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 SIGNATURE_VERSION = "v1"

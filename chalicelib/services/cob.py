@@ -32,7 +32,7 @@ from chalicelib.lending import loan_state as ls
 from chalicelib.lending.cob_slice import close_slice
 from chalicelib.lending.delinquency import DelinquencySettings
 from chalicelib.lending.product import ProductConfig
-from chalicelib.services import cob_exceptions, loan_lifecycle, servicing
+from chalicelib.services import cob_exceptions, loan_lifecycle, outbox, servicing
 from chalicelib.store import dynamo, loans
 from chalicelib.store import servicing as store
 from chalicelib.store.audit import Actor
@@ -45,9 +45,9 @@ STEP_RETRIES = 3  # fresh reads after a conflicting write (a repayment, a redeli
 ITEM_MARGIN = 10  # items kept free under DynamoDB's limit in every step
 # The step's items that do not grow with its days: a journal over at most the loan's 4
 # receivables, 3 income accounts, clearing and credit (1 + 2 per account = 19), the servicing
-# item, the loan's version and audit record, and a status event: 23.
-STEP_ITEMS = 23
-NOTICE_ROOM = MAX_ITEMS - ITEM_MARGIN - STEP_ITEMS  # outbox items (notices) per step
+# item, the loan's version and audit record: 22; and a status event.
+STEP_ITEMS = 22 + outbox.ITEMS_PER_EVENT
+NOTICE_ROOM = (MAX_ITEMS - ITEM_MARGIN - STEP_ITEMS) // outbox.ITEMS_PER_EVENT  # notices a step
 
 
 @dataclass

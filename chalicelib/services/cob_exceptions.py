@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import metrics
 from chalicelib.errors import DomainError, conflict, not_found
 from chalicelib.lending.errors import LendingError
+from chalicelib.lending.events import EventType
 from chalicelib.services import outbox
 from chalicelib.store import audit
 from chalicelib.store import outbox as items
@@ -39,7 +40,7 @@ from ledger.errors import LedgerBusy, LedgerError
 log = logging.getLogger("lending.cob")
 
 METRIC = "CobLoansQuarantined"  # infra/sam_template.py's CobLoansQuarantinedAlarm
-EVENT = "loan.cob_quarantined"
+EVENT = EventType.LOAN_COB_QUARANTINED
 OPEN, RESOLVED = "open", "resolved"
 MESSAGE_MAX = 300
 # DynamoDB saying "not now": the chunk is retried (SQS, the resume schedule), no loan is blamed.

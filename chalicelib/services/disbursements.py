@@ -43,6 +43,7 @@ from chalicelib.channels import protocol, router
 from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout
 from chalicelib.channels.router import Candidate, Policy
 from chalicelib.errors import DomainError, conflict, not_found
+from chalicelib.lending.events import EventType
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.quote import quote as price
 from chalicelib.services import channels, loan_lifecycle, outbox
@@ -551,7 +552,7 @@ def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
             "channel_id": attempt["channel_id"], "payout_id": attempt["payout_id"],
             "was": was, "expires_at": expires_at(attempt).isoformat()}
     _save(uow, tenant, JOB, now, item, "disbursement.escalated", data)
-    outbox.emit(uow, tenant, "disbursement.escalated", data, now=now)
+    outbox.emit(uow, tenant, EventType.DISBURSEMENT_ESCALATED, data, now=now)
     uow.after_commit.append(lambda: metrics.count("DisbursementsEscalated", 1))
     try:
         uow.commit()

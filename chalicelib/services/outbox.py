@@ -18,12 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import DomainError, FieldError, conflict
+from chalicelib.lending import event_order
 from chalicelib.lending import webhooks as rules
+from chalicelib.lending.events import EventType
 from chalicelib.store import outbox as store
 from chalicelib.store.uow import UnitOfWork, put
 
 MAX_PAYLOAD_BYTES = 16 * 1024
 RETENTION = timedelta(days=30)  # dispatched events expire (TTL); deliveries keep the body
+# Transaction items one emit may add: the event and its place in its loan's delivery order.
+ITEMS_PER_EVENT = 2
 
 
 def new_event_id(now: datetime) -> str:
@@ -55,12 +59,15 @@ def _check(event_type: str, data: dict[str, Any]) -> str:
     return text
 
 
-def emit(uow: UnitOfWork, tenant: str, event_type: str, data: dict[str, Any], *,
+def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, Any], *,
          now: datetime | None = None) -> str:
     """Adds one outbox event to `uow` (committed with the caller's change); returns its id."""
     _check(event_type, data)
     now = now or datetime.now(UTC)
     event_id = new_event_id(now)
+    emitted_at = store.iso(datetime.now(UTC))  # wall clock, for the delivery order
+    position = event_order.position(emitted_at, _events_in(uow), event_id)
+    order_key = event_order.order_key(data)
     item = {
         "pk": {"S": store.event_pk(tenant, event_id)}, "sk": {"S": store.EVENT_SK},
         "gsi1pk": {"S": store.outbox_index_pk(store.shard(event_id))},
@@ -69,10 +76,22 @@ def emit(uow: UnitOfWork, tenant: str, event_type: str, data: dict[str, Any], *,
         "body": {"S": message(event_id, event_type, now, data)},
         "status": {"S": "pending"}, "created_at": {"S": store.iso(now)},
         "expires_at": {"N": str(int((now + RETENTION).timestamp()))},
+        "emitted_at": {"S": emitted_at}, "position": {"S": position},
+        **({"order_key": {"S": order_key}} if order_key else {}),
     }
     uow.add(put("main", item, "attribute_not_exists(pk)"),
             on_fail=lambda _r: conflict("Event id collision; retry."))
+    if order_key is not None:  # later events of its loan wait until it is fanned out
+        uow.add(put("main", {"pk": {"S": store.order_pk(tenant, order_key)},
+                             "sk": {"S": store.event_marker_sk(position)},
+                             "event_id": {"S": event_id}}))
     return event_id
+
+
+def _events_in(uow: UnitOfWork) -> int:
+    """How many outbox events `uow` already holds: this one's index in its transaction."""
+    return sum(1 for i in uow.items
+               if i.get("Put", {}).get("Item", {}).get("sk") == {"S": store.EVENT_SK})
 
 
 def get_event(tenant: str, event_id: str) -> dict[str, Any] | None:
@@ -82,9 +101,9 @@ def get_event(tenant: str, event_id: str) -> dict[str, Any] | None:
 # ---- adapters for the services that own the business events -------------------------------
 
 LOAN_EVENTS = {  # loan audit action -> partner event
-    "loan.contract_signed": "contract.signed",
-    "loan.disbursed": "loan.disbursed",
-    "loan.closed": "loan.closed",
+    "loan.contract_signed": EventType.CONTRACT_SIGNED,
+    "loan.disbursed": EventType.LOAN_DISBURSED,
+    "loan.closed": EventType.LOAN_CLOSED,
 }
 LOAN_FIELDS = ("contract_id", "disbursement_id", "channel_id", "disbursed_on", "closed_on")
 
@@ -114,7 +133,7 @@ def announce_decision(uow: UnitOfWork, tenant: str, now: datetime, application: 
     the reviewers' final one (approve/decline) after a referral."""
     from chalicelib.lending.money import format_amount
 
-    return emit(uow, tenant, "application.decided", {
+    return emit(uow, tenant, EventType.APPLICATION_DECIDED, {
         "application_id": application.application_id, "product_id": application.product_id,
         "outcome": outcome, "status": application.status,
         "amount": {"amount": format_amount(application.amount, application.currency),

@@ -21,6 +21,7 @@ from chalicelib import clock
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import loan_state as ls
 from chalicelib.lending.errors import LendingError
+from chalicelib.lending.events import EventType
 from chalicelib.lending.money import format_amount, money_json
 from chalicelib.lending.product import ProductConfig
 from chalicelib.services import outbox, servicing
@@ -88,6 +89,11 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     item = _repayment_item(tenant, rid, loan_id, amount, loan.currency, paid_at, channel,
                            reference, journal, d, excess, now)
     uow.add(put("main", item, "attribute_not_exists(pk)"))
+    # Before the loan's own change: a payoff's repayment.received precedes its loan.closed.
+    outbox.emit(uow, tenant, EventType.REPAYMENT_RECEIVED, {
+        "loan_id": loan_id, "repayment_id": rid, "amount": money_json(amount, loan.currency),
+        "paid_at": paid_at.isoformat(), "channel": channel, "reference": reference,
+        "loan_status": state.status}, now=now)
     servicing.commit_change(uow, tenant, actor, now, loaded, state, events,
                             "loan.repayment_received",
                             {"repayment_id": rid, "amount": amount, "paid_on": on.isoformat()})
@@ -96,10 +102,6 @@ def repay(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, loan_id: st
     uow.add(put("main", store.reference_item(tenant, channel, reference, rid, loan_id,
                                              now.isoformat()), "attribute_not_exists(pk)"),
             on_fail=lambda r: _duplicate(channel, reference, r.get("Item")), first=True)
-    outbox.emit(uow, tenant, "repayment.received", {
-        "loan_id": loan_id, "repayment_id": rid, "amount": money_json(amount, loan.currency),
-        "paid_at": paid_at.isoformat(), "channel": channel, "reference": reference,
-        "loan_status": state.status}, now=now)
     return store_view(item)
 
 

@@ -9,6 +9,11 @@ Guarantees (see README of issue 7 in the final report):
 - Failures retry with exponential backoff and jitter; after `max_attempts` the delivery is
   dead-lettered (listed per tenant, replayable). Each run is bounded in events, deliveries and
   wall time, so an overlapping scheduled run only finds what the previous one left.
+- An endpoint receives only the events emitted after it was registered (wall clock), and the
+  events of one loan in the order they happened (lending/event_order.py): a delivery whose
+  loan has an earlier event not yet fanned out, or not yet delivered to the same endpoint (it
+  is retrying), waits for it (services/webhook_order.py). Within a run, each endpoint's
+  deliveries for one loan are attempted one after the other, in that order.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.errors import DomainError
+from chalicelib.lending import event_order, events
 from chalicelib.lending import webhooks as rules
-from chalicelib.services import webhooks
+from chalicelib.services import webhook_order, webhooks
 from chalicelib.services.webhook_transport import Outcome, Transport, http_transport
 from chalicelib.store import dynamo
 from chalicelib.store import outbox as store
@@ -35,6 +41,7 @@ log = logging.getLogger("lending.webhooks")
 
 LEASE = timedelta(seconds=90)  # > transport timeout + bookkeeping; a stuck claim expires
 HISTORY = 10  # attempts kept on the delivery item
+WAIT = timedelta(seconds=60)  # behind an event not yet fanned out: the next scheduled run
 
 
 @dataclass
@@ -47,6 +54,7 @@ class RunReport:
     dead: int = 0
     cancelled: int = 0
     skipped: int = 0  # claimed by another worker first
+    waiting: int = 0  # an earlier event of the same loan is not delivered yet
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str) -> None:
@@ -87,7 +95,9 @@ def dispatch(now: datetime, limit: int, report: RunReport) -> None:
             if tenant not in endpoints:
                 endpoints[tenant] = webhooks.list_active(tenant)
             subscribed = [e for e in endpoints[tenant]
-                          if store.s(event, "type") in e.event_types]
+                          if events.subscribed(e.event_types, store.s(event, "type") or "")
+                          and event_order.registered_in_time(
+                              e.registered_at, store.s(event, "emitted_at") or "")]
             if _fan_out(tenant, event, subscribed, now):
                 report.events_dispatched += 1
                 report.deliveries_created += len(subscribed)
@@ -111,6 +121,8 @@ def _fan_out(tenant: str, event: dict[str, Any], subscribed: list[webhooks.Endpo
     for endpoint in subscribed:
         uow.add(put("main", _new_delivery(tenant, endpoint.webhook_id, event, now),
                     "attribute_not_exists(pk)"))
+    for item in webhook_order.fan_out_items(tenant, event, [e.webhook_id for e in subscribed]):
+        uow.add(item)
     try:
         uow.commit()
     except DomainError:  # another worker dispatched it first
@@ -130,6 +142,7 @@ def _new_delivery(tenant: str, webhook_id: str, event: dict[str, Any],
         "event_type": event["type"], "body": event["body"], "status": {"S": "pending"},
         "attempts": {"N": "0"}, "version": {"N": "1"}, "created_at": {"S": store.iso(now)},
         "next_attempt_at": {"S": store.iso(now)}, "history": {"S": "[]"},
+        **webhook_order.delivery_fields(event),
     }
 
 
@@ -170,9 +183,18 @@ def deliver(now: datetime, report: RunReport, transport: Transport, limit: int,
         except Exception:  # one bad delivery must not stop the others
             log.exception("delivery %s failed unexpectedly", store.s(item, "sk"))
 
-    items = due(now, limit)
+    queues: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for item in due(now, limit):  # one queue per endpoint and loan, attempted in order
+        queue = (store.s(item, "tenant") or "", store.s(item, "webhook_id") or "",
+                 store.s(item, "order_key") or store.s(item, "sk") or "")
+        queues.setdefault(queue, []).append(item)
+
+    def attempt_in_order(items: list[dict[str, Any]]) -> None:
+        for item in sorted(items, key=lambda i: store.s(i, "position") or ""):
+            attempt(item)
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(attempt, items))
+        list(pool.map(attempt_in_order, queues.values()))
 
 
 def _attempt(item: dict[str, Any], now: datetime, report: RunReport, transport: Transport,
@@ -187,6 +209,11 @@ def _attempt(item: dict[str, Any], now: datetime, report: RunReport, transport: 
     if found is None:
         _finish(claimed, "cancelled", now, None)
         report.add("cancelled")
+        return
+    ahead = webhook_order.blocker(claimed)
+    if ahead is not None:
+        _wait_for(claimed, ahead, now)
+        report.add("waiting")
         return
     endpoint, secret = found
     body = (store.s(claimed, "body") or "").encode()
@@ -224,6 +251,21 @@ def _claim(item: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     return current
 
 
+def _wait_for(item: dict[str, Any], ahead: dict[str, Any], now: datetime) -> None:
+    """Due again when what it waits for is next attempted (an event not yet fanned out: at
+    the next run), not counted as an attempt."""
+    then = store.s(ahead, "next_attempt_at") if store.s(ahead, "sk") != store.EVENT_SK else None
+    until = max(store.parse_iso(then), now) if then else now + WAIT
+    version = store.n(item, "version") or 0
+    tenant = store.s(item, "tenant") or ""
+    webhook_id, event_id = store.s(item, "webhook_id") or "", store.s(item, "event_id") or ""
+    item["version"] = {"N": str(version + 1)}
+    item["gsi1sk"] = {"S": store.due_sk(until, tenant, webhook_id, event_id)}
+    item["next_attempt_at"] = {"S": store.iso(until)}
+    if not _put_if_version(item, version):
+        log.warning("delivery %s changed while waiting", item["sk"]["S"])
+
+
 def _finish(item: dict[str, Any], status: str, now: datetime, outcome: Outcome | None,
             next_at: datetime | None = None) -> None:
     version = store.n(item, "version") or 0
@@ -254,6 +296,8 @@ def _finish(item: dict[str, Any], status: str, now: datetime, outcome: Outcome |
         item["gsi1sk"] = {"S": store.due_sk(next_at, tenant, webhook_id, event_id)}
     if not _put_if_version(item, version):
         log.warning("delivery %s changed while being attempted", item["sk"]["S"])
+    elif status != "pending":
+        webhook_order.release(item)  # the next event of its loan may go
 
 
 def _put_if_version(item: dict[str, Any], version: int) -> bool:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.lending import events
 from chalicelib.lending import webhooks as rules
 from chalicelib.services import personal_data
 from chalicelib.store import audit, dynamo
@@ -49,6 +50,7 @@ class Endpoint:
     audit_seq: int
     audit_head: str
     sealed_secret: str
+    registered_at: str = ""  # wall clock (issue 16): it receives events emitted from then on
 
     def secret(self, tenant: str) -> str:
         return str(personal_data.unseal(tenant, "webhook", self.webhook_id,
@@ -62,7 +64,8 @@ def _endpoint(item: dict[str, Any]) -> Endpoint:
         description=store.s(item, "description") or "", status=store.s(item, "status") or "",
         created_at=store.s(item, "created_at") or "", version=store.n(item, "version") or 0,
         audit_seq=store.n(item, "audit_seq") or 0, audit_head=store.s(item, "audit_head") or "",
-        sealed_secret=store.s(item, "secret_enc") or "")
+        sealed_secret=store.s(item, "secret_enc") or "",
+        registered_at=store.s(item, "registered_at") or "")
 
 
 def _item(tenant: str, e: Endpoint) -> dict[str, Any]:
@@ -86,6 +89,7 @@ def _fields(tenant: str, e: Endpoint) -> dict[str, Any]:
         "created_at": {"S": e.created_at}, "version": {"N": str(e.version)},
         "audit_seq": {"N": str(e.audit_seq)}, "audit_head": {"S": e.audit_head},
         "secret_enc": {"S": e.sealed_secret},
+        **({"registered_at": {"S": e.registered_at}} if e.registered_at else {}),
     }
 
 
@@ -120,13 +124,13 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, url: str,
     webhook_id = f"wh_{secrets.token_hex(8)}"
     secret = rules.new_secret()
     sealed = personal_data.seal(tenant, "webhook", webhook_id, {"secret": secret})
-    types = tuple(sorted(set(event_types)))
+    types = (events.ALL,) if events.ALL in event_types else tuple(sorted(set(event_types)))
     head = audit.append(uow, tenant=tenant, aggregate_type="webhook", aggregate_id=webhook_id,
                         head=None, action="webhook.created", actor=actor, at=now,
                         data={"url_host": _host(url), "event_types": list(types)},
                         head_ref=_head_ref(tenant, webhook_id))
     endpoint = Endpoint(webhook_id, url, types, description, "active", store.iso(now), 1,
-                        head.seq, head.hash, sealed)
+                        head.seq, head.hash, sealed, store.iso(datetime.now(UTC)))
     uow.add(put("main", _item(tenant, endpoint), "attribute_not_exists(pk)"),
             on_fail=lambda _r: conflict("Webhook id collision; retry."))
     uow.add(put("main", _listed(tenant, endpoint), "attribute_not_exists(pk)"),
@@ -209,7 +213,7 @@ def delete(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, webhook_id
                         head=ChainHead(e.audit_seq, e.audit_head), action="webhook.deleted",
                         actor=actor, at=now, data={}, head_ref=_head_ref(tenant, webhook_id))
     gone = Endpoint(e.webhook_id, e.url, e.event_types, e.description, "deleted", e.created_at,
-                    e.version + 1, head.seq, head.hash, e.sealed_secret)
+                    e.version + 1, head.seq, head.hash, e.sealed_secret, e.registered_at)
     uow.add(put("main", _item(tenant, gone), "#v = :v", names={"#v": "version"},
                 values={":v": {"N": str(e.version)}}),
             on_fail=lambda _r: conflict("The webhook changed concurrently; retry."))

@@ -11,6 +11,11 @@
   cap never depend on an index that lags. The count item is the cap's guard (a conditional
   ADD in the create transaction) and marks the list as adopted: a tenant without one lists
   its legacy endpoints from the old index once (services/webhooks.py).
+- delivery order (issue 16, lending/event_order.py): pk `t#webhook-order#<order key>`, sk
+  `<position>#event` while the event is undispatched (written with it, removed by its fan-out),
+  and `<position>#<wh>` while its delivery to `wh` is pending (written by the fan-out, removed
+  when the delivery ends). A delivery waits while its partition holds an earlier marker of its
+  event's or its endpoint's; always read consistently.
 - delivery: pk `t#webhook#<wh>`, sk `delivery#<evt>`; while due gsi1pk
   `_platform#deliveries#NN`, gsi1sk `<due>#<t>#<wh>#<evt>`; when dead gsi1pk
   `t#dead-letters`, gsi1sk `<dead at>#<wh>#<evt>`; delivered or cancelled: no index entry.
@@ -75,6 +80,18 @@ def endpoints_pk(tenant: str) -> str:
 
 def endpoint_sk(created_at: str, webhook_id: str) -> str:
     return f"{ENDPOINT_PREFIX}{created_at}#{webhook_id}"
+
+
+def order_pk(tenant: str, order_key: str) -> str:
+    return key(tenant, "webhook-order", order_key)
+
+
+def event_marker_sk(position: str) -> str:
+    return f"{position}#event"
+
+
+def delivery_marker_sk(position: str, webhook_id: str) -> str:
+    return f"{position}#{webhook_id}"
 
 
 def delivery_sk(event_id: str) -> str:

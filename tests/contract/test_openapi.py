@@ -63,3 +63,28 @@ def test_spec_is_served(api):
     r = api.call("GET", "/v1/openapi.yaml")
     assert r.status == 200 and r.headers["content-type"].startswith("application/yaml")
     assert r.body.decode() == SPEC_FILE.read_text(encoding="utf-8")
+
+
+def test_webhooks_section_documents_every_event_type_with_its_envelope():
+    """Issue 16: the contract's `webhooks:` is the catalogue (lending/events.py), each POST
+    with the Standard Webhooks headers and its envelope; the whole spec validates as 3.1."""
+    from chalicelib.api.webhook_events import ENVELOPES
+    from chalicelib.lending.events import EVENT_TYPES
+
+    spec = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
+    validate(spec)
+    assert list(spec["webhooks"]) == list(EVENT_TYPES)
+    schemas = spec["components"]["schemas"]
+    for event_type, entry in spec["webhooks"].items():
+        op = entry["post"]
+        headers = {p["name"] for p in op["parameters"] if p["in"] == "header" and p["required"]}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+        assert any(s.startswith("2") for s in op["responses"])
+        ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        envelope = schemas[ref.rsplit("/", 1)[1]]
+        assert envelope["properties"]["type"]["const"] == event_type
+        assert set(envelope["required"]) == {"id", "type", "timestamp", "data"}
+        assert envelope["additionalProperties"] is False
+    subscribe = schemas["WebhookCreate"]["properties"]["event_types"]
+    assert set(subscribe["items"]["enum"]) == {*EVENT_TYPES, "*"}
+    assert set(ENVELOPES) == set(EVENT_TYPES)

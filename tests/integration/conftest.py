@@ -13,6 +13,7 @@ from chalice.test import Client
 
 from tests.conftest import TEST_ENV
 from tests.contract_check import check_response
+from tests.webhook_contract import emitted_events  # noqa: F401  # autouse: issue 16
 
 
 @dataclass
