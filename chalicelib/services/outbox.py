@@ -65,7 +65,8 @@ def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, An
     _check(event_type, data)
     now = now or datetime.now(UTC)
     event_id = new_event_id(now)
-    emitted_at = store.iso(datetime.now(UTC))  # wall clock, for the delivery order
+    wall = datetime.now(UTC)
+    emitted_at = store.iso(wall)  # wall clock, for the delivery order
     position = event_order.position(emitted_at, _events_in(uow), event_id)
     order_key = event_order.order_key(data)
     item = {
@@ -75,7 +76,7 @@ def emit(uow: UnitOfWork, tenant: str, event_type: EventType, data: dict[str, An
         "tenant": {"S": tenant}, "event_id": {"S": event_id}, "type": {"S": event_type},
         "body": {"S": message(event_id, event_type, now, data)},
         "status": {"S": "pending"}, "created_at": {"S": store.iso(now)},
-        "expires_at": {"N": str(int((now + RETENTION).timestamp()))},
+        "expires_at": {"N": str(int((wall + RETENTION).timestamp()))},  # not a sandbox's
         "emitted_at": {"S": emitted_at}, "position": {"S": position},
         **({"order_key": {"S": order_key}} if order_key else {}),
     }

@@ -298,3 +298,14 @@ def test_other_tenants_get_404_and_roles_are_enforced(api, keys, receiver):
         assert api.call("POST", f"/v1/webhooks/dead-letters/{dead_id}/replay",
                         key=acme[role]).status == 403
     assert dynamo.client() is not None
+
+
+def test_an_event_stamped_ahead_by_a_sandbox_clock_is_delivered_now(api, keys, receiver):
+    """A tenant whose sandbox clock runs days ahead emits events stamped with its time: the
+    worker, on the real clock, delivers them at once (not when real time catches up)."""
+    hook = register(api, keys["acme"]["admin"], receiver.url("/ahead"))
+    event_id = emit("acme", now=T0 + timedelta(days=2))
+    report = run(T0)
+    assert (report.events_dispatched, report.delivered) == (1, 1)
+    [got] = receiver.requests
+    assert Webhook(hook["secret"]).verify(got.body, got.headers)["id"] == event_id
