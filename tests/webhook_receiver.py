@@ -1,5 +1,5 @@
 """A partner's webhook endpoint on 127.0.0.1 for tests over real HTTP: records every request and
-answers 204, so a test can wait for what the scheduled delivery job sent."""
+answers 204 (or fails on request), so a test can see what a delivery run sent."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class Received:
 class Receiver:
     port: int = 0
     requests: list[Received] = field(default_factory=list)
+    fail_next: int = 0  # answer 503 to this many requests, then 204
+    always_fail: bool = False  # answer 500 to every request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/hook") -> str:
@@ -30,6 +32,16 @@ class Receiver:
     def got(self) -> list[Received]:
         with self.lock:
             return list(self.requests)
+
+    def answer(self, received: Received) -> int:
+        with self.lock:
+            self.requests.append(received)
+            if self.always_fail:
+                return 500
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return 503
+            return 204
 
 
 @contextmanager
@@ -40,10 +52,10 @@ def receiving() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(min(length, 1 << 20))
-            with state.lock:
-                state.requests.append(Received(self.path, {k.lower(): v for k, v in
-                                                           self.headers.items()}, body))
-            self.send_response(204)
+            status = state.answer(Received(self.path, {k.lower(): v for k, v in
+                                                       self.headers.items()}, body))
+            self.send_response(status)
+            self.send_header("content-length", "0")
             self.end_headers()
 
         def log_message(self, *_args: Any) -> None:
