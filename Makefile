@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 PORT ?= 8000
 MOTO_PORT ?= 5005
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 
 .PHONY: run test suite lint unit e2e openapi bench demo clean
 
@@ -31,12 +31,13 @@ LAGGED_SUITES = tests/e2e/test_concurrency.py tests/integration/disbursement \
 	tests/integration/servicing/test_lifecycle_events.py tests/property/lifecycle
 
 LAG_LEVELS_MS = 200 2000
-LAG_WORKERS ?= 2
+LAG_WORKERS ?= 3
 
 # The whole suite and each lagged run at once (`make -j`): the lagged runs spend most of their
 # time waiting the lag out, so they fill the cores the whole run leaves idle instead of queueing
 # behind it. `-O` prints each run's output in one piece when it ends; each keeps its own cache
-# (`--lf` per run). `make suite` or `make lagged-200` runs one of them alone.
+# (`--lf` per run). `make suite` or `make lagged-200` runs one of them alone. Three workers each
+# on two cores: every run also waits (lag, HTTP, subprocesses, pip); 9 workers peak at ~5 GB.
 test: $(STAMP) lint
 	@$(MAKE) --no-print-directory -j -O suite $(addprefix lagged-,$(LAG_LEVELS_MS))
 
