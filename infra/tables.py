@@ -18,8 +18,13 @@ TEMPLATE = Path(__file__).with_name("storage.yaml")
 _SUB = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
 
 
+# libyaml's loader when PyYAML has it: the same documents, ~8x faster (every test's moto
+# account is provisioned from this template).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
 
 
 def _resolve(value: Any, params: dict[str, str]) -> Any:

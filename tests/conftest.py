@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from infra import gateway_problems
 from infra.tables import provision
-from tests import dynamo_limits
+from tests import dynamo_limits, schedule
 
 TEST_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -64,9 +64,11 @@ def _apply_moto_patches() -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Makes `--dist loadgroup` group again: xdist 3.8 renames a grouped item by writing
     `_nodeid` (`<id>@<group>`), but pytest 9 reads a node's id from `_id`, so without this every
-    `xdist_group` is ignored and shared module worlds (security, artifact) are built twice."""
+    `xdist_group` is ignored and shared module worlds (security, artifact) are built twice.
+    First puts the longest tests at the front (tests/schedule.py)."""
     from _pytest.nodeid import NodeId
 
+    schedule.longest_first(items)
     for item in items:
         renamed = item.__dict__.get("_nodeid")
         if renamed and renamed != item.nodeid:
