@@ -67,6 +67,7 @@ def main() -> None:
         for name in ("bench_apr.py", "bench_schedule.py", "bench_templates.py", "bench_rules.py",
                      "bench_model_bounds.py", "bench_id_guard.py"):
             run(name, [], None, failures)
+        run("bench_webhooks.py", [] if ns.full else ["--sizes", "50", "200"], None, failures)
         ops = run("bench_operations.py", ["--loans", "3", "--json", str(tmp / "ops.json")],
                   tmp / "ops.json", failures)
         lat = run("bench_latency.py", ["--requests", "100" if ns.full else "30", "--ops",
