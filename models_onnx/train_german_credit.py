@@ -41,6 +41,9 @@ R = TypeVar("R")
 
 MODEL_ID = "german-credit"
 VERSION = "1.0.0"
+# When this model was trained: the commit that first added it (be3c11a). A retrain reproduces
+# it bit for bit, so the date stays; a retrain that changes the model sets it anew.
+TRAINED_AT = "2026-11-23T09:03:56Z"
 HERE = Path(__file__).resolve().parent
 ONNX_PATH = HERE / "german_credit_v1.onnx"
 CARD_PATH = HERE / "german_credit_v1.card.json"
@@ -327,6 +330,7 @@ def build_card(
         "schema": "lending.model-card/v1",
         "model_id": MODEL_ID,
         "version": VERSION,
+        "trained_at": TRAINED_AT,
         "name": "German Credit scorecard",
         "description": "Probability that a consumer instalment loan goes bad, from twelve "
         "application-form characteristics. Shipped as every tenant's default model.",

@@ -16,7 +16,7 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
-from chalicelib.api import pagination, problems
+from chalicelib.api import model_pages, pagination, problems
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.model_inputs import ModelInputsOut, inputs_out
 from chalicelib.api.origination_models import Feature, ModelRefOut, ScoreReasonOut
@@ -25,6 +25,7 @@ from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import DomainError, FieldError, not_found
 from chalicelib.ids import EntityId, VersionId
 from chalicelib.services import scoring_models as models
+from chalicelib.services import shipped_model
 from chalicelib.services.applications import DERIVED
 from chalicelib.store import origination as store
 from chalicelib.store.origination import ModelItem, ModelVersionItem
@@ -32,6 +33,7 @@ from chalicelib.store.origination import ModelItem, ModelVersionItem
 problems.register("model-load-error", 422, "The model cannot be loaded")
 problems.register("model-integrity-error", 500, "A stored model failed its integrity check")
 problems.register("model-not-active", 409, "The model has no active version")
+problems.register("model-read-only", 409, "The shipped model cannot be changed")
 
 bp = Blueprint(__name__)
 MAX_UPLOAD = 6 * 1024 * 1024
@@ -60,12 +62,20 @@ class VersionOut(BaseModel):
     created_at: datetime
 
 
+SHIPPED_FIELD = Field(description="True for `shipped`, the default model every product uses "
+                                  "unless it names another: read-only, one version, dated by "
+                                  "its training (the card's `trained_at`).")
+INPUTS_FIELD = Field(description="Where to read what the active version scores on.")
+
+
 class ModelOut(BaseModel):
     id: str
     name: str
+    shipped: bool = SHIPPED_FIELD
     latest_version: int
     active_version: int | None
     versions: list[VersionOut]
+    inputs_path: str = INPUTS_FIELD
     created_at: datetime
     updated_at: datetime
 
@@ -73,8 +83,10 @@ class ModelOut(BaseModel):
 class ModelSummary(BaseModel):
     id: str
     name: str
+    shipped: bool = SHIPPED_FIELD
     latest_version: int
     active_version: int | None
+    inputs_path: str = INPUTS_FIELD
     created_at: datetime
 
 
@@ -115,15 +127,35 @@ def _bytes(text: str) -> bytes:
             FieldError("/body/model_base64", "not valid base64", "invalid_base64")]) from None
 
 
+def _inputs_path(model_id: str) -> str:
+    return f"/v1/models/{model_id}/inputs"
+
+
 def _out(item: ModelItem, versions: list[ModelVersionItem]) -> ModelOut:
-    return ModelOut(id=item.model_id, name=item.name, latest_version=item.latest_version,
-                    active_version=item.active_version, created_at=item.created_at,
+    return ModelOut(id=item.model_id, name=item.name, shipped=False,
+                    latest_version=item.latest_version, active_version=item.active_version,
+                    inputs_path=_inputs_path(item.model_id), created_at=item.created_at,
                     updated_at=item.updated_at, versions=[
                         VersionOut(number=v.number, card_model_id=v.card_model_id,
                                    card_version=v.card_version, sha256=v.sha256,
                                    size_bytes=v.size_bytes,
                                    active=v.number == item.active_version,
                                    created_at=v.created_at) for v in versions])
+
+
+def _shipped_out() -> ModelOut:
+    m, n = shipped_model.describe(), shipped_model.SHIPPED_NUMBER
+    return ModelOut(id=shipped_model.SHIPPED_ID, name=m.name, shipped=True, latest_version=n,
+                    active_version=n, inputs_path=_inputs_path(shipped_model.SHIPPED_ID),
+                    created_at=m.trained_at, updated_at=m.trained_at, versions=[
+                        VersionOut(number=n, card_model_id=m.card_model_id,
+                                   card_version=m.card_version, sha256=m.sha256,
+                                   size_bytes=m.size_bytes, active=True,
+                                   created_at=m.trained_at)])
+
+
+def _summary(m: ModelOut) -> ModelSummary:
+    return ModelSummary(**m.model_dump(include=set(ModelSummary.model_fields)))
 
 
 @endpoint(bp, "POST", "/v1/models", location="/v1/models/{id}",
@@ -140,7 +172,7 @@ def upload_model(ctx: Context, body: ModelUpload) -> Reply:
 @endpoint(bp, "POST", "/v1/models/{model_id}/versions", location="/v1/models/{id}",
           summary="Upload a new model version",
           tag="Scoring", roles=CONFIGURERS, body=VersionUpload, idempotent=True,
-          max_body=MAX_UPLOAD + 64 * 1024,
+          max_body=MAX_UPLOAD + 64 * 1024, errors={409},
           responses={201: (ModelOut, "Stored; the active version is unchanged")})
 def upload_model_version(ctx: Context, model_id: str, body: VersionUpload) -> Reply:
     item, version = models.add_version(ctx.uow, ctx.tenant, ctx.actor, ctx.now, model_id,
@@ -151,7 +183,7 @@ def upload_model_version(ctx: Context, model_id: str, body: VersionUpload) -> Re
 
 @endpoint(bp, "POST", "/v1/models/{model_id}/versions/{version}/activate",
           summary="Activate a model version (products naming the model score with it)",
-          tag="Scoring", roles=CONFIGURERS, idempotent=True,
+          tag="Scoring", roles=CONFIGURERS, idempotent=True, errors={409},
           responses={200: (ModelOut, "Activated")})
 def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
     if not version.isdigit() or len(version) > 6:
@@ -160,22 +192,27 @@ def activate_model_version(ctx: Context, model_id: str, version: str) -> Reply:
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
 
 
-@endpoint(bp, "GET", "/v1/models", summary="List the tenant's scoring models (the shipped "
-          "default is `shipped`: GET /v1/models/shipped/inputs)", tag="Scoring",
+@endpoint(bp, "GET", "/v1/models", summary="List the scoring models: the shipped default "
+          "(`shipped`) first, then the tenant's, newest first", tag="Scoring",
           roles=EVERYONE, query=PageQuery, responses={200: (ModelPage, "A page of models")})
 def list_models(ctx: Context, query: PageQuery) -> Reply:
     scope = pagination.scope_of(ctx.tenant, "models", {})
-    raw, last = store.query_list(ctx.tenant, "models", None, query.limit,
-                                 pagination.decode(query.cursor, scope))
+    page = model_pages.plan(pagination.decode(query.cursor, scope), query.limit)
+    head = [_summary(_shipped_out())] if page.shipped else []
+    raw, last = store.query_list(ctx.tenant, "models", None, max(page.take, 1), page.start)
+    if page.take == 0:  # only the shipped model fits: the tenant's come next if there are any
+        raw, last = [], model_pages.AFTER_SHIPPED if raw else None
     items = [ModelItem.from_raw_data(r) for r in raw]
-    return Reply(ModelPage(next_cursor=pagination.encode(scope, last), data=[
-        ModelSummary(id=i.model_id, name=i.name, latest_version=i.latest_version,
-                     active_version=i.active_version, created_at=i.created_at) for i in items]))
+    return Reply(ModelPage(next_cursor=pagination.encode(scope, last), data=head + [
+        _summary(_out(i, [])) for i in items]))
 
 
-@endpoint(bp, "GET", "/v1/models/{model_id}", summary="A scoring model and its versions",
+@endpoint(bp, "GET", "/v1/models/{model_id}", summary="A scoring model and its versions "
+          "(`shipped`: the default model, read-only)",
           tag="Scoring", roles=EVERYONE, responses={200: (ModelOut, "The model")})
 def get_model(ctx: Context, model_id: str) -> Reply:
+    if shipped_model.is_shipped(model_id):
+        return Reply(_shipped_out())
     item = models.existing(ctx.tenant, model_id)
     return Reply(_out(item, models.versions(ctx.tenant, model_id, item.latest_version)))
 

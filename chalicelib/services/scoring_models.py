@@ -24,13 +24,14 @@ import boto3
 from chalicelib import scoring  # resolved at call time: numpy loads only when scoring runs
 from chalicelib.config import settings
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.services import shipped_model
+from chalicelib.services.shipped_model import SHIPPED_ID
 from chalicelib.store import aggregates
 from chalicelib.store import origination as store
 from chalicelib.store.audit import Actor
 from chalicelib.store.origination import ModelItem, ModelVersionItem
 from chalicelib.store.uow import UnitOfWork, put
 
-SHIPPED_ID = "shipped"
 _cards: dict[tuple[str, str, int], dict[str, Any]] = {}
 _cards_lock = threading.Lock()
 
@@ -127,6 +128,7 @@ def existing(tenant: str, model_id: str) -> ModelItem:
 
 def add_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, model_id: str,
                 card: dict[str, Any], model_bytes: bytes) -> tuple[ModelItem, ModelVersionItem]:
+    shipped_model.refuse_change(model_id)
     item = existing(tenant, model_id)
     number = item.latest_version + 1
     version = _store_version(uow, tenant, actor, now, model_id, number, card, model_bytes)
@@ -138,6 +140,7 @@ def add_version(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, model
 
 def activate(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, model_id: str,
              number: int) -> ModelItem:
+    shipped_model.refuse_change(model_id)
     item = existing(tenant, model_id)
     version = store.get_model_version(tenant, model_id, number)
     if version is None:
@@ -209,7 +212,7 @@ def _resolve(tenant: str, model_id: str | None, wanted: str | None) -> tuple[
     """The card, the reference and (for a tenant model) the version item of a model choice."""
     if model_id in (None, SHIPPED_ID):
         shipped = scoring.shipped_card()
-        if wanted is not None and wanted != shipped.version:
+        if wanted is not None and not shipped_model.is_shipped_version(shipped, wanted):
             raise not_found("Model version")
         return shipped, ModelRef(SHIPPED_ID, shipped.version, shipped.model_id,
                                  shipped.version, shipped.sha256 or ""), None
