@@ -18,6 +18,7 @@ from chalicelib.api.reconciliation_models import (
     ExceptionResolution,
     LedgerResult,
     ReconciliationResult,
+    tagged,
 )
 from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
@@ -273,7 +274,7 @@ def list_verifications(ctx: Context, query: PageQuery) -> Reply:
                                    limit=query.limit, newest_first=True,
                                    start=pagination.decode(query.cursor, scope))
     return Reply(VerificationPage(next_cursor=pagination.encode(scope, last), data=[
-        VerificationOut(**daily_checks.verification_view(i)) for i in found]))
+        VerificationOut(**tagged(daily_checks.verification_view(i))) for i in found]))
 
 
 @endpoint(bp, "POST", "/v1/reconciliation/verifications",
@@ -282,4 +283,4 @@ def list_verifications(ctx: Context, query: PageQuery) -> Reply:
           responses={200: (VerificationOut, "Ledger, audit chains, checkpoint and new "
                                             "statements, as the nightly job records them")})
 def verify_now(ctx: Context, body: VerifyNow) -> Reply:
-    return Reply(VerificationOut(**daily_checks.run_tenant(ctx.tenant, body.day, ctx.now)))
+    return Reply(VerificationOut(**tagged(daily_checks.run_tenant(ctx.tenant, body.day, ctx.now))))

@@ -2,7 +2,8 @@
 step of the nightly verification, so a generated client reads fields rather than a bare dict.
 
 They mirror what `services.reconciliation` and `services.daily_checks` build; a step that
-raised is recorded as a `StepFailed` instead of its report, told apart by `status`.
+raised is recorded as a `StepFailed` instead of its report; `tagged` adds the `status` that
+tells them apart (the stored record predates it), so the contract has a real discriminator.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.audit import ChainBreak
 
@@ -47,15 +48,10 @@ class ExceptionResolution(BaseModel):
     at: str
 
 
-class _Step(BaseModel):
-    # Every field is sent, defaults included, so the schema marks them all required.
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
-
-class StepFailed(_Step):
+class StepFailed(BaseModel):
     """The step raised; the other steps still ran."""
 
-    status: Literal["failed"] = "failed"
+    status: Literal["failed"]
     ok: Literal[False]
     error: str = Field(description="The error's class and message (at most 500 characters).")
 
@@ -65,8 +61,8 @@ class LedgerDiscrepancy(BaseModel):
     message: str
 
 
-class LedgerCheck(_Step):
-    status: Literal["checked"] = "checked"
+class LedgerCheck(BaseModel):
+    status: Literal["checked"]
     ok: bool
     accounts: int
     journals: int
@@ -75,8 +71,8 @@ class LedgerCheck(_Step):
     shown: list[LedgerDiscrepancy]
 
 
-class AuditCheck(_Step):
-    status: Literal["checked"] = "checked"
+class AuditCheck(BaseModel):
+    status: Literal["checked"]
     ok: bool
     chains: int
     records: int
@@ -103,8 +99,8 @@ class CheckpointVerified(BaseModel):
     problems: list[str]
 
 
-class CheckpointStep(_Step):
-    status: Literal["checked"] = "checked"
+class CheckpointStep(BaseModel):
+    status: Literal["checked"]
     ok: bool
     checkpoint: CheckpointMade = Field(description="The newest checkpoint, made by this run "
                                        "unless nothing new was left to cover.")
@@ -130,25 +126,24 @@ class StatementFailure(BaseModel):
     errors: list[StatementFieldError]
 
 
-class ReconciliationStep(_Step):
-    status: Literal["checked"] = "checked"
+class ReconciliationStep(BaseModel):
+    status: Literal["checked"]
     ok: bool
     runs: list[StatementRun]
     failures: list[StatementFailure]
     deferred: int = Field(description="Statements left for the next invocation.")
 
 
-def _status(value: Any) -> str:
+def tagged(view: dict[str, Any]) -> dict[str, Any]:
     """A stored step has no tag: the one that raised carries `error`."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    return "failed" if isinstance(value, dict) and "error" in value else "checked"
+    return {key: {**value, "status": "failed" if "error" in value else "checked"}
+            if key in STEPS and isinstance(value, dict) else value
+            for key, value in view.items()}
 
 
-FAILED = Annotated[StepFailed, Tag("failed")]
-LedgerResult = Annotated[Annotated[LedgerCheck, Tag("checked")] | FAILED, Discriminator(_status)]
-AuditResult = Annotated[Annotated[AuditCheck, Tag("checked")] | FAILED, Discriminator(_status)]
-CheckpointResult = Annotated[Annotated[CheckpointStep, Tag("checked")] | FAILED,
-                             Discriminator(_status)]
-ReconciliationResult = Annotated[Annotated[ReconciliationStep, Tag("checked")] | FAILED,
-                                 Discriminator(_status)]
+STEPS = ("ledger", "audit", "checkpoints", "reconciliation")
+_TAG = Field(discriminator="status")
+LedgerResult = Annotated[LedgerCheck | StepFailed, _TAG]
+AuditResult = Annotated[AuditCheck | StepFailed, _TAG]
+CheckpointResult = Annotated[CheckpointStep | StepFailed, _TAG]
+ReconciliationResult = Annotated[ReconciliationStep | StepFailed, _TAG]
