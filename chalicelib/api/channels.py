@@ -103,6 +103,18 @@ class BreakerOut(BaseModel):
     cooldown_seconds: int
 
 
+class SandboxOut(BaseModel):
+    """The `sandbox` behaviour as configured (`SandboxBehaviour`), its limit as money."""
+
+    latency_ms: int
+    failure_rate_percent: int
+    timeout_rate_percent: int
+    fail_above: MoneyOut | None = Field(description="Payouts above this are refused.")
+    settle: Literal["sync", "callback"]
+    seed: int
+    timeout_outcome: Literal["not_executed", "executed", "unknown"]
+
+
 class ChannelOut(BaseModel):
     id: str
     name: str
@@ -114,7 +126,7 @@ class ChannelOut(BaseModel):
     max_payout: MoneyOut | None
     daily_limit: MoneyOut | None
     enabled: bool
-    sandbox: dict[str, Any]
+    sandbox: SandboxOut
     balance: MoneyOut = Field(description="Posted prefunded balance (ledger cash:<id>).")
     available: MoneyOut = Field(description="Balance less payouts reserved (pending).")
     used_today: MoneyOut
@@ -185,7 +197,7 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
         settlement_seconds=item.settlement_seconds,
         max_payout=None if item.max_payout is None else _money(item.max_payout, cur),
         daily_limit=None if item.daily_limit is None else _money(item.daily_limit, cur),
-        enabled=item.enabled, sandbox=json.loads(item.config),
+        enabled=item.enabled, sandbox=_sandbox_out(json.loads(item.config), cur),
         balance=_money(bal.posted, cur), available=_money(bal.available, cur),
         used_today=_money(used, cur),
         breaker=BreakerOut(state=state.state, failures=state.failures,  # type: ignore[arg-type]
@@ -195,6 +207,13 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
     if secret:
         return ChannelCreated(**fields, webhook_secret=item.webhook_secret)
     return ChannelOut(**fields)
+
+
+def _sandbox_out(config: dict[str, Any], currency: str) -> SandboxOut:
+    """The stored config keeps `fail_above` in minor units; the API shows money as money."""
+    fail_above = config.get("fail_above")
+    return SandboxOut(**{**config, "fail_above": None if fail_above is None
+                         else _money(fail_above, currency)})
 
 
 def _sandbox_config(s: SandboxBehaviour, currency: str, pointer: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field
@@ -71,6 +71,15 @@ def get_run(ctx: Context, run_id: str) -> Reply:
     return Reply(CobRunOut(**cob.view(cob.get_run(ctx.tenant, run_id))))
 
 
+class CobResolution(BaseModel):
+    note: str
+    by: str = Field(description="The resolving API key's id, or `cob` when a later run "
+                    "closed the loan.")
+    at: str
+    run_id: str | None = Field(default=None, description="The run that closed the loan "
+                               "(set when `by` is `cob`).")
+
+
 class CobExceptionOut(BaseModel):
     loan_id: str
     status: Literal["open", "resolved"]
@@ -83,8 +92,7 @@ class CobExceptionOut(BaseModel):
     error_class: str
     message: str = Field(description="A safe summary (no personal data, no stack trace); the "
                          "details are in the close-of-business worker's log.")
-    resolution: dict[str, Any] | None = Field(description="note, by (a key id, or `cob` when "
-                                              "a later run closed the loan), at, run_id.")
+    resolution: CobResolution | None
 
 
 class CobExceptionPage(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -47,7 +47,9 @@ class RefusalOut(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
-    ctx: dict[str, Any] | None = None
+    ctx: dict[str, str | int] | None = Field(default=None, description=(
+        "The limit the refusal is about, named per `type` (e.g. `max` and `grade` for "
+        "`amount_above_grade_max`)."))
 
 
 class QuoteOut(BaseModel):

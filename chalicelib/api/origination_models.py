@@ -8,7 +8,7 @@ policy or the model follow in the service, again all at once.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -226,6 +226,39 @@ class AlternateOut(BaseModel):
     notes: list[str]
 
 
+class ApplicationFacts(BaseModel):
+    product_id: str
+    product_version: int
+    amount_minor: int = Field(description="Requested amount in minor units.")
+    currency: str
+    term: int
+    purpose: str
+    channel: str
+    source: str
+
+
+class ApplicantFacts(BaseModel):
+    """The applicant as the rules saw them, without personal data."""
+
+    age: int
+    region: str
+    employment_status: str
+    id_type: str
+
+
+class DuplicateFacts(BaseModel):
+    open_applications: int
+    active_loans: int
+    applications_30d: int
+    declined_30d: int
+
+
+class DecisionFacts(BaseModel):
+    application: ApplicationFacts
+    applicant: ApplicantFacts
+    duplicates: DuplicateFacts
+
+
 class DecisionOut(BaseModel):
     outcome: Literal["approve", "refer", "decline"]
     arm: Literal["champion", "challenger"]
@@ -237,7 +270,7 @@ class DecisionOut(BaseModel):
     reasons: list[ReasonOut] = Field(description="Principal reasons (declines carry them).")
     notes: list[str]
     assignment: dict[str, int]
-    facts: dict[str, Any] = Field(description="What the rules saw, without personal data.")
+    facts: DecisionFacts = Field(description="What the rules saw, without personal data.")
     alternate: AlternateOut | None = Field(description="The other arm's outcome, recorded.")
     required_approvals: int
     offer_validity_days: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -11,6 +11,15 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from chalicelib.api import pagination
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.ledger import JournalId, PostingIn
+from chalicelib.api.reconciliation_models import (
+    AuditResult,
+    CheckpointResult,
+    ExceptionDetail,
+    ExceptionResolution,
+    LedgerResult,
+    ReconciliationResult,
+    tagged,
+)
 from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
 from chalicelib.errors import not_found
@@ -81,9 +90,9 @@ class ExceptionOut(BaseModel):
     status: Literal["open", "resolved"]
     first_run_id: str
     first_seen: str
-    detail: dict[str, Any] = Field(description="statement_line and/or ledger movement, with "
-                                   "`differences` for mismatches and `side` for duplicates.")
-    resolution: dict[str, Any] | None
+    detail: ExceptionDetail = Field(description="statement_line and/or ledger movement, with "
+                                    "`differences` for mismatches and `side` for duplicates.")
+    resolution: ExceptionResolution | None
 
 
 class ExceptionPage(BaseModel):
@@ -142,10 +151,10 @@ class VerificationOut(BaseModel):
     day: date
     ok: bool
     ran_at: str
-    ledger: dict[str, Any] | None = None
-    audit: dict[str, Any] | None = None
-    checkpoints: dict[str, Any] | None = None
-    reconciliation: dict[str, Any] | None = None
+    ledger: LedgerResult | None = None
+    audit: AuditResult | None = None
+    checkpoints: CheckpointResult | None = None
+    reconciliation: ReconciliationResult | None = None
 
 
 class VerificationPage(BaseModel):
@@ -265,7 +274,7 @@ def list_verifications(ctx: Context, query: PageQuery) -> Reply:
                                    limit=query.limit, newest_first=True,
                                    start=pagination.decode(query.cursor, scope))
     return Reply(VerificationPage(next_cursor=pagination.encode(scope, last), data=[
-        VerificationOut(**daily_checks.verification_view(i)) for i in found]))
+        VerificationOut(**tagged(daily_checks.verification_view(i))) for i in found]))
 
 
 @endpoint(bp, "POST", "/v1/reconciliation/verifications",
@@ -274,4 +283,4 @@ def list_verifications(ctx: Context, query: PageQuery) -> Reply:
           responses={200: (VerificationOut, "Ledger, audit chains, checkpoint and new "
                                             "statements, as the nightly job records them")})
 def verify_now(ctx: Context, body: VerifyNow) -> Reply:
-    return Reply(VerificationOut(**daily_checks.run_tenant(ctx.tenant, body.day, ctx.now)))
+    return Reply(VerificationOut(**tagged(daily_checks.run_tenant(ctx.tenant, body.day, ctx.now))))

@@ -147,7 +147,8 @@ def _set_up(p: Partner, root: str) -> tuple[dict[str, str], Any, Any]:
                      body=("ProductCreate", {"name": "Microloan", "terms": terms}))
     channel = p.post(admin, "create_channel", body=("ChannelCreate", {
         "name": "Sandbox bank", "type": "sandbox", "currency": "CNY",
-        "settlement_seconds": 60, "fixed_cost": "1.00"}))
+        "settlement_seconds": 60, "fixed_cost": "1.00", "sandbox": {"fail_above": "90000.00"}}))
+    assert channel.sandbox.fail_above.amount == "90000.00", channel.to_dict()
     p.post(keys["operator"], "fund_channel", channel.id,
            body=("FundingCreate", {"amount": "100000.00", "reference": "seed-funding"}))
     hook = p.post(admin, "create_webhook", body=("WebhookCreate", {
@@ -214,9 +215,16 @@ def test_the_lifecycle_with_the_generated_client_only(partner: Partner, stack: S
     run = p.post(operator, "create_run", body=("RunCreate", {"channel": channel.id, "csv": csv}))
     assert run.counts["missing_in_ledger"] == 1, run.to_dict()
     [exception] = [e for e in p.call(operator, "list_exceptions").data if e.reference == "GEN-1"]
+    assert exception.detail.statement_line.amount == "42.00", exception.to_dict()
     resolved = p.post(operator, "resolve_exception", exception.id,
                       body=("ExceptionResolveIn", {"note": "the bank's error"}))
-    assert resolved.status == "resolved"
+    assert resolved.status == "resolved" and resolved.resolution.note == "the bank's error"
+
+    # operator: the nightly verification on demand, each step a typed report
+    verified = p.post(operator, "verify_now", body=("VerifyNow", {"day": today}))
+    assert verified.ledger.status == "checked" and verified.ledger.journals > 0, \
+        verified.to_dict()
+    assert verified.reconciliation.status == "checked", verified.to_dict()
 
 
 def test_the_contract_itself_through_the_generated_client(partner: Partner) -> None:

@@ -6,6 +6,7 @@ import copy
 import json
 from datetime import date
 
+from chalicelib.store.origination import get_application
 from tests.integration.origination.conftest import (
     BAD,
     MID,
@@ -158,6 +159,9 @@ def test_duplicates_feed_the_rules_within_the_tenant_only(api, acme, product):
     first = submit(api, acme["partner"], application(guarded["id"]))
     assert first.json["status"] == "approved", first.json
     assert first.json["decision"]["facts"]["duplicates"]["open_applications"] == 0
+    recorded = get_application("acme", first.json["id"])
+    assert recorded is not None  # the typed facts drop nothing the decision recorded
+    assert first.json["decision"]["facts"] == json.loads(recorded.decision or "{}")["facts"]
     # the same person, ID written differently, is found by the blind index
     body = application(guarded["id"])
     number = body["applicant"]["national_id"]["number"]

@@ -9,12 +9,19 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.lending.money import parse_amount
+from chalicelib.services import daily_checks
 from chalicelib.store import dynamo
+from chalicelib.store import outbox as items
+from chalicelib.store import reconciliation as recon_store
 from chalicelib.store.ledger import ledger
 from ledger.chart import channel_cash
 from ledger.model import JournalRequest, Posting, Side
 
 HEADER = "reference,type,amount,currency,value_date\n"
+
+
+def stored_exception(exception_id, tenant="acme"):
+    return items.get(recon_store.exception_pk(tenant, exception_id), recon_store.EXCEPTION_SK)
 
 
 def money(amount):
@@ -94,6 +101,9 @@ def test_a_statement_with_each_kind_of_discrepancy_is_classified_exactly(api, ke
     assert mismatch["detail"]["statement_line"]["amount"] == "880.00"
     assert mismatch["detail"]["ledger"]["amount"] == "800.00"
     assert mismatch["detail"]["differences"] == ["amount"]
+    for e in exceptions(api, op):  # the typed detail drops nothing the run recorded
+        raw = json.loads(stored_exception(e["id"])["detail"]["S"])
+        assert {k: x for k, x in e["detail"].items() if k in raw or x is not None} == raw
 
     emitted = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     assert [m["ReconciliationExceptions"] for m in emitted] == [4]  # what the alarm watches
@@ -124,6 +134,7 @@ def test_resolution_with_a_note_or_an_adjusting_journal(api, keys):
     r = api.call("POST", f"/v1/reconciliation/exceptions/{exc['id']}/resolve", body, key=op)
     assert r.status == 200, r.json
     assert r.json["status"] == "resolved" and r.json["resolution"]["journal_id"] == "adj-pay-7"
+    assert r.json["resolution"] == json.loads(stored_exception(exc["id"])["resolution"]["S"])
     journal = api.call("GET", "/v1/ledger/journals/adj-pay-7", key=op).json
     assert journal["metadata"]["reconciliation_exception"] == exc["id"]
     assert run(api, op, csv).json["counts"] == {"matched": 2, "amount_mismatch": 0,
@@ -197,6 +208,12 @@ def test_nightly_verification_records_ledger_audit_checkpoint_and_statements(api
     # run again: the statement is not reconciled twice
     again = api.call("POST", "/v1/reconciliation/verifications", {"day": today}, key=op).json
     assert again["ok"] and again["reconciliation"]["runs"] == []
+    # the typed response carries every key the job recorded, plus each step's `status` tag
+    stored = json.loads(daily_checks.stored_verification("acme", date.fromisoformat(today))
+                        ["results"]["S"])
+    assert {step: {k: x for k, x in again[step].items() if k != "status"}
+            for step in stored} == stored
+    assert {again[step]["status"] for step in stored} == {"checked"}
     listed = api.call("GET", "/v1/reconciliation/verifications", key=k["admin"]).json["data"]
     assert [x["day"] for x in listed] == [today]
     runs = api.call("GET", "/v1/reconciliation/runs", key=k["admin"]).json["data"]
