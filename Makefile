@@ -38,7 +38,8 @@ LAG_WORKERS ?= 3
 # time waiting the lag out, so they fill the cores the whole run leaves idle instead of queueing
 # behind it. `-O` prints each run's output in one piece when it ends; each keeps its own cache
 # (`--lf` per run). `make suite` or `make lagged-200` runs one of them alone. Three workers each
-# on two cores: every run also waits (lag, HTTP, subprocesses, pip); 9 workers: 5.9 GB in use at the peak.
+# on two cores: every run also waits (lag, HTTP, subprocesses, pip). The 9 workers peak at
+# 5.9 GB in use; `make test PYTEST_WORKERS=2 LAG_WORKERS=2` for a smaller machine.
 test: $(STAMP) lint
 	@$(MAKE) --no-print-directory -j -O suite $(addprefix lagged-,$(LAG_LEVELS_MS))
 
