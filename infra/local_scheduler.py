@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -110,6 +111,17 @@ class _ResultLines(logging.Handler):
             lines.append(record.getMessage())
 
 
+_PRINTING = threading.Lock()
+
+
+def _print_line(line: str) -> None:
+    """One whole line per write: jobs starting together must not splice their lines (`print`
+    writes the text and its newline separately, so two threads' lines could run together)."""
+    with _PRINTING:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 class LocalScheduler:
     """One thread per job, each waiting for its next fire; `stop` ends them within its timeout
     (a run in progress finishes on its daemon thread, or dies with the process)."""
@@ -117,7 +129,7 @@ class LocalScheduler:
     def __init__(self, jobs: Iterable[Job], *, out: Callable[[str], None] | None = None,
                  clock: Clock | None = None, run_at_start: bool = False) -> None:
         self.jobs = list(jobs)
-        self._out = out or (lambda line: print(line, flush=True))
+        self._out = out or _print_line
         self._clock = clock or (lambda: datetime.now(UTC))
         self._run_at_start = run_at_start
         self._stop = threading.Event()
