@@ -52,7 +52,9 @@ def blocker(delivery: dict[str, Any]) -> dict[str, Any] | None:
     if not order_key or not position:
         return None
     pk = store.order_pk(tenant, order_key)
+    read = 0
     for marker in store.query_all(pk, index=False, upper=position, cap=MAX_SCAN):
+        read += 1
         owner = store.s(marker, "webhook_id")
         if owner is not None and owner != webhook_id:
             continue  # another endpoint's queue
@@ -60,7 +62,9 @@ def blocker(delivery: dict[str, Any]) -> dict[str, Any] | None:
         if found is not None:
             return found
         _drop(marker)
-    return None
+    # The queue ahead was not read to its end: wait for the next run (stale markers just read
+    # are gone by then) rather than go ahead of what was not read.
+    return marker if read >= MAX_SCAN else None
 
 
 def release(delivery: dict[str, Any]) -> None:

@@ -135,3 +135,32 @@ def test_a_delivery_waits_for_an_earlier_event_of_its_loan_not_yet_fanned_out(
 
 def _markers(tenant, order_key):
     return list(store.query_all(store.order_pk(tenant, order_key), index=False))
+
+
+def test_a_queue_longer_than_one_read_holds_the_delivery_until_it_is_read_to_its_end(
+        api, keys, receiver, monkeypatch):
+    """More markers ahead than one decision reads (MAX_SCAN): the delivery waits a run instead
+    of going ahead of markers nobody read; the stale ones it read are dropped meanwhile."""
+    from chalicelib.services import webhook_order
+    from chalicelib.store import dynamo
+    from chalicelib.store.uow import UnitOfWork, put
+
+    monkeypatch.setattr(webhook_order, "MAX_SCAN", 3)
+    register(api, keys["acme"]["admin"], receiver.url("/long"))
+    uow = UnitOfWork()  # four markers of events that are gone (their removal was lost)
+    for n in range(4):
+        uow.add(put("main", {"pk": {"S": store.order_pk("acme", "loan:loan_long")},
+                             "sk": {"S": store.event_marker_sk(f"2000-01-01T00:00:0{n}Z#000#x")},
+                             "event_id": {"S": f"evt_gone_{n}"}}))
+    uow.commit()
+    now = datetime.now(UTC)
+    emit("acme", data={"loan_id": "loan_long", "amount": "100.00"}, now=now)
+    first = run(now + timedelta(minutes=1))
+    assert (first.delivered, receiver.requests) == (0, []), first
+    later = run(now + timedelta(minutes=3))
+    assert later.delivered == 1, later
+    left = dynamo.client().query(
+        TableName=dynamo.table("main"), KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": store.order_pk("acme", "loan:loan_long")}},
+        ConsistentRead=True)["Items"]
+    assert left == [], left
