@@ -37,7 +37,8 @@ def refused(text: str) -> list[str]:
 
 def describe(chars: list[str]) -> str:
     """Code points and names, never the characters themselves (they may be invisible)."""
-    return ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})" for c in chars[:10])
+    named = ", ".join(f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})" for c in chars[:10])
+    return named + (f" and {len(chars) - 10} more" if len(chars) > 10 else "")
 
 
 def checked(value: str) -> str:
