@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from chalicelib.lending.beneficiary import Beneficiary
+
 
 @dataclass(frozen=True)
 class Payout:
@@ -22,6 +24,7 @@ class Payout:
     loan_id: str
     amount: int  # minor units
     currency: str
+    beneficiary: Beneficiary | None = None  # where the money goes (never logged)
 
 
 class OutcomeKind(StrEnum):
