@@ -78,3 +78,35 @@ def test_a_settling_callback_costs_at_most_5_requests(api, acme, product, aws, c
     again = callback(api, ch, {"type": "payout.settled", "payout_id": payouts[1]})
     assert again.json["outcome"] == "ignored"
     assert api.call("POST", "/v1/ledger/verify", key=acme["admin"]).json["ok"]
+
+
+def test_a_loan_changed_while_the_bank_pays_is_read_again_and_paid_once(api, acme, product,
+                                                                        aws, clock,
+                                                                        monkeypatch):
+    """The driver settles with the loan as it committed it at the start; another writer moved
+    the loan meanwhile (its version only), so that copy is stale: the settlement is refused by
+    the loan's version guard and applied again on fresh reads, once."""
+    from chalicelib.channels import sandbox
+    from chalicelib.store.loans import LOAN_SK, loan_pk
+
+    only = channel(api, acme, "only")
+    loan_id = signed_loan(api, acme, aws, product["id"])
+    real, sent = sandbox.SandboxChannel.submit, []
+
+    def meanwhile(self: Any, payout: Any) -> Any:
+        sent.append(payout.payout_id)
+        aws["dynamodb"].update_item(
+            TableName="test-main", Key={"pk": {"S": loan_pk("acme", loan_id)},
+                                        "sk": {"S": LOAN_SK}},
+            UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": {"N": "1"}})
+        return real(self, payout)
+
+    monkeypatch.setattr(sandbox.SandboxChannel, "submit", meanwhile)
+    r = disburse(api, acme["partner"], loan_id)
+    assert r.status == 202, r.json
+    d = _get(api, acme["admin"], f"/v1/disbursements/{r.json['id']}")
+    assert d["status"] == "settled" and len(d["attempts"]) == 1 and len(sent) == 1, d
+    assert _get(api, acme["admin"], f"/v1/loans/{loan_id}")["status"] == "active"
+    assert _get(api, acme["admin"], f"/v1/channels/{only['id']}")["available"][
+        "amount"] == "90200.00"  # 100,000.00 less one payout of 9,800.00
+    assert api.call("POST", "/v1/ledger/verify", key=acme["admin"]).json["ok"]
