@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from chalicelib.errors import DomainError
 from chalicelib.store import dynamo
 
 MAX_KEYS = 100  # DynamoDB's BatchGetItem limit per request
@@ -44,8 +45,8 @@ def get_many(wanted: Iterable[Wanted]) -> Found:
             if not request:
                 break
             time.sleep(min(0.2, 0.005 * 2**attempt))
-        else:
-            raise RuntimeError("DynamoDB left keys unprocessed after 10 rounds")
+        else:  # throttled throughout: a 503 the client retries, never a 500
+            raise DomainError("service-unavailable", "The store is throttling reads; retry.")
     return found
 
 
