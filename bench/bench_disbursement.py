@@ -1,5 +1,6 @@
-"""Disbursements per second through the local stack (real HTTP), and DynamoDB write units per
-disbursement (counted in-process from the calls made, with a botocore event hook).
+"""Disbursements per second through the local stack (real HTTP), and DynamoDB requests and
+write units per disbursement and per payout callback (counted in-process at botocore's
+`_make_api_call`: every client's requests, pynamodb's and the ledger's included).
 
     .venv/bin/python bench/bench_disbursement.py [--loans 24] [--threads 4]
 
@@ -86,6 +87,39 @@ class Meter:
             self.wcu += max(1, math.ceil(size / 1024))
 
 
+class _Counted:
+    """Every DynamoDB request of any botocore client (boto3's, pynamodb's, the ledger's),
+    counted at `_make_api_call` and priced by `Meter`."""
+
+    def __init__(self) -> None:
+        import botocore.client
+
+        self.meter = Meter()
+        self._client = botocore.client.BaseClient
+        self._original = self._client._make_api_call
+        meter, original = self.meter, self._original
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name == "dynamodb":
+                meter(client.meta.service_model.operation_model(operation), params)
+            return original(client, operation, params)
+
+        self._client._make_api_call = counted  # type: ignore[method-assign]
+
+    def close(self) -> Counter[str]:
+        self._client._make_api_call = self._original  # type: ignore[method-assign]
+        return self.meter.requests
+
+
+def _describe(what: str, meter: Meter) -> str:
+    writes = sum(meter.requests[n] for n in ("TransactWriteItems", "PutItem", "UpdateItem",
+                                             "DeleteItem"))
+    return (f"{what}: {sum(meter.requests.values())} DynamoDB requests ({writes} writes: "
+            f"{meter.requests['TransactWriteItems']} transactions), {meter.items} items "
+            f"written, ~{meter.wcu} table WCU (GSI writes not counted); by kind: "
+            f"{dict(meter.requests)}")
+
+
 def write_units() -> None:
     os.environ.setdefault("PYTEST_CURRENT_TEST", "bench")
     from chalice.test import Client
@@ -113,35 +147,64 @@ def write_units() -> None:
             sign,
             tenant_keys,
         )
+        from tests.integration.disbursement.conftest import callback
 
         with Client(app_module.app, stage_name="local") as client:
             api = Api(client)
             keys = tenant_keys(api, "bench")
             pid = make_product(api, keys["admin"])["id"]
-            ch = api.call("POST", "/v1/channels", {"name": "c", "type": "sandbox",
-                                                    "currency": "CNY",
-                                                    "settlement_seconds": 60},
-                          key=keys["admin"]).json
-            api.call("POST", f"/v1/channels/{ch['id']}/fundings",
-                     {"amount": "1000000.00", "reference": "init"}, key=keys["operator"])
             aws = {"dynamodb": boto3.client("dynamodb")}
-            loan = accepted_loan(api, keys, pid)
-            loan_id = loan["loan"]["id"]
-            assert sign(api, keys, contract_of(aws, "bench", loan_id),
-                        loan["applicant"]).status == 200
-            meter = Meter()
-            dynamo.client().meta.events.register("provide-client-params.dynamodb.*", meter)
-            r = api.call("POST", f"/v1/loans/{loan_id}/disbursements", key=keys["partner"],
-                         idem=str(uuid.uuid4()))
-            dynamo.client().meta.events.unregister("provide-client-params.dynamodb.*", meter)
-            assert r.status == 202, r.json
-            writes = sum(meter.requests[n] for n in ("TransactWriteItems", "PutItem",
-                                                     "UpdateItem", "DeleteItem"))
-            print(f"One disbursement (request + routing + reserve + sandbox settle + post), "
-                  f"in-process: {sum(meter.requests.values())} DynamoDB requests "
-                  f"({writes} writes: {meter.requests['TransactWriteItems']} transactions), "
-                  f"{meter.items} items written, ~{meter.wcu} table WCU (GSI writes not "
-                  f"counted; pynamodb reads bypass the hook); by kind: {dict(meter.requests)}")
+
+            def new_channel(name: str, **sandbox: Any) -> dict[str, Any]:
+                ch = api.call("POST", "/v1/channels", {
+                    "name": name, "type": "sandbox", "currency": "CNY",
+                    "settlement_seconds": 60, "sandbox": sandbox}, key=keys["admin"]).json
+                api.call("POST", f"/v1/channels/{ch['id']}/fundings",
+                         {"amount": "1000000.00", "reference": "init"}, key=keys["operator"])
+                return ch
+
+            serials = iter(range(100, 999))
+
+            def signed() -> str:
+                loan = accepted_loan(api, keys, pid, serial=str(next(serials)))
+                loan_id = loan["loan"]["id"]
+                assert sign(api, keys, contract_of(aws, "bench", loan_id),
+                            loan["applicant"]).status == 200
+                return loan_id
+
+            def disburse(loan_id: str) -> dict[str, Any]:
+                r = api.call("POST", f"/v1/loans/{loan_id}/disbursements",
+                             key=keys["partner"], idem=str(uuid.uuid4()))
+                assert r.status == 202, r.json
+                return r.json
+
+            sync_ch = new_channel("c")
+            first, second = signed(), signed()
+            counted = _Counted()
+            disburse(first)
+            counted.close()
+            print(_describe("One disbursement (request + routing + reserve + sandbox settle + "
+                            "post), in-process, first of the process", counted.meter))
+            counted = _Counted()
+            disburse(second)
+            counted.close()
+            print(_describe("One disbursement, warm process", counted.meter))
+            async_ch = new_channel("async", settle="callback")
+            api.call("PATCH", f"/v1/channels/{sync_ch['id']}", {"enabled": False},
+                     key=keys["admin"])  # the callback channel pays the next ones
+            payouts = []
+            for loan_id in (signed(), signed()):
+                d = disburse(loan_id)
+                got = api.call("GET", f"/v1/disbursements/{d['id']}", key=keys["admin"]).json
+                payouts.append(got["attempts"][0]["payout_id"])
+            for label, payout in zip(("first for the channel in the process", "warm"),
+                                     payouts, strict=True):
+                counted = _Counted()
+                r = callback(api, async_ch, {"type": "payout.settled", "payout_id": payout})
+                counted.close()
+                assert r.status == 200 and r.json["outcome"] == "processed", r.json
+                print(_describe(f"One payout callback (payout.settled, signed), {label}",
+                                counted.meter))
 
 
 def main() -> None:

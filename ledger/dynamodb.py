@@ -278,20 +278,24 @@ class DynamoLedger:
         self, tenant: str, journal_id: str, pending_id: str, *,
         postings: Sequence[Posting] | None = None, effective_date: date | None = None,
         description: str = "", metadata: Mapping[str, str] | None = None,
+        known: JournalView | None = None,
     ) -> LedgerPart:
         """Posts a pending journal (fully, or `postings` <= each reserved leg) and releases the
-        rest of its reservation."""
+        rest of its reservation. `known`: the pending journal as the caller just read it (or
+        wrote it), saving the read; its state is still checked by the transaction."""
         journal, pending = self._resolution(tenant, journal_id, pending_id, postings,
-                                            effective_date, description, metadata, post=True)
+                                            effective_date, description, metadata, post=True,
+                                            known=known)
         return self._assemble(tenant, journal, pending)
 
     def prepare_void_pending(
         self, tenant: str, journal_id: str, pending_id: str, *,
         effective_date: date | None = None, description: str = "",
-        metadata: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None, known: JournalView | None = None,
     ) -> LedgerPart:
         journal, pending = self._resolution(tenant, journal_id, pending_id, None,
-                                            effective_date, description, metadata, post=False)
+                                            effective_date, description, metadata, post=False,
+                                            known=known)
         return self._assemble(tenant, journal, pending)
 
     def prepare_reversal(
@@ -498,9 +502,12 @@ class DynamoLedger:
     def _resolution(self, tenant: str, journal_id: str, pending_id: str,
                     postings: Sequence[Posting] | None, effective_date: date | None,
                     description: str, metadata: Mapping[str, str] | None,
-                    *, post: bool) -> tuple[Journal, JournalView]:
+                    *, post: bool,
+                    known: JournalView | None = None) -> tuple[Journal, JournalView]:
         validation.check_tenant(tenant)
-        pending = self.get_journal(tenant, pending_id)
+        if known is not None and known.journal.journal_id != pending_id:
+            raise ValueError("the known journal is not the pending one named")
+        pending = known or self.get_journal(tenant, pending_id)
         if pending.journal.kind is not JournalKind.PENDING:
             two_phase.check_resolvable(pending, self.clock(), posting=post)
         if post:

@@ -25,7 +25,7 @@ from chalicelib.lending.money import (
     format_amount,
     parse_amount,
 )
-from chalicelib.services import channels, disbursements
+from chalicelib.services import channels, disbursement_reads, disbursements
 from chalicelib.store import channels as store
 from chalicelib.store.channels import ChannelItem
 from ledger.model import Balance, Side, Totals
@@ -315,8 +315,10 @@ def channel_callback(ctx: Context, channel_id: str, body: CallbackBody) -> Reply
     signature get the same 401, so the endpoint neither confirms ids nor reaches data unsigned."""
     request = bp.current_request
     denied = DomainError("unauthenticated", "The callback signature is missing, stale or wrong.")
-    tenant = store.tenant_of_channel(channel_id) if len(channel_id) <= 64 else None
-    item = store.get_channel(tenant, channel_id) if tenant else None
+    tenant = disbursement_reads.tenant_of_channel(channel_id) if len(channel_id) <= 64 \
+        else None
+    item, breaker_seen = disbursement_reads.channel_and_breaker(tenant, channel_id) if tenant \
+        else (None, None)
     if item is None:
         raise denied
     try:
@@ -326,7 +328,7 @@ def channel_callback(ctx: Context, channel_id: str, body: CallbackBody) -> Reply
         raise DomainError("unauthenticated", f"Callback refused: {exc}.") from None
     result = disbursements.callback(ctx.uow, tenant, item, msg_id, ctx.now, body.type,
                                     body.payout_id, body.provider_ref, body.reason,
-                                    ctx.request_id)
+                                    ctx.request_id, breaker_seen)
     return Reply(CallbackOut(outcome=result.outcome,  # type: ignore[arg-type]
                              disbursement_id=result.disbursement_id))
 

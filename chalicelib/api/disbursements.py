@@ -124,7 +124,7 @@ def disbursement_out(item: DisbursementItem) -> DisbursementOut:
 
 @endpoint(bp, "POST", "/v1/loans/{loan_id}/disbursements", location="/v1/disbursements/{id}",
           summary="Disburse a loan whose contract is signed: routed across channels",
-          tag="Disbursements", roles=COLLECTORS, idempotent=True,
+          tag="Disbursements", roles=COLLECTORS, idempotent=True, lease=False,
           responses={202: (DisbursementOut, "Started (routing runs at once; poll GET "
                                             "/v1/disbursements/{id} for the outcome)"),
                      200: (DisbursementOut, "The loan's disbursement already in flight or "

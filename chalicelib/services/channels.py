@@ -146,8 +146,11 @@ def _transition(tenant: str, item: ChannelItem,
     return False
 
 
-def acquire(tenant: str, item: ChannelItem) -> bool:
-    """May a payout go to this channel now? Open breakers let exactly one probe through."""
+def acquire(tenant: str, item: ChannelItem,
+            seen: tuple[breaker.State, int] | None = None) -> bool:
+    """May a payout go to this channel now? Open breakers let exactly one probe through.
+    `seen`: the state and version routing read a moment ago (saves the read; a probe is still
+    taken by a write conditional on that version)."""
     cfg, now = breaker_config(item), clock()
 
     def step(state: breaker.State) -> breaker.State | None:
@@ -155,7 +158,7 @@ def acquire(tenant: str, item: ChannelItem) -> bool:
             return None
         return breaker.start_probe(state, cfg, now) if breaker.needs_probe(state) else state
 
-    state, version = store.get_breaker(tenant, item.channel_id)
+    state, version = seen or store.get_breaker(tenant, item.channel_id)
     if not breaker.allows(state, cfg, now):
         return False
     if not breaker.needs_probe(state):
@@ -163,7 +166,13 @@ def acquire(tenant: str, item: ChannelItem) -> bool:
     return store.save_breaker(tenant, item.channel_id, step(state) or state, version)
 
 
-def record(tenant: str, item: ChannelItem, success: bool) -> None:
+def record(tenant: str, item: ChannelItem, success: bool,
+           seen: breaker.State | None = None) -> None:
+    """`seen`: the state this request read; a success on a breaker seen closed and clean
+    changes nothing, so it is not read again (a failure recorded meanwhile by a concurrent
+    payout counts as after this success)."""
+    if success and seen is not None and breaker.on_success(seen) == seen:
+        return
     cfg, now = breaker_config(item), clock()
     _transition(tenant, item, lambda s: breaker.on_success(s) if success
                 else breaker.on_failure(s, cfg, now))

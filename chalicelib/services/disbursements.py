@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +48,8 @@ from chalicelib.lending.events import EventType
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.quote import quote as price
 from chalicelib.services import channels, loan_lifecycle, outbox
-from chalicelib.services.products import terms_of
+from chalicelib.services import disbursement_reads as reads
+from chalicelib.services.disbursement_reads import ChannelState, Known
 from chalicelib.store import audit
 from chalicelib.store import channels as channel_store
 from chalicelib.store import disbursements as store
@@ -65,7 +67,7 @@ from ledger.chart import (
     loan_account_id,
 )
 from ledger.errors import LedgerError
-from ledger.model import JournalRequest, Posting, Side
+from ledger.model import JournalRequest, JournalView, Posting, Side
 
 log = logging.getLogger("lending.disbursements")
 PENDING_TTL = timedelta(days=7)  # a reservation's expiry, from reserving (attempt `expires_at`)
@@ -74,6 +76,11 @@ IN_FLIGHT = ("reserved", "submitted", "unknown", "escalated")
 MAX_STEPS = 12
 MOVED_ON = "The disbursement changed concurrently."
 CHANNEL_CHANGED = "channel-changed"  # the chosen channel moved between routing and reserving
+
+
+# What the running driver committed or read (see disbursement_reads): steps whose signatures
+# tests wrap (`_submit`) find it here rather than in an argument.
+_driving: ContextVar[Known | None] = ContextVar("disbursement_known", default=None)
 
 
 class Stop(Exception):
@@ -95,7 +102,8 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                        loan_status=loan.status)
     schedule = json.loads(loan.schedule)
     cur = loan.currency
-    policy = store.get_policy(tenant, loan.product_id) or Policy()
+    found_policy, terms = reads.start_reads(tenant, loan)
+    policy = found_policy or Policy()
     disbursement_id = f"dsb_{secrets.token_hex(8)}"
     item = DisbursementItem(
         store.pk(tenant, disbursement_id), store.SK, disbursement_id=disbursement_id,
@@ -116,7 +124,8 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     loan.disbursement_id = disbursement_id
     loan_lifecycle.move(uow, tenant, actor, now, loan, DISBURSING, "loan.disbursement_started",
                         {"disbursement_id": disbursement_id})
-    uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    known = Known(item=item, loan=loan, terms=terms)  # as committed, by the time it runs
+    uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor, known))
     return item, True
 
 
@@ -129,18 +138,31 @@ def get(tenant: str, disbursement_id: str) -> DisbursementItem:
 
 # --- the driver --------------------------------------------------------------------------
 
-def drive_safely(tenant: str, disbursement_id: str, actor: Actor) -> None:
+def drive_safely(tenant: str, disbursement_id: str, actor: Actor,
+                 known: Known | None = None) -> None:
     """Runs after a commit: it must never raise (the request already succeeded)."""
     try:
-        drive(tenant, disbursement_id, actor)
+        drive(tenant, disbursement_id, actor, known)
     except Exception:
         log.exception("disbursement %s/%s: driver stopped", tenant, disbursement_id)
 
 
-def drive(tenant: str, disbursement_id: str, actor: Actor) -> None:
-    """Tries channels until one settles or accepts, the attempts run out, or none is left."""
+def drive(tenant: str, disbursement_id: str, actor: Actor, known: Known | None = None) -> None:
+    """Tries channels until one settles or accepts, the attempts run out, or none is left.
+    `known`: what the caller just committed (the disbursement, the loan), used instead of
+    re-reading it; each step's own commit leaves the disbursement there again."""
+    known = known or Known()
+    token = _driving.set(known)
+    try:
+        _drive(tenant, disbursement_id, actor, known)
+    finally:
+        _driving.reset(token)
+
+
+def _drive(tenant: str, disbursement_id: str, actor: Actor, known: Known) -> None:
     for _ in range(MAX_STEPS):
-        item = get(tenant, disbursement_id)
+        item = known.item or get(tenant, disbursement_id)
+        known.item = None  # a step that commits puts it back; a refused one leaves it unread
         if item.status != store.PROCESSING:
             return
         attempts = item.attempt_list()
@@ -151,7 +173,7 @@ def drive(tenant: str, disbursement_id: str, actor: Actor) -> None:
             _fail(tenant, actor, item, f"{len(attempts)} attempts failed")
             return
         try:
-            reserved = _reserve_next(tenant, actor, item, policy)
+            reserved = _reserve_next(tenant, actor, item, policy, known)
         except Stop:
             return
         if reserved is None:
@@ -161,26 +183,27 @@ def drive(tenant: str, disbursement_id: str, actor: Actor) -> None:
             return
 
 
-def _candidates(tenant: str, items: list[ChannelItem], day: Any) -> list[Candidate]:
+def _candidates(tenant: str, items: list[ChannelItem], day: Any,
+                states: dict[str, ChannelState]) -> list[Candidate]:
     now = channels.clock()
     out = []
     for ch in items:
-        state = channels.breaker_state(tenant, ch)
-        available = channels.balance(tenant, ch.channel_id).available
+        state = states[ch.channel_id]
         out.append(Candidate(
             ch.channel_id, ch.currency, ch.enabled, ch.fixed_cost, ch.proportional_bps,
             ch.settlement_seconds, ch.max_payout, ch.daily_limit,
-            channels.used_today(tenant, ch.channel_id, day) if ch.daily_limit else 0,
-            available, channels.breaker.allows(state, channels.breaker_config(ch), now)))
+            state.used_today if ch.daily_limit else 0, state.available,
+            channels.breaker.allows(state.breaker, channels.breaker_config(ch), now)))
     return out
 
 
-def _eligible_channels(tenant: str, loan: LoanItem) -> list[ChannelItem]:
-    """The channels the product may use, read consistently now: routing decides on each one's
-    enablement and limits, which an operator may have changed a moment ago."""
-    _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
-    named = terms.references.channel_ids
-    return channel_store.get_channels(tenant, named or channel_store.channel_ids(tenant))
+def _eligible_channels(tenant: str, loan: LoanItem, terms: Any, day: Any, with_fee: bool
+                       ) -> tuple[list[ChannelItem], dict[str, ChannelState]]:
+    """The channels the product may use, read consistently now with their breakers, usage and
+    cash (one batch): routing decides on each one's enablement and limits, which an operator
+    may have changed a moment ago."""
+    ids = reads.channel_ids(tenant, terms.references.channel_ids)
+    return reads.routing_state(tenant, ids, day, loan.loan_id, with_fee)
 
 
 class _Changed(Exception):
@@ -194,38 +217,51 @@ Reserved = tuple[ChannelItem, dict[str, Any]]
 
 
 def _reserve_next(tenant: str, actor: Actor, item: DisbursementItem,
-                  policy: Policy) -> Reserved | None:
+                  policy: Policy, known: Known | None = None) -> Reserved | None:
     """Ranks the channels and reserves on the first that takes the payout. A channel changed
     under the reservation (disabled, limits lowered, ...) refuses it: route again once on fresh
     reads; changed again, it is skipped as `channel-changed`."""
-    loan = loan_lifecycle.load(tenant, item.loan_id)
+    known = known or Known()
+    loan = known.loan or loan_lifecycle.load(tenant, item.loan_id)
+    known.loan = loan
     try:
-        reserved, item, skipped = _route(tenant, actor, item, policy, loan, final=False)
+        reserved, item, skipped = _route(tenant, actor, item, policy, loan, final=False,
+                                         known=known)
     except _Changed as changed:
-        reserved, item, skipped = _route(tenant, actor, changed.item, policy, loan, final=True)
+        reserved, item, skipped = _route(tenant, actor, changed.item, policy, loan, final=True,
+                                         known=known)
     if reserved is None:
         _fail(tenant, actor, item, "no eligible channel", skipped)
     return reserved
 
 
 def _route(tenant: str, actor: Actor, item: DisbursementItem, policy: Policy, loan: LoanItem,
-           *, final: bool) -> tuple[Reserved | None, DisbursementItem, dict[str, str]]:
+           *, final: bool, known: Known | None = None
+           ) -> tuple[Reserved | None, DisbursementItem, dict[str, str]]:
     """One ranking on fresh reads and the reservation on its first taker (None: nobody)."""
+    known = known or Known()
     now = channels.clock()
     day = clock.business_date(tenant, now)
-    items = {c.channel_id: c for c in _eligible_channels(tenant, loan)}
+    terms = known.terms or reads.loan_terms(tenant, loan)
+    known.terms = terms
+    read, states = _eligible_channels(tenant, loan, terms, day, bool(item.fee))
+    items = {c.channel_id: c for c in read}
     tried = {a["channel_id"] for a in item.attempt_list()}
-    ranked, skipped = router.rank(_candidates(tenant, list(items.values()), day), item.payout,
-                                  item.currency, policy, tried)
+    ranked, skipped = router.rank(_candidates(tenant, list(items.values()), day, states),
+                                  item.payout, item.currency, policy, tried)
     for candidate in ranked:
         channel = items[candidate.channel_id]
-        if not channels.acquire(tenant, channel):
+        seen = states[channel.channel_id]
+        if not channels.acquire(tenant, channel, (seen.breaker, seen.breaker_version)):
             skipped[channel.channel_id] = "breaker_open"
             continue
+        if not channels.breaker.needs_probe(seen.breaker):  # unchanged by acquire
+            known.breakers[channel.channel_id] = (seen.breaker, seen.breaker_version)
         for _ in range(3):  # a transaction conflict on a shared item: read again, retry
             try:
                 reserved = channel, _reserve(tenant, actor, item, channel, candidate, skipped,
-                                             now)
+                                             now, known)
+                known.item = item
                 return reserved, item, skipped
             except (DomainError, LedgerError) as exc:
                 item = get(tenant, item.disbursement_id)
@@ -264,7 +300,8 @@ def _set_attempts(item: DisbursementItem, attempts: list[dict[str, Any]]) -> Non
 
 
 def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelItem,
-             candidate: Candidate, skipped: dict[str, str], now: datetime) -> dict[str, Any]:
+             candidate: Candidate, skipped: dict[str, str], now: datetime,
+             known: Known | None = None) -> dict[str, Any]:
     attempts = item.attempt_list()
     n = len(attempts) + 1
     cur, cid = item.currency, channel.channel_id
@@ -279,12 +316,13 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     if item.fee:
         postings.append(Posting(FEE_INCOME, Side.CREDIT, item.fee, cur))
     uow = UnitOfWork()
-    uow.add_part(ledger().prepare_journal(tenant, JournalRequest(
+    journal = ledger().prepare_journal(tenant, JournalRequest(
         attempt["journal_id"], tuple(postings), day,
         f"Disbursement {item.disbursement_id} via {cid}",
         domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
                         disbursement_id=item.disbursement_id, channel_id=cid),
-        pending=True)))  # no ledger expiry: see the module's docstring
+        pending=True))  # no ledger expiry: see the module's docstring
+    uow.add_part(journal)
     uow.add(channel_store.unchanged(channel, item.payout), first=True,
             on_fail=lambda _r: DomainError(CHANNEL_CHANGED, "The channel changed while it was "
                                            "chosen; routing reads it again."))
@@ -297,12 +335,16 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     _save(uow, tenant, actor, now, item, "disbursement.attempt_reserved",
           {"n": n, "channel_id": cid, "journal_id": attempt["journal_id"]})
     uow.commit()
+    if known is not None and journal.journal is not None:  # settling it needs no read
+        known.pending[attempt["journal_id"]] = JournalView(journal.journal)
+        known.channels[cid] = channel
     return attempt
 
 
 def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelItem,
-            attempt: dict[str, Any]) -> bool:
+            attempt: dict[str, Any], known: Known | None = None) -> bool:
     """Sends the payout; returns True when the driver should try the next channel."""
+    known = known or _driving.get()
     payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
                     item.currency)
     adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
@@ -319,20 +361,25 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
         if status.kind is OutcomeKind.NOT_FOUND:
             outcome = Outcome(OutcomeKind.FAILED, None, outcome.reason or "timeout")
             return _resolve(tenant, actor, item.disbursement_id, attempt["n"], outcome,
-                            breaker_recorded=True)
+                            breaker_recorded=True, known=known)
         outcome = status if status.kind is not OutcomeKind.UNKNOWN else Outcome(
             OutcomeKind.UNKNOWN, None, "timed out; outcome unknown")
     return _resolve(tenant, actor, item.disbursement_id, attempt["n"], outcome,
-                    breaker_recorded=outcome.kind is OutcomeKind.UNKNOWN)
+                    breaker_recorded=outcome.kind is OutcomeKind.UNKNOWN, known=known)
 
 
 def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: Outcome, *,
              breaker_recorded: bool = False, uow: UnitOfWork | None = None,
-             item: DisbursementItem | None = None) -> bool:
+             item: DisbursementItem | None = None, known: Known | None = None) -> bool:
     """Applies a channel's answer to attempt n. Returns True if the next channel should be
     tried. With `uow` the caller commits (a callback); otherwise this commits. `item`: the
-    disbursement as the caller just read it (changed in place)."""
-    item = item or get(tenant, disbursement_id)
+    disbursement as the caller just read it (changed in place). `known`: what the caller
+    read or committed a moment ago (loan, pending journal, channel); when this commits and a
+    copy proves stale (a conflict), it applies the answer once more on fresh reads."""
+    known = known or Known()
+    given = item is not None or known.used()
+    item = item or known.item or get(tenant, disbursement_id)  # known: as the driver committed
+    known.item = None
     attempts = item.attempt_list()
     attempt = attempts[n - 1]
     if attempt["status"] not in IN_FLIGHT or item.status != store.PROCESSING:
@@ -340,13 +387,14 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
     now = channels.clock()
     own = uow is None
     uow = uow or UnitOfWork()
-    channel = channels.get(tenant, attempt["channel_id"])
+    channel = known.channels.get(attempt["channel_id"]) or channels.get(
+        tenant, attempt["channel_id"])
     attempt["provider_ref"] = outcome.provider_ref or attempt["provider_ref"]
     retry = False
     if outcome.kind is OutcomeKind.SETTLED:
-        _settle(uow, tenant, actor, now, item, attempts, attempt)
+        _settle(uow, tenant, actor, now, item, attempts, attempt, known)
     elif outcome.kind is OutcomeKind.FAILED:
-        _void(uow, tenant, actor, now, item, attempts, attempt, outcome.reason)
+        _void(uow, tenant, actor, now, item, attempts, attempt, outcome.reason, known)
         retry = True
     else:  # accepted (await the callback) or unknown (await the callback / reconciliation)
         attempt["status"] = "submitted" if outcome.kind is OutcomeKind.ACCEPTED else "unknown"
@@ -356,34 +404,43 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
               {"n": n, "channel_id": channel.channel_id})
     if not breaker_recorded and outcome.kind in (OutcomeKind.SETTLED, OutcomeKind.FAILED):
         success = outcome.kind is OutcomeKind.SETTLED
-        uow.after_commit.append(lambda: channels.record(tenant, channel, success))
+        seen = known.breakers.get(channel.channel_id)
+        uow.after_commit.append(lambda: channels.record(tenant, channel, success,
+                                                        seen[0] if seen else None))
     if own:
         try:
             uow.commit()
         except DomainError as exc:
-            if exc.kind == "conflict":
-                return False  # another request resolved it first
-            raise
+            if exc.kind != "conflict":
+                raise
+            if given:  # perhaps only our copy was stale: decide again on fresh reads
+                return _resolve(tenant, actor, disbursement_id, n, outcome,
+                                breaker_recorded=breaker_recorded, known=known.fresh())
+            return False  # another request resolved it first
+        known.item = item  # as committed: the driver's next step starts from it
     return retry
 
 
 def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
-            attempts: list[dict[str, Any]], attempt: dict[str, Any]) -> None:
+            attempts: list[dict[str, Any]], attempt: dict[str, Any],
+            known: Known | None = None) -> None:
+    known = known or Known()
     journal = attempt["journal_id"]
     on = clock.business_date(tenant, now)  # the disbursement date: the payout's local date
     uow.add_part(ledger().prepare_post_pending(
         tenant, f"{journal}:post", journal, effective_date=on,
         description=f"Disbursement {item.disbursement_id} settled",
         metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
-                                 disbursement_id=item.disbursement_id)))
+                                 disbursement_id=item.disbursement_id),
+        known=known.pending.get(journal)))
     attempt.update(status="settled", ended_at=now.isoformat())
     _set_attempts(item, attempts)
     item.status, item.settled_at = store.SETTLED, now
     _save(uow, tenant, actor, now, item, "disbursement.settled",
           {"n": attempt["n"], "channel_id": attempt["channel_id"]})
-    loan = loan_lifecycle.load(tenant, item.loan_id)
+    loan = known.loan or loan_lifecycle.load(tenant, item.loan_id)
     loan.disbursed_at = now
-    _, _, terms = terms_of(tenant, loan.product_id, loan.product_version)
+    terms = known.terms or reads.loan_terms(tenant, loan)
     fresh = price(terms, loan.principal, loan.term, loan.grade, on)
     if fresh.schedule is not None:  # the schedule runs from the actual disbursement date
         loan.schedule = json.dumps(fresh.schedule.as_json(), separators=(",", ":"))
@@ -394,8 +451,9 @@ def _settle(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Dis
 
 
 def _void(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: DisbursementItem,
-          attempts: list[dict[str, Any]], attempt: dict[str, Any], reason: str) -> None:
-    _release(uow, tenant, now, item, attempt, "failed")
+          attempts: list[dict[str, Any]], attempt: dict[str, Any], reason: str,
+          known: Known | None = None) -> None:
+    _release(uow, tenant, now, item, attempt, "failed", known)
     attempt.update(status="failed", ended_at=now.isoformat(), reason=reason or "failed")
     _set_attempts(item, attempts)
     _save(uow, tenant, actor, now, item, "disbursement.attempt_failed",
@@ -403,14 +461,15 @@ def _void(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Disbu
 
 
 def _release(uow: UnitOfWork, tenant: str, now: datetime, item: DisbursementItem,
-             attempt: dict[str, Any], why: str) -> None:
+             attempt: dict[str, Any], why: str, known: Known | None = None) -> None:
     """Voids the attempt's pending journal and gives back its share of the daily limit."""
     journal = attempt["journal_id"]
     uow.add_part(ledger().prepare_void_pending(
         tenant, f"{journal}:void", journal, effective_date=clock.business_date(tenant, now),
         description=f"Disbursement {item.disbursement_id} {why} at {attempt['channel_id']}",
         metadata=domain_metadata(DISBURSEMENT, loan_id=item.loan_id,
-                                 disbursement_id=item.disbursement_id)))
+                                 disbursement_id=item.disbursement_id),
+        known=known.pending.get(journal) if known else None))
     uow.add(channel_store.release_usage(tenant, attempt["channel_id"],
                                         datetime.fromisoformat(attempt["day"]).date(),
                                         item.payout))
@@ -599,13 +658,19 @@ class CallbackResult:
 
 def callback(uow: UnitOfWork, tenant: str, channel: ChannelItem, msg_id: str, now: datetime,
              event: str, payout_id: str, provider_ref: str | None, reason: str | None,
-             request_id: str) -> CallbackResult:
-    """Applies a verified callback once: the webhook id is recorded in the same transaction."""
+             request_id: str, breaker_seen: tuple[Any, int] | None = None) -> CallbackResult:
+    """Applies a verified callback once: the webhook id is recorded in the same transaction.
+    The seen marker, the disbursement and the attempt's pending journal are read together
+    (all named by the payload); `breaker_seen`: the channel's breaker as the caller read it."""
     cid = channel.channel_id
-    if channel_store.seen(tenant, cid, msg_id):
-        return CallbackResult("duplicate", None)
     disbursement_id, _, number = payout_id.rpartition(".")
-    item = store.get(tenant, disbursement_id) if number.isdigit() else None
+    ours = number.isdigit() and len(number) <= 3 and disbursement_id.startswith("dsb_") \
+        and len(disbursement_id) <= 64
+    got = reads.callback_reads(tenant, cid, msg_id, disbursement_id if ours else None,
+                               f"disb:{disbursement_id}:{int(number)}" if ours else None)
+    if got.seen:
+        return CallbackResult("duplicate", None)
+    item = got.item
     attempts = item.attempt_list() if item else []
     n = int(number) if number.isdigit() else 0
     if item is None or not 1 <= n <= len(attempts) or attempts[n - 1]["channel_id"] != cid:
@@ -614,10 +679,14 @@ def callback(uow: UnitOfWork, tenant: str, channel: ChannelItem, msg_id: str, no
     uow.add(channel_store.seen_item(tenant, cid, msg_id, now),
             on_fail=lambda _r: conflict("This callback is being processed; retry."))
     kind = OutcomeKind.SETTLED if event == "payout.settled" else OutcomeKind.FAILED
+    known = Known(channels={cid: channel},
+                  pending={got.pending.journal.journal_id: got.pending} if got.pending else {},
+                  breakers={cid: breaker_seen} if breaker_seen else {})
     retry = _resolve(tenant, actor, disbursement_id, n, Outcome(kind, provider_ref,
-                                                                reason or ""), uow=uow)
+                                                                reason or ""), uow=uow,
+                     item=item, known=known)
     decided = len(uow.parts) > 1
-    if retry:
-        uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
+    if retry:  # after the commit the item is the one stored: the driver starts from it
+        after = Known(item=item, terms=known.terms)
+        uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor, after))
     return CallbackResult("processed" if decided else "ignored", disbursement_id)
-

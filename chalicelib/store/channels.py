@@ -121,10 +121,19 @@ def _ids(attribute: str, **query: Any) -> set[str]:
 def channel_ids(tenant: str) -> set[str]:
     """Every channel id of the tenant: the directory (consistent) and, for channels older than
     the directory, the index (a stale row there only names a channel that is re-read)."""
-    return (_ids("sk", ConsistentRead=True, KeyConditionExpression="pk = :p",
-                 ExpressionAttributeValues={":p": {"S": directory_pk(tenant)}})
-            | _ids("channel_id", IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
-                   ExpressionAttributeValues={":p": {"S": list_pk(tenant)}}))
+    return directory_ids(tenant) | index_ids(tenant)
+
+
+def index_ids(tenant: str) -> set[str]:
+    """The ids the listing index holds (eventually consistent: may miss the newest)."""
+    return _ids("channel_id", IndexName="gsi1", KeyConditionExpression="gsi1pk = :p",
+                ExpressionAttributeValues={":p": {"S": list_pk(tenant)}})
+
+
+def directory_ids(tenant: str) -> set[str]:
+    """The ids in the directory (one consistent Query): every channel created since it exists."""
+    return _ids("sk", ConsistentRead=True, KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": directory_pk(tenant)}})
 
 
 def get_channels(tenant: str, ids: set[str] | list[str]) -> list[ChannelItem]:

@@ -6,6 +6,7 @@ is the same against moto and AWS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -28,8 +29,18 @@ def table(logical: str) -> str:
     return settings().table(logical)
 
 
+_on_reset: list[Callable[[], None]] = []
+
+
+def on_reset(forget: Callable[[], None]) -> None:
+    """Registers a process cache of table contents, forgotten with the client (tests)."""
+    _on_reset.append(forget)
+
+
 def reset() -> None:
     client.cache_clear()
+    for forget in _on_reset:
+        forget()
     from chalicelib.store import ledger
 
     ledger.reset()

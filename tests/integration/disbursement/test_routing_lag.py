@@ -78,14 +78,14 @@ def _change_when_chosen(monkeypatch: pytest.MonkeyPatch, channel_id: str, times:
 
     acquire, calls = service.acquire, []
 
-    def racing(tenant: str, item: Any) -> bool:
+    def racing(tenant: str, item: Any, *seen: Any) -> bool:
         if item.channel_id == channel_id and len(calls) < times:
             calls.append(1)
             uow = UnitOfWork()
             service.update(uow, tenant, Actor("key_ops", "admin", "req_race"), service.clock(),
                            channel_id, {**change, "name": f"changed {len(calls)}"})
             uow.commit()
-        return acquire(tenant, item)
+        return acquire(tenant, item, *seen)
 
     monkeypatch.setattr(service, "acquire", racing)
     return calls
