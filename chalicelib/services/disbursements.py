@@ -165,8 +165,7 @@ def _candidates(tenant: str, items: list[ChannelItem], day: Any) -> list[Candida
     now = channels.clock()
     out = []
     for ch in items:
-        state = channels.breaker_state(tenant, ch)
-        available = channels.balance(tenant, ch.channel_id).available
+        state, available = channels.routing_view(tenant, ch)  # + balance crossings seen
         out.append(Candidate(
             ch.channel_id, ch.currency, ch.enabled, ch.fixed_cost, ch.proportional_bps,
             ch.settlement_seconds, ch.max_payout, ch.daily_limit,
@@ -297,6 +296,7 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     _save(uow, tenant, actor, now, item, "disbursement.attempt_reserved",
           {"n": n, "channel_id": cid, "journal_id": attempt["journal_id"]})
     uow.commit()
+    channels.reserved(tenant, channel, candidate.available, item.payout)  # channel.balance_low
     return attempt
 
 
