@@ -27,7 +27,7 @@ from chalicelib.lending.money import (
 )
 from chalicelib.services import channels, disbursements
 from chalicelib.store import channels as store
-from chalicelib.store.channels import ChannelItem, ChannelState
+from chalicelib.store.channels import ChannelItem
 from ledger.model import Balance, Side, Totals
 
 problems.register("channel-daily-limit", 422, "Channel daily limit reached")
@@ -139,8 +139,8 @@ class ChannelOut(BaseModel):
     used_today: MoneyOut
     breaker: BreakerOut
     low_balance_threshold: MoneyOut | None
-    balance_low: bool = Field(description="The available balance is under the threshold "
-                                          "(`channel.balance_low` was sent).")
+    balance_low: bool = Field(description="`available` is under `low_balance_threshold` "
+                                          "(`channel.balance_low` announced the crossing).")
     created_at: datetime
     updated_at: datetime
 
@@ -191,12 +191,8 @@ def _minor(value: str | None, currency: str, pointer: str) -> int | None:
 
 
 def _threshold(value: str | None, currency: str) -> int | None:
-    """The low-balance threshold: money, zero or more (zero: announce only an empty channel)."""
-    minor = _minor(value, currency, "/body/low_balance_threshold")
-    if minor is not None and minor < 0:
-        raise DomainError("validation-error", "Invalid amount.", [FieldError(
-            "/body/low_balance_threshold", "must not be negative", "negative")])
-    return minor
+    """The low-balance threshold: money (parse_amount refuses a negative one)."""
+    return _minor(value, currency, "/body/low_balance_threshold")
 
 
 def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> ChannelOut:
@@ -204,10 +200,10 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
     cur = item.currency
     if secret:
         bal, state, used = Balance(item.channel_id, cur, Side.DEBIT, Totals(), 0, 0, 0, 0), \
-            ChannelState(breaker.State(), 0, False), 0
+            breaker.State(), 0
     else:
         bal = channels.balance(ctx.tenant, item.channel_id)
-        state = channels.health(ctx.tenant, item)
+        state = channels.breaker_state(ctx.tenant, item)
         used = channels.used_today(ctx.tenant, item.channel_id,
                                     clock.business_date(ctx.tenant, channels.clock()))
     fields: dict[str, Any] = dict(
@@ -219,12 +215,13 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
         enabled=item.enabled, sandbox=_sandbox_out(json.loads(item.config), cur),
         balance=_money(bal.posted, cur), available=_money(bal.available, cur),
         used_today=_money(used, cur),
-        breaker=BreakerOut(state=state.breaker.state,  # type: ignore[arg-type]
-                           failures=state.breaker.failures, opened_at=state.breaker.opened_at,
-                           threshold=item.breaker_threshold,
+        breaker=BreakerOut(state=state.state, failures=state.failures,  # type: ignore[arg-type]
+                           opened_at=state.opened_at, threshold=item.breaker_threshold,
                            cooldown_seconds=item.breaker_cooldown_seconds),
         low_balance_threshold=None if item.low_balance_threshold is None
-        else _money(item.low_balance_threshold, cur), balance_low=state.balance_low,
+        else _money(item.low_balance_threshold, cur),
+        balance_low=item.low_balance_threshold is not None
+        and bal.available < item.low_balance_threshold,
         created_at=item.created_at, updated_at=item.updated_at)
     if secret:
         return ChannelCreated(**fields, webhook_secret=item.webhook_secret)

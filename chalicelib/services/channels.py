@@ -99,11 +99,23 @@ def get(tenant: str, channel_id: str) -> ChannelItem:
 
 def update(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
            changes: dict[str, Any]) -> ChannelItem:
+    """A new low-balance threshold the balance is already on the other side of is announced in
+    the same transaction."""
     item = get(tenant, channel_id)
     for name, value in changes.items():
         setattr(item, name, json.dumps(value, sort_keys=True) if name == "config" else value)
     _save(uow, tenant, actor, now, item, "channel.updated", {"changed": sorted(changes)})
+    if "low_balance_threshold" in changes:
+        _balance_crossing(uow, tenant, item, balance(tenant, channel_id).available, now)
     return item
+
+
+def _balance_crossing(uow: UnitOfWork, tenant: str, item: ChannelItem, available: int,
+                      now: datetime) -> None:
+    """Joins the crossing (if any) to an operator's request; a concurrent flip is a 409."""
+    channel_health.add_balance_crossing(
+        uow, tenant, item, available, health(tenant, item).balance_low, now,
+        lost=lambda: conflict("The channel's balance changed concurrently; retry."))
 
 
 def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
@@ -112,10 +124,7 @@ def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: 
     A balance it lifts back over the low-balance threshold is announced in its transaction."""
     item = get(tenant, channel_id)
     if item.low_balance_threshold is not None:
-        channel_health.add_balance_crossing(
-            uow, tenant, item, balance(tenant, channel_id).available + amount,
-            health(tenant, item).balance_low, now,
-            lost=lambda: conflict("The channel's balance changed concurrently; retry."))
+        _balance_crossing(uow, tenant, item, balance(tenant, channel_id).available + amount, now)
     journal_id = f"fund:{channel_id}:{reference}"
     postings = (Posting(channel_cash_id(channel_id), Side.DEBIT, amount, item.currency),
                 Posting(FUNDING, Side.CREDIT, amount, item.currency))
