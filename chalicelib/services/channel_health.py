@@ -64,11 +64,16 @@ def breaker_moved(tenant: str, item: ChannelItem, crossing: Crossing, new: break
         data["opened_at"] = new.opened_at.isoformat()
         data["probe_after"] = (new.opened_at + timedelta(
             seconds=item.breaker_cooldown_seconds)).isoformat()
-    _announce(uow, tenant, item, crossing, data, now)
     try:
+        _announce(uow, tenant, item, crossing, data, now)
         uow.commit()
-    except (Lost, DomainError):
+    except Lost:
         return False
+    except DomainError as exc:
+        if exc.kind == "conflict":
+            return False
+        log.exception("channel %s/%s: %s not announced", tenant, item.channel_id, crossing)
+        return store.save_breaker(tenant, item.channel_id, new, expected)  # protect regardless
     return True
 
 

@@ -4,6 +4,7 @@ change limits and enablement, fund, and read with balance, today's usage and bre
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from chalicelib.store.ledger import ledger
 from chalicelib.store.uow import UnitOfWork, put
 from ledger.chart import CHANNEL, FUNDING, channel_cash, channel_cash_id, domain_metadata
 from ledger.model import Balance, JournalRequest, Posting, Side
+
+log = logging.getLogger("lending.channels")
 
 
 def _utcnow() -> datetime:
@@ -173,6 +176,21 @@ def reserved(tenant: str, item: ChannelItem, available_before: int, amount: int)
 
 def used_today(tenant: str, channel_id: str, day: date) -> int:
     return store.used_on(tenant, channel_id, day)
+
+
+def released(tenant: str, item: ChannelItem) -> None:
+    """After a reservation is voided (a failed payout): a watched channel's balance read again
+    (two reads, only for a channel with a threshold) and a crossing back over it announced."""
+    if item.low_balance_threshold is None:
+        return
+    try:
+        available = balance(tenant, item.channel_id).available
+        low = health(tenant, item).balance_low
+    except Exception:
+        log.exception("channel %s/%s: balance after a release not read", tenant,
+                      item.channel_id)
+        return
+    channel_health.balance_seen(tenant, item, available, low, clock())
 
 
 # --- breaker transitions (outside money transactions; version-guarded, retried) ----------

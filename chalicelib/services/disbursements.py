@@ -347,6 +347,7 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
         _settle(uow, tenant, actor, now, item, attempts, attempt)
     elif outcome.kind is OutcomeKind.FAILED:
         _void(uow, tenant, actor, now, item, attempts, attempt, outcome.reason)
+        uow.after_commit.append(lambda: channels.released(tenant, channel))  # balance restored
         retry = True
     else:  # accepted (await the callback) or unknown (await the callback / reconciliation)
         attempt["status"] = "submitted" if outcome.kind is OutcomeKind.ACCEPTED else "unknown"

@@ -167,3 +167,20 @@ def test_a_threshold_set_above_the_balance_announces_it_and_a_bad_one_is_refused
     events = delivered(receiver, clock)
     assert [t for t, _ in events] == ["channel.balance_low"], events
     assert events[0][1]["available"]["amount"] == "5000.00"
+
+
+def test_a_failed_payout_releasing_the_reservation_restores_the_balance_at_once(
+        api, acme, product, aws, clock, receiver):
+    """The void is the last step here (one attempt allowed, no routing after it to notice)."""
+    r = api.call("PUT", f"/v1/products/{product['id']}/routing-policy",
+                 {"strategy": "cheapest", "max_attempts": 1}, key=acme["admin"])
+    assert r.status == 200, r.json
+    ch = channel(api, acme, "refuses", fund="12000.00", low_balance_threshold="5000.00",
+                 sandbox={"failure_rate_percent": 100})
+    d = disburse(api, acme["partner"], signed_loan(api, acme, aws, product["id"])).json
+    assert _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")["status"] == "failed"
+    got = _get(api, acme["admin"], f"/v1/channels/{ch['id']}")
+    assert (got["available"]["amount"], got["balance_low"]) == ("12000.00", False)
+    events = delivered(receiver, clock)
+    assert [(t, e["available"]["amount"]) for t, e in events] == [
+        ("channel.balance_low", "2200.00"), ("channel.balance_restored", "12000.00")]
