@@ -28,6 +28,9 @@ ARCHITECTURE = "x86_64"
 METRIC_NAMESPACE = iam.METRIC_NAMESPACE
 RECONCILIATION_METRIC = "ReconciliationExceptions"
 COB_QUARANTINE_METRIC = "CobLoansQuarantined"  # chalicelib/services/cob_exceptions.METRIC
+# chalicelib/services/channel_health.BREAKER_METRIC / BALANCE_METRIC
+CHANNEL_BREAKER_METRIC = "ChannelBreakerOpen"
+CHANNEL_BALANCE_METRIC = "ChannelBalanceLow"
 # The jobs PRODUCT.md names; a missing one is reported by `make package`, not an error.
 EXPECTED_JOBS = ("close_of_business", "reconciliation", "webhook_delivery")
 
@@ -199,6 +202,14 @@ def postprocess(sam: dict[str, Any], stage: str, *, require_usage_keys: bool = T
         f"{stage}: close of business quarantined loans it could not close "
         "(GET /v1/cob/exceptions)", COB_QUARANTINE_METRIC, METRIC_NAMESPACE,
         [{"Name": "Stage", "Value": stage}], 1, period=3600)
+    resources["ChannelBreakerOpenAlarm"] = _alarm(
+        f"{stage}: a disbursement channel's breaker opened; payouts fail over "
+        "(GET /v1/channels)", CHANNEL_BREAKER_METRIC, METRIC_NAMESPACE,
+        [{"Name": "Stage", "Value": stage}], 1)
+    resources["ChannelBalanceLowAlarm"] = _alarm(
+        f"{stage}: a disbursement channel's prefunding fell under its low_balance_threshold "
+        "(POST /v1/channels/{id}/fundings)", CHANNEL_BALANCE_METRIC, METRIC_NAMESPACE,
+        [{"Name": "Stage", "Value": stage}], 1)
     t.setdefault("Outputs", {})["DependenciesLayerArn"] = {"Value": {"Ref": "DependenciesLayer"}}
 
     names = {resources[n]["Properties"]["Handler"].rsplit(".", 1)[-1] for n in scheduled}

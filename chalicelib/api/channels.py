@@ -68,6 +68,9 @@ class ChannelCreate(Strict):
     enabled: bool = True
     sandbox: SandboxBehaviour = Field(default_factory=SandboxBehaviour)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    low_balance_threshold: DecimalString | None = Field(
+        default=None, description="Available balance under which `channel.balance_low` is sent "
+                                  "(once per crossing); none: not watched.")
 
 
 class ChannelPatch(Strict):
@@ -77,10 +80,14 @@ class ChannelPatch(Strict):
     settlement_seconds: int | None = Field(default=None, ge=0, le=30 * 86_400)
     max_payout: DecimalString | None = None
     daily_limit: DecimalString | None = None
-    clear_limits: list[Literal["max_payout", "daily_limit"]] = Field(default_factory=list)
+    clear_limits: list[Literal["max_payout", "daily_limit", "low_balance_threshold"]] = Field(
+        default_factory=list)
     enabled: bool | None = None
     sandbox: SandboxBehaviour | None = None
     breaker: BreakerSettings | None = None
+    low_balance_threshold: DecimalString | None = Field(
+        default=None, description="Available balance under which `channel.balance_low` is sent "
+                                  "(once per crossing); none: not watched.")
 
     @model_validator(mode="after")
     def _something(self) -> ChannelPatch:
@@ -131,6 +138,9 @@ class ChannelOut(BaseModel):
     available: MoneyOut = Field(description="Balance less payouts reserved (pending).")
     used_today: MoneyOut
     breaker: BreakerOut
+    low_balance_threshold: MoneyOut | None
+    balance_low: bool = Field(description="`available` is under `low_balance_threshold` "
+                                          "(`channel.balance_low` announced the crossing).")
     created_at: datetime
     updated_at: datetime
 
@@ -180,6 +190,11 @@ def _minor(value: str | None, currency: str, pointer: str) -> int | None:
             FieldError(pointer, exc.problems[0].msg, "invalid_amount")]) from None
 
 
+def _threshold(value: str | None, currency: str) -> int | None:
+    """The low-balance threshold: money (parse_amount refuses a negative one)."""
+    return _minor(value, currency, "/body/low_balance_threshold")
+
+
 def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> ChannelOut:
     """`secret`: the creation response (the cash account opens with this very commit)."""
     cur = item.currency
@@ -203,6 +218,10 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
         breaker=BreakerOut(state=state.state, failures=state.failures,  # type: ignore[arg-type]
                            opened_at=state.opened_at, threshold=item.breaker_threshold,
                            cooldown_seconds=item.breaker_cooldown_seconds),
+        low_balance_threshold=None if item.low_balance_threshold is None
+        else _money(item.low_balance_threshold, cur),
+        balance_low=item.low_balance_threshold is not None
+        and bal.available < item.low_balance_threshold,
         created_at=item.created_at, updated_at=item.updated_at)
     if secret:
         return ChannelCreated(**fields, webhook_secret=item.webhook_secret)
@@ -236,7 +255,8 @@ def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
         daily_limit=_minor(body.daily_limit, cur, "/body/daily_limit"), enabled=body.enabled,
         config=_sandbox_config(body.sandbox, cur, "/body/sandbox"),
         breaker_threshold=body.breaker.threshold,
-        breaker_cooldown_seconds=body.breaker.cooldown_seconds)
+        breaker_cooldown_seconds=body.breaker.cooldown_seconds,
+        low_balance_threshold=_threshold(body.low_balance_threshold, cur))
     item = channels.create(ctx.uow, ctx.tenant, ctx.actor, ctx.now, settings)
     shown = channel_out(ctx, item, secret=True)
     stored = shown.model_copy(update={"webhook_secret": None})
@@ -273,6 +293,8 @@ def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
     for name in ("fixed_cost", "max_payout", "daily_limit"):
         if getattr(body, name) is not None:
             changes[name] = _minor(getattr(body, name), cur, f"/body/{name}")
+    if body.low_balance_threshold is not None:
+        changes["low_balance_threshold"] = _threshold(body.low_balance_threshold, cur)
     for name in body.clear_limits:
         changes[name] = None
     if body.sandbox is not None:

@@ -100,6 +100,42 @@ class LoanCobQuarantinedData(_Data):
     error_class: str
 
 
+class _ChannelData(_Data):
+    channel_id: str
+    channel_type: str
+
+
+class ChannelBreakerOpenedData(_ChannelData):
+    """The channel failed `breaker.threshold` payouts in a row: routing skips it until one
+    probe after the cool-down succeeds. Sent once per opening, not per skipped payout."""
+
+    failures: int = Field(ge=1, description="Consecutive failures that opened it.")
+    opened_at: AwareDatetime
+    probe_after: AwareDatetime = Field(description="When one payout may probe it again.")
+
+
+class ChannelBreakerClosedData(_ChannelData):
+    """A probe succeeded: the channel takes payouts again."""
+
+    failures: int = Field(ge=0, description="Always 0: the count starts again.")
+
+
+class _ChannelBalanceData(_ChannelData):
+    available: MoneyOut = Field(description="Posted less reserved, as the change that crossed "
+                                            "the threshold left it.")
+    threshold: MoneyOut = Field(description="The channel's `low_balance_threshold`.")
+
+
+class ChannelBalanceLowData(_ChannelBalanceData):
+    """The prefunded balance available for payouts fell under the channel's threshold: fund
+    it (POST /v1/channels/{id}/fundings). Sent once per crossing, not per payout."""
+
+
+class ChannelBalanceRestoredData(_ChannelBalanceData):
+    """The available balance is at or above the threshold again (a funding, a released
+    reservation)."""
+
+
 DATA_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.APPLICATION_DECIDED: ApplicationDecidedData,
     EventType.CONTRACT_SIGNED: ContractSignedData,
@@ -110,6 +146,10 @@ DATA_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.LOAN_CLOSED: LoanClosedData,
     EventType.DISBURSEMENT_ESCALATED: DisbursementEscalatedData,
     EventType.LOAN_COB_QUARANTINED: LoanCobQuarantinedData,
+    EventType.CHANNEL_BREAKER_OPENED: ChannelBreakerOpenedData,
+    EventType.CHANNEL_BREAKER_CLOSED: ChannelBreakerClosedData,
+    EventType.CHANNEL_BALANCE_LOW: ChannelBalanceLowData,
+    EventType.CHANNEL_BALANCE_RESTORED: ChannelBalanceRestoredData,
 }
 EVENT_ID_PATTERN = "^evt_[0-9a-f]{32}$"
 

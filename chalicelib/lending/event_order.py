@@ -5,7 +5,8 @@ emit (UTC, microseconds; the sandbox business clock plays no part), then its ind
 events of the same transaction, then its id. Positions compare as strings. Events of one loan
 come from transactions that the loan's version guard serializes, so their positions follow the
 order in which they happened. Events are ordered per endpoint and per order key: the loan (its
-`loan_id`), or, for an application's decisions before it has a loan, the application.
+`loan_id`), or, for an application's decisions before it has a loan, the application, or, for
+a channel's health events (serialized by the channel's state item), the channel.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def order_key(data: Mapping[str, Any]) -> str | None:
         return f"loan:{data['loan_id']}"
     if data.get("application_id"):
         return f"application:{data['application_id']}"
+    if data.get("channel_id"):  # a channel's health events (loan events name a loan first)
+        return f"channel:{data['channel_id']}"
     return None
 
 

@@ -20,6 +20,10 @@ class EventType(StrEnum):
     LOAN_CLOSED = "loan.closed"
     DISBURSEMENT_ESCALATED = "disbursement.escalated"
     LOAN_COB_QUARANTINED = "loan.cob_quarantined"  # close of business could not close the loan
+    CHANNEL_BREAKER_OPENED = "channel.breaker_opened"  # payouts skip the channel
+    CHANNEL_BREAKER_CLOSED = "channel.breaker_closed"  # a probe succeeded: routed to again
+    CHANNEL_BALANCE_LOW = "channel.balance_low"  # available fell under the channel's threshold
+    CHANNEL_BALANCE_RESTORED = "channel.balance_restored"  # back at or above it
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)

@@ -4,6 +4,7 @@ change limits and enablement, fund, and read with balance, today's usage and bre
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from chalicelib.channels import breaker, protocol, webhooks
+from chalicelib.channels import health as health_rules
 from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
 from chalicelib.clock import business_date
-from chalicelib.errors import DomainError, FieldError, not_found
+from chalicelib.errors import DomainError, FieldError, conflict, not_found
+from chalicelib.services import channel_health
 from chalicelib.store import aggregates
 from chalicelib.store import channels as store
 from chalicelib.store.audit import Actor
@@ -22,6 +25,8 @@ from chalicelib.store.ledger import ledger
 from chalicelib.store.uow import UnitOfWork, put
 from ledger.chart import CHANNEL, FUNDING, channel_cash, channel_cash_id, domain_metadata
 from ledger.model import Balance, JournalRequest, Posting, Side
+
+log = logging.getLogger("lending.channels")
 
 
 def _utcnow() -> datetime:
@@ -45,6 +50,7 @@ class ChannelSettings:
     config: dict[str, Any]
     breaker_threshold: int
     breaker_cooldown_seconds: int
+    low_balance_threshold: int | None = None  # minor units; under it: channel.balance_low
 
 
 def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: ChannelItem,
@@ -57,7 +63,8 @@ def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Chann
 def _summary(item: ChannelItem) -> dict[str, Any]:
     return {k: getattr(item, k) for k in (
         "type", "currency", "fixed_cost", "proportional_bps", "settlement_seconds", "max_payout",
-        "daily_limit", "enabled", "breaker_threshold", "breaker_cooldown_seconds")}
+        "daily_limit", "enabled", "breaker_threshold", "breaker_cooldown_seconds",
+        "low_balance_threshold")}
 
 
 def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
@@ -74,7 +81,8 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                        config=json.dumps(s.config, sort_keys=True),
                        webhook_secret=webhooks.new_secret(),
                        breaker_threshold=s.breaker_threshold,
-                       breaker_cooldown_seconds=s.breaker_cooldown_seconds, version=1,
+                       breaker_cooldown_seconds=s.breaker_cooldown_seconds,
+                       low_balance_threshold=s.low_balance_threshold, version=1,
                        created_at=now, updated_at=now, gsi1pk=store.list_pk(tenant),
                        gsi1sk=f"{now.isoformat()}#{channel_id}")
     _save(uow, tenant, actor, now, item, "channel.created", _summary(item), new=True)
@@ -94,17 +102,32 @@ def get(tenant: str, channel_id: str) -> ChannelItem:
 
 def update(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
            changes: dict[str, Any]) -> ChannelItem:
+    """A new low-balance threshold the balance is already on the other side of is announced in
+    the same transaction."""
     item = get(tenant, channel_id)
     for name, value in changes.items():
         setattr(item, name, json.dumps(value, sort_keys=True) if name == "config" else value)
     _save(uow, tenant, actor, now, item, "channel.updated", {"changed": sorted(changes)})
+    if "low_balance_threshold" in changes:
+        _balance_crossing(uow, tenant, item, balance(tenant, channel_id).available, now)
     return item
+
+
+def _balance_crossing(uow: UnitOfWork, tenant: str, item: ChannelItem, available: int,
+                      now: datetime) -> None:
+    """Joins the crossing (if any) to an operator's request; a concurrent flip is a 409."""
+    channel_health.add_balance_crossing(
+        uow, tenant, item, available, health(tenant, item).balance_low, now,
+        lost=lambda: conflict("The channel's balance changed concurrently; retry."))
 
 
 def fund(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id: str,
          amount: int, reference: str) -> str:
-    """Prefunding: debit the channel's cash, credit the tenant's funding (lending capital)."""
+    """Prefunding: debit the channel's cash, credit the tenant's funding (lending capital).
+    A balance it lifts back over the low-balance threshold is announced in its transaction."""
     item = get(tenant, channel_id)
+    if item.low_balance_threshold is not None:
+        _balance_crossing(uow, tenant, item, balance(tenant, channel_id).available + amount, now)
     journal_id = f"fund:{channel_id}:{reference}"
     postings = (Posting(channel_cash_id(channel_id), Side.DEBIT, amount, item.currency),
                 Posting(FUNDING, Side.CREDIT, amount, item.currency))
@@ -124,24 +147,67 @@ def breaker_config(item: ChannelItem) -> breaker.Config:
     return breaker.Config(item.breaker_threshold, item.breaker_cooldown_seconds)
 
 
+def health(tenant: str, item: ChannelItem) -> store.ChannelState:
+    """The channel's state item: its breaker and whether its balance is flagged low."""
+    return store.get_state(tenant, item.channel_id)
+
+
 def breaker_state(tenant: str, item: ChannelItem) -> breaker.State:
-    return store.get_breaker(tenant, item.channel_id)[0]
+    return health(tenant, item).breaker
+
+
+def balance_read(tenant: str, item: ChannelItem, available: int, low: bool,
+                 now: datetime) -> None:
+    """Routing read the channel's available balance and low flag (one batch): announces the
+    crossing they show (a flag missed by a reservation's estimate, a reservation voided, a
+    threshold changed). No read, and no write unless the flag is wrong."""
+    channel_health.balance_seen(tenant, item, available, low, now)
+
+
+def reserved(tenant: str, item: ChannelItem, available_before: int, amount: int) -> None:
+    """After a reservation: announces the crossing it made, computed from the balance routing
+    read (no read). A concurrent reservation makes that an over-estimate; the next routing
+    read of the channel announces what it missed."""
+    if health_rules.crossed_by(item.low_balance_threshold, available_before, amount):
+        channel_health.balance_seen(tenant, item, available_before - amount, False, clock())
 
 
 def used_today(tenant: str, channel_id: str, day: date) -> int:
     return store.used_on(tenant, channel_id, day)
 
 
+def released(tenant: str, item: ChannelItem) -> None:
+    """After a reservation is voided (a failed payout): a watched channel's balance read again
+    (two reads, only for a channel with a threshold) and a crossing back over it announced."""
+    if item.low_balance_threshold is None:
+        return
+    try:
+        available = balance(tenant, item.channel_id).available
+        low = health(tenant, item).balance_low
+    except Exception:
+        log.exception("channel %s/%s: balance after a release not read", tenant,
+                      item.channel_id)
+        return
+    channel_health.balance_seen(tenant, item, available, low, clock())
+
+
 # --- breaker transitions (outside money transactions; version-guarded, retried) ----------
 
 def _transition(tenant: str, item: ChannelItem,
                 step: Callable[[breaker.State], breaker.State | None]) -> bool:
+    """A breaker that opens or closes commits its event with its new version (once)."""
     for _ in range(5):
         state, version = store.get_breaker(tenant, item.channel_id)
         new = step(state)
         if new is None:
             return False
-        if new == state or store.save_breaker(tenant, item.channel_id, new, version):
+        if new == state:
+            return True
+        crossing = health_rules.breaker_crossing(state, new)
+        if crossing is not None:
+            if channel_health.breaker_moved(tenant, item, crossing, new, version, clock()):
+                return True
+        elif store.save_breaker(tenant, item.channel_id, new, version):
             return True
     return False
 

@@ -68,6 +68,7 @@ class ChannelState:
     breaker_version: int
     used_today: int
     available: int
+    balance_low: bool = False  # the channel's low-balance flag (services/channel_health)
 
 
 # --- immutable things, cached per process -----------------------------------------------
@@ -197,15 +198,17 @@ def routing_state(tenant: str, ids: set[str], day: date, loan_id: str,
             continue  # named but missing: left out, as get_channels does
         channel = ChannelItem.from_raw_data(row)
         channels_read.append(channel)
-        state, version = _breaker_from(found.get((main, *channel_store.breaker_keys(tenant, cid))))
+        state_row = found.get((main, *channel_store.breaker_keys(tenant, cid)))
+        state, version = _breaker_from(state_row)
         usage = found.get(batch.ref(main, channel_store.usage_keys(tenant, cid, day)))
+        low = bool((state_row or {}).get("balance_low", {}).get("BOOL", False))
         states[cid] = ChannelState(state, version, int(usage["used"]["N"]) if usage else 0,
-                                   _available(tenant, channel, found))
+                                   _available(tenant, channel, found), low)
     return channels_read, states
 
 
 def _breaker_from(row: dict[str, Any] | None) -> tuple[breaker.State, int]:
-    if row is None:
+    if row is None or "version" not in row:  # none yet, or only the low-balance flag
         return breaker.State(), 0
     item = BreakerItem.from_raw_data(row)
     return (breaker.State(item.state, item.failures, item.opened_at, item.probe_until),

@@ -189,6 +189,7 @@ def _candidates(tenant: str, items: list[ChannelItem], day: Any,
     out = []
     for ch in items:
         state = states[ch.channel_id]
+        channels.balance_read(tenant, ch, state.available, state.balance_low, now)
         out.append(Candidate(
             ch.channel_id, ch.currency, ch.enabled, ch.fixed_cost, ch.proportional_bps,
             ch.settlement_seconds, ch.max_payout, ch.daily_limit,
@@ -338,6 +339,7 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     if known is not None and journal.journal is not None:  # settling it needs no read
         known.pending[attempt["journal_id"]] = JournalView(journal.journal)
         known.channels[cid] = channel
+    channels.reserved(tenant, channel, candidate.available, item.payout)  # channel.balance_low
     return attempt
 
 
@@ -395,6 +397,7 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
         _settle(uow, tenant, actor, now, item, attempts, attempt, known)
     elif outcome.kind is OutcomeKind.FAILED:
         _void(uow, tenant, actor, now, item, attempts, attempt, outcome.reason, known)
+        uow.after_commit.append(lambda: channels.released(tenant, channel))  # balance restored
         retry = True
     else:  # accepted (await the callback) or unknown (await the callback / reconciliation)
         attempt["status"] = "submitted" if outcome.kind is OutcomeKind.ACCEPTED else "unknown"

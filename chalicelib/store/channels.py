@@ -5,7 +5,9 @@
   routing lists the tenant's channel ids with one strongly consistent Query (the index may
   still miss a channel created a moment ago); channels created before the directory existed
   are found through the index (ids only: routing re-reads every channel item consistently)
-- breaker `<t>#breaker#<id>` / `breaker` (versioned state; outside money transactions)
+- breaker `<t>#breaker#<id>` / `breaker`: the channel's state item. The breaker (versioned;
+  outside money transactions) and `balance_low` (the low-balance flag, flipped only by a
+  conditional write, so each crossing is announced once; it never moves the version)
 - usage `<t>#chusage#<id>#<yyyy-mm-dd>` / `usage`: `used` minor units, raised in the same
   transaction as the payout's pending journal under `used + amount <= limit`, lowered on void
 - route `_platform#chroute#<id>` / `route`: channel id → tenant, for unauthenticated callbacks
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -47,6 +50,7 @@ class ChannelItem(Aggregate):
     webhook_secret = UnicodeAttribute()  # whsec_...; shown once at creation
     breaker_threshold = IntAttribute()
     breaker_cooldown_seconds = IntAttribute()
+    low_balance_threshold = IntAttribute(null=True)  # minor units; None: not watched
 
 
 class BreakerItem(MainItem):
@@ -55,6 +59,16 @@ class BreakerItem(MainItem):
     opened_at = UTCDateTimeAttribute(null=True)
     probe_until = UTCDateTimeAttribute(null=True)
     version = IntAttribute()
+    balance_low = BooleanAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """The channel's state item as read: its breaker (and version) and the low-balance flag."""
+
+    breaker: breaker.State
+    version: int
+    balance_low: bool
 
 
 def channel_pk(tenant: str, channel_id: str) -> str:
@@ -172,30 +186,73 @@ def breaker_keys(tenant: str, channel_id: str) -> tuple[str, str]:
     return key(tenant, "breaker", channel_id), "breaker"
 
 
+def get_state(tenant: str, channel_id: str) -> ChannelState:
+    """One consistent GetItem; an item the low-balance flag created alone has no breaker yet."""
+    pk, sk = breaker_keys(tenant, channel_id)
+    raw = dynamo.client().get_item(TableName=dynamo.table("main"), ConsistentRead=True,
+                                   Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+    if raw is None:
+        return ChannelState(breaker.State(), 0, False)
+    low = bool(raw.get("balance_low", {}).get("BOOL", False))
+    if "version" not in raw:
+        return ChannelState(breaker.State(), 0, low)
+    item = BreakerItem.from_raw_data(raw)
+    return ChannelState(breaker.State(item.state, item.failures, item.opened_at,
+                                      item.probe_until), item.version, low)
+
+
 def get_breaker(tenant: str, channel_id: str) -> tuple[breaker.State, int]:
-    try:
-        item = BreakerItem.get(*breaker_keys(tenant, channel_id), consistent_read=True)
-    except DoesNotExist:
-        return breaker.State(), 0
-    return breaker.State(item.state, item.failures, item.opened_at, item.probe_until), item.version
+    state = get_state(tenant, channel_id)
+    return state.breaker, state.version
+
+
+def breaker_update(tenant: str, channel_id: str, state: breaker.State,
+                   expected: int) -> dict[str, Any]:
+    """The Update writing `state` if the version is still `expected` (0: no breaker yet); it
+    leaves the low-balance flag alone."""
+    pk, sk = breaker_keys(tenant, channel_id)
+    attrs = BreakerItem(pk, sk, state=state.state, failures=state.failures,
+                        opened_at=state.opened_at, probe_until=state.probe_until,
+                        version=expected + 1).serialize()
+    names = ("state", "failures", "opened_at", "probe_until", "version")
+    present = [n for n in names if n in attrs]
+    absent = [n for n in names if n not in attrs]
+    expression = "SET " + ", ".join(f"#{n} = :{n}" for n in present)
+    if absent:
+        expression += " REMOVE " + ", ".join(f"#{n}" for n in absent)
+    values = {f":{n}": attrs[n] for n in present}
+    if expected:
+        condition = "#version = :expected"
+        values[":expected"] = {"N": str(expected)}
+    else:
+        condition = "attribute_not_exists(#version)"
+    return {"Update": {
+        "TableName": dynamo.table("main"), "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+        "UpdateExpression": expression, "ConditionExpression": condition,
+        "ExpressionAttributeNames": {f"#{n}": n for n in names},
+        "ExpressionAttributeValues": values}}
 
 
 def save_breaker(tenant: str, channel_id: str, state: breaker.State, expected: int) -> bool:
     """Conditional on the version read; False when another request changed it first."""
-    pk, sk = breaker_keys(tenant, channel_id)
-    item = BreakerItem(pk, sk, state=state.state, failures=state.failures,
-                       opened_at=state.opened_at, probe_until=state.probe_until,
-                       version=expected + 1)
-    condition = "attribute_not_exists(pk)" if expected == 0 else "version = :v"
-    kwargs: dict[str, Any] = {"TableName": dynamo.table("main"), "Item": item.serialize(),
-                              "ConditionExpression": condition}
-    if expected:
-        kwargs["ExpressionAttributeValues"] = {":v": {"N": str(expected)}}
     try:
-        dynamo.client().put_item(**kwargs)
+        update = breaker_update(tenant, channel_id, state, expected)["Update"]
+        dynamo.client().update_item(**update)
     except dynamo.client().exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+def balance_flag(tenant: str, channel_id: str, low: bool) -> dict[str, Any]:
+    """The Update flipping the low-balance flag to `low`, refused unless it was the other way:
+    of concurrent requests that see the same crossing, one wins and announces it."""
+    pk, sk = breaker_keys(tenant, channel_id)
+    condition = ("attribute_not_exists(balance_low) OR balance_low = :other" if low
+                 else "balance_low = :other")
+    return {"Update": {
+        "TableName": dynamo.table("main"), "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+        "UpdateExpression": "SET balance_low = :low", "ConditionExpression": condition,
+        "ExpressionAttributeValues": {":low": {"BOOL": low}, ":other": {"BOOL": not low}}}}
 
 
 # --- daily usage -------------------------------------------------------------------------
