@@ -13,6 +13,7 @@ from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
+from chalicelib.api.payout_operations import bp as payout_operations_bp
 from chalicelib.api.reconciliation import bp as reconciliation_bp
 from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reports import bp as reports_bp
@@ -41,6 +42,7 @@ app.register_blueprint(models_bp)
 app.register_blueprint(contracts_bp)
 app.register_blueprint(channels_bp)
 app.register_blueprint(disbursements_bp)
+app.register_blueprint(payout_operations_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
 app.register_blueprint(reports_bp)
