@@ -192,6 +192,7 @@ def attempt_number(n: str) -> int:
           summary="Settle or fail an unknown or escalated payout on the channel's evidence "
                   "(operator)",
           tag="Disbursements", roles=OPERATORS, body=ResolveAttemptIn, idempotent=True,
+          location="/v1/disbursements/{disbursement_id}",
           responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
                                             "(released; the next channel is tried)"),
                      202: (DisbursementOut, "Above the tenant's four-eyes threshold: proposed; "
