@@ -24,6 +24,7 @@ from chalicelib.jobs import (
     cob,
     disbursement_resume,
     ledger_sweep,
+    loan_expiry,
     nightly_checks,
     webhook_delivery,
 )
@@ -75,6 +76,11 @@ def resume_nightly_reconciliation(_event: object) -> None:
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def resume_disbursements(_event: object) -> None:
     log.info("disbursements resumed: %s", disbursement_resume.run_all())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))  # each tenant's new business day, within the hour
+def expire_loans(_event: object) -> None:
+    log.info("loans expired: %s", loan_expiry.run_all())
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))  # each tenant's local midnight, within 15 minutes

@@ -20,6 +20,7 @@ class EventType(StrEnum):
     LOAN_CLOSED = "loan.closed"
     DISBURSEMENT_ESCALATED = "disbursement.escalated"
     LOAN_COB_QUARANTINED = "loan.cob_quarantined"  # close of business could not close the loan
+    LOAN_CANCELLED = "loan.cancelled"  # accepted, never paid out, expired (issue 17)
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
