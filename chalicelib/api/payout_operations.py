@@ -75,7 +75,7 @@ def reject_resolution(ctx: Context, disbursement_id: str, n: str, body: Decision
 
 class NeedsQuery(PageQuery):
     needs: Literal["channel", "operator", "second_operator", "system"] = Field(
-        description="Whose action the disbursements wait for.")
+        default="operator", description="Whose action the disbursements wait for.")
 
 
 class DisbursementPage(BaseModel):
