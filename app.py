@@ -13,6 +13,7 @@ from chalicelib.api.contracts import bp as contracts_bp
 from chalicelib.api.decision_policies import bp as decision_policies_bp
 from chalicelib.api.disbursements import bp as disbursements_bp
 from chalicelib.api.models_api import bp as models_bp
+from chalicelib.api.payout_operations import bp as payout_operations_bp
 from chalicelib.api.reconciliation import bp as reconciliation_bp
 from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reports import bp as reports_bp
@@ -23,6 +24,7 @@ from chalicelib.jobs import (
     cob,
     disbursement_resume,
     ledger_sweep,
+    loan_expiry,
     nightly_checks,
     webhook_delivery,
 )
@@ -41,6 +43,7 @@ app.register_blueprint(models_bp)
 app.register_blueprint(contracts_bp)
 app.register_blueprint(channels_bp)
 app.register_blueprint(disbursements_bp)
+app.register_blueprint(payout_operations_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
 app.register_blueprint(reports_bp)
@@ -73,6 +76,11 @@ def resume_nightly_reconciliation(_event: object) -> None:
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def resume_disbursements(_event: object) -> None:
     log.info("disbursements resumed: %s", disbursement_resume.run_all())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))  # each tenant's new business day, within the hour
+def expire_loans(_event: object) -> None:
+    log.info("loans expired: %s", loan_expiry.run_all())
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))  # each tenant's local midnight, within 15 minutes

@@ -87,7 +87,7 @@ class Signature(BaseModel):
 class ContractOut(BaseModel):
     id: str
     loan_id: str
-    status: Literal["pending_signature", "signed"]
+    status: Literal["pending_signature", "signed", "voided"]
     template_id: str
     template_version: int
     document_sha256: str

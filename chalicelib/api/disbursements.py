@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from chalice import Blueprint
 from pydantic import BaseModel, Field, model_validator
@@ -18,7 +19,8 @@ from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.channels.router import Policy, Strategy
 from chalicelib.errors import not_found
 from chalicelib.lending.money import format_amount
-from chalicelib.services import disbursements, loan_lifecycle, products
+from chalicelib.lending.payout_actions import action_required, proposal_state
+from chalicelib.services import disbursements, loan_lifecycle, payout_resolution, products
 from chalicelib.store import audit
 from chalicelib.store import disbursements as store
 from chalicelib.store.disbursements import DisbursementItem
@@ -28,6 +30,18 @@ from ledger.chart import LOAN_COMPONENTS, loan_account_id
 from ledger.errors import AccountNotFound
 
 bp = Blueprint(__name__)
+
+
+class ResolutionProposalOut(BaseModel):
+    state: Literal["pending", "confirmed", "rejected", "lapsed"] = Field(
+        description="`lapsed`: the channel decided the payout before a second operator did.")
+    outcome: Literal["settled", "failed"]
+    provider_ref: str | None
+    note: str
+    by: str = Field(description="The proposing operator's API key id.")
+    at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
 
 
 class PayoutAttemptOut(BaseModel):
@@ -48,6 +62,17 @@ class PayoutAttemptOut(BaseModel):
     escalated_at: datetime | None = None
     provider_ref: str | None
     reason: str | None
+    proposal: ResolutionProposalOut | None = Field(
+        default=None, description="An operator's resolution awaiting a second operator "
+                                  "(above the tenant's four-eyes threshold), or its fate.")
+
+
+class ActionRequiredOut(BaseModel):
+    by: Literal["channel", "operator", "second_operator", "system"] = Field(
+        description="Who must act next: the channel (its callback), an operator, a second "
+                    "operator (four-eyes), or the system (driver / resume job).")
+    reason: str
+    since: datetime
 
 
 class DisbursementOut(BaseModel):
@@ -61,6 +86,9 @@ class DisbursementOut(BaseModel):
     skipped: dict[str, str] = Field(description="Channels passed over by the last routing, "
                                                 "and why.")
     failure: str | None
+    action_required: ActionRequiredOut | None = Field(
+        description="The one open item of a disbursement in flight: who must act, why, since "
+                    "when. Null once settled or failed.")
     settled_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -110,10 +138,21 @@ def _m(minor: int, currency: str) -> MoneyOut:
     return MoneyOut(amount=format_amount(minor, currency), currency=currency)
 
 
+def _attempt_out(attempt: dict[str, Any], currency: str) -> PayoutAttemptOut:
+    proposal = attempt.get("proposal")
+    if proposal:
+        proposal = {**proposal, "state": proposal_state(attempt)}
+    return PayoutAttemptOut(**{**attempt, "cost": _m(attempt["cost"], currency),
+                               "proposal": proposal})
+
+
 def disbursement_out(item: DisbursementItem) -> DisbursementOut:
     cur = item.currency
-    attempts = [PayoutAttemptOut(**{**a, "cost": _m(a["cost"], cur)}) for a in item.attempt_list()]
-    return DisbursementOut(id=item.disbursement_id, loan_id=item.loan_id,
+    raw = item.attempt_list()
+    attempts = [_attempt_out(a, cur) for a in raw]
+    action = action_required(item.status, raw, item.updated_at)
+    return DisbursementOut(action_required=ActionRequiredOut(**asdict(action)) if action else None,
+                           id=item.disbursement_id, loan_id=item.loan_id,
                            status=item.status,  # type: ignore[arg-type]
                            payout=_m(item.payout, cur), financed=_m(item.financed, cur),
                            origination_fee=_m(item.fee, cur), attempts=attempts,
@@ -138,22 +177,31 @@ def start_disbursement(ctx: Context, loan_id: str) -> Reply:
 class ResolveAttemptIn(Strict):
     outcome: Literal["settled", "failed"] = Field(
         description="What the channel's evidence shows: the payout was paid, or never was.")
-    provider_ref: str | None = Field(default=None, min_length=1, max_length=200)
+    provider_ref: str | None = Field(default=None, min_length=1, max_length=200,
+                                     description="The bank's reference: required to settle.")
     note: str = Field(min_length=1, max_length=500, description="The evidence, for the audit.")
 
 
-@endpoint(bp, "POST", "/v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
-          summary="Settle or fail an escalated payout on the channel's evidence (operator)",
-          tag="Disbursements", roles=OPERATORS, body=ResolveAttemptIn, idempotent=True,
-          responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
-                                            "(released; the next channel is tried)")})
-def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAttemptIn) -> Reply:
+def attempt_number(n: str) -> int:
     if not n.isdigit() or len(n) > 3:
         raise not_found("Attempt")
-    item = disbursements.resolve_escalated(ctx.uow, ctx.tenant, ctx.actor, disbursement_id,
-                                           int(n), body.outcome == "settled",
-                                           body.provider_ref, body.note)
-    return Reply(disbursement_out(item))
+    return int(n)
+
+
+@endpoint(bp, "POST", "/v1/disbursements/{disbursement_id}/attempts/{n}/resolve",
+          summary="Settle or fail an unknown or escalated payout on the channel's evidence "
+                  "(operator)",
+          tag="Disbursements", roles=OPERATORS, body=ResolveAttemptIn, idempotent=True,
+          location="/v1/disbursements/{disbursement_id}",
+          responses={200: (DisbursementOut, "Resolved: settled (the loan is active) or failed "
+                                            "(released; the next channel is tried)"),
+                     202: (DisbursementOut, "Above the tenant's four-eyes threshold: proposed; "
+                                            "a different operator confirms or rejects it")})
+def resolve_attempt(ctx: Context, disbursement_id: str, n: str, body: ResolveAttemptIn) -> Reply:
+    item, proposed = payout_resolution.resolve(
+        ctx.uow, ctx.tenant, ctx.actor, ctx.now, disbursement_id, attempt_number(n),
+        body.outcome == "settled", body.provider_ref, body.note)
+    return Reply(disbursement_out(item), 202 if proposed else 200)
 
 
 @endpoint(bp, "GET", "/v1/disbursements/{disbursement_id}", summary="A disbursement and its "

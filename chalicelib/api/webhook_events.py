@@ -54,6 +54,14 @@ class LoanClosedData(_LoanData):
     closed_on: date
 
 
+class LoanCancelledData(_LoanData):
+    """An accepted loan never paid out: unsigned or undisbursed past the product's
+    `acceptance_expiry_days`; the borrower may apply again."""
+
+    cancel_reason: Literal["expired"]
+    expired_on: date = Field(description="The business date it expired on (the tenant's).")
+
+
 class RepaymentReceivedData(_Data):
     loan_id: str
     repayment_id: str
@@ -150,6 +158,7 @@ DATA_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.CHANNEL_BREAKER_CLOSED: ChannelBreakerClosedData,
     EventType.CHANNEL_BALANCE_LOW: ChannelBalanceLowData,
     EventType.CHANNEL_BALANCE_RESTORED: ChannelBalanceRestoredData,
+    EventType.LOAN_CANCELLED: LoanCancelledData,
 }
 EVENT_ID_PATTERN = "^evt_[0-9a-f]{32}$"
 

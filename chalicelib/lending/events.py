@@ -24,6 +24,7 @@ class EventType(StrEnum):
     CHANNEL_BREAKER_CLOSED = "channel.breaker_closed"  # a probe succeeded: routed to again
     CHANNEL_BALANCE_LOW = "channel.balance_low"  # available fell under the channel's threshold
     CHANNEL_BALANCE_RESTORED = "channel.balance_restored"  # back at or above it
+    LOAN_CANCELLED = "loan.cancelled"  # accepted, never paid out, expired (issue 17)
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)

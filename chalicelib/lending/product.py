@@ -237,6 +237,10 @@ class ProductConfig(_Section):
     apr_cap_percent: RatePercent | None = None
     apr_method: AprMethod = AprMethod.US_REG_Z
     references: References = Field(default_factory=References)
+    acceptance_expiry_days: Annotated[StrictInt, Field(ge=1, le=365)] = Field(
+        default=30, description="An accepted loan still unsigned or not yet paid out this many "
+        "business days after its acceptance (the tenant's dates) is cancelled as expired; one "
+        "disbursing never is.")
 
     @field_validator("currency")
     @classmethod

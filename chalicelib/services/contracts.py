@@ -212,6 +212,12 @@ def _save(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, item: Contr
                     noun="contract")
 
 
+def _not_voided(item: ContractItem) -> None:
+    if item.status == contracts.VOIDED:
+        raise conflict("The contract was voided: its loan expired before it was signed.",
+                       contract_status=item.status)
+
+
 @dataclass(frozen=True)
 class IssuedCode:
     contract: ContractItem
@@ -228,6 +234,7 @@ def _applicant(tenant: str, application_id: str) -> dict[str, Any]:
 def issue_code(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                contract_id: str) -> IssuedCode:
     item = get(tenant, contract_id)
+    _not_voided(item)
     if item.status != contracts.PENDING_SIGNATURE:
         raise conflict("The contract is already signed.", status=item.status)
     if item.codes_issued >= signing.MAX_CODES:
@@ -249,6 +256,7 @@ def sign(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, contract_id:
          code: str, signer_name: str, national_id: str, ip: str,
          user_agent: str) -> ContractItem:
     item = get(tenant, contract_id)
+    _not_voided(item)
     if item.status == contracts.SIGNED:
         raise conflict("The contract is already signed; a contract is signed once.",
                        signed_at=item.signed_at.isoformat() if item.signed_at else None)

@@ -46,6 +46,7 @@ from chalicelib.channels.router import Candidate, Policy
 from chalicelib.errors import DomainError, conflict, not_found
 from chalicelib.lending.events import EventType
 from chalicelib.lending.money import parse_amount
+from chalicelib.lending.payout_actions import OPERATOR_RESOLVABLE
 from chalicelib.lending.quote import quote as price
 from chalicelib.services import channels, loan_lifecycle, outbox
 from chalicelib.services import disbursement_reads as reads
@@ -628,20 +629,23 @@ def _escalate(tenant: str, disbursement_id: str, n: int, now: datetime) -> str:
 # --- an operator's answer ----------------------------------------------------------------
 
 def resolve_escalated(uow: UnitOfWork, tenant: str, actor: Actor, disbursement_id: str, n: int,
-                      settled: bool, provider_ref: str | None, note: str) -> DisbursementItem:
+                      settled: bool, provider_ref: str | None, note: str,
+                      item: DisbursementItem | None = None) -> DisbursementItem:
     """An operator settles or fails an escalated payout on the channel's evidence (its
     statement, its support desk) when the channel itself never answers: the only way a sent
     payout's reservation is released without the channel. Settled posts it and activates the
     loan; failed voids it and the next channel is tried after the commit. Version-guarded: a
-    callback landing meanwhile makes this a 409."""
-    item = get(tenant, disbursement_id)
+    callback landing meanwhile makes this a 409. `item`: as the caller just read (and maybe
+    changed) it; services/payout_resolution.py adds four-eyes in front of this."""
+    item = item or get(tenant, disbursement_id)
     attempts = item.attempt_list()
     if not 1 <= n <= len(attempts):
         raise not_found("Attempt")
     status = attempts[n - 1]["status"]
-    if item.status != store.PROCESSING or status != "escalated":
-        raise conflict("Only an escalated payout is resolved by an operator; this one is "
-                       f"{status} and its channel's answer decides it.", attempt_status=status)
+    if item.status != store.PROCESSING or status not in OPERATOR_RESOLVABLE:
+        raise conflict("Only an unknown or escalated payout is resolved by an operator; this "
+                       f"one is {status} and its channel's answer decides it.",
+                       attempt_status=status)
     kind = OutcomeKind.SETTLED if settled else OutcomeKind.FAILED
     retry = _resolve(tenant, actor, disbursement_id, n,
                      Outcome(kind, provider_ref, f"operator: {note}"[:200]), uow=uow, item=item,
@@ -649,6 +653,14 @@ def resolve_escalated(uow: UnitOfWork, tenant: str, actor: Actor, disbursement_i
     if retry:
         uow.after_commit.append(lambda: drive_safely(tenant, disbursement_id, actor))
     return item
+
+
+def save_attempts(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
+                  item: DisbursementItem, attempts: list[dict[str, Any]], action: str,
+                  data: dict[str, Any]) -> None:
+    """Records changed attempts (version-guarded, audited) for services outside the driver."""
+    _set_attempts(item, attempts)
+    _save(uow, tenant, actor, now, item, action, data)
 
 
 # --- callbacks ---------------------------------------------------------------------------

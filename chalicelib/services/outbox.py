@@ -105,8 +105,10 @@ LOAN_EVENTS = {  # loan audit action -> partner event
     "loan.contract_signed": EventType.CONTRACT_SIGNED,
     "loan.disbursed": EventType.LOAN_DISBURSED,
     "loan.closed": EventType.LOAN_CLOSED,
+    "loan.cancelled": EventType.LOAN_CANCELLED,
 }
-LOAN_FIELDS = ("contract_id", "disbursement_id", "channel_id", "disbursed_on", "closed_on")
+LOAN_FIELDS = ("contract_id", "disbursement_id", "channel_id", "disbursed_on", "closed_on",
+               "cancel_reason", "expired_on")
 
 
 def announce_loan(uow: UnitOfWork, tenant: str, action: str, now: datetime, loan: Any,

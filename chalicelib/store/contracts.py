@@ -21,6 +21,7 @@ TEMPLATE_SK = "template"
 CONTRACT_SK = "contract"
 PENDING_SIGNATURE = "pending_signature"
 SIGNED = "signed"
+VOIDED = "voided"  # its loan expired unsigned (issue 17): it can no longer be signed
 
 
 class TemplateItem(Aggregate):

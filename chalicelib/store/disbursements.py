@@ -13,6 +13,7 @@ from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.channels.router import Policy, Strategy
+from chalicelib.lending.payout_actions import action_required
 from chalicelib.store import dynamo
 from chalicelib.store.attributes import IntAttribute
 from chalicelib.store.keys import key
@@ -50,10 +51,12 @@ def in_flight_pk(tenant: str) -> str:
 
 
 def mark_in_flight(tenant: str, item: DisbursementItem) -> None:
-    """Keeps the item in the in-flight index exactly while it is processing."""
-    if item.status == PROCESSING:
+    """Keeps the item in the in-flight index exactly while it is processing, its sort key led
+    by who must act (lending/payout_actions.py), so each actor's worklist is one query."""
+    action = action_required(item.status, item.attempt_list(), item.updated_at)
+    if action is not None:
         item.gsi1pk = in_flight_pk(tenant)
-        item.gsi1sk = f"{item.created_at.isoformat()}#{item.disbursement_id}"
+        item.gsi1sk = f"{action.by}#{item.created_at.isoformat()}#{item.disbursement_id}"
     else:
         item.gsi1pk = item.gsi1sk = None
 
@@ -72,6 +75,21 @@ def in_flight(tenant: str, limit: int = 500) -> list[str]:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return out[:limit]
+
+
+def needing(tenant: str, by: str, limit: int,
+            start: dict[str, Any] | None) -> tuple[list[DisbursementItem], dict[str, Any] | None]:
+    """One page of the in-flight disbursements waiting for `by`, oldest first (the index
+    trails writes by a moment: a caller acting on one re-reads it)."""
+    kwargs: dict[str, Any] = {
+        "TableName": dynamo.table("main"), "IndexName": "gsi1", "Limit": limit,
+        "KeyConditionExpression": "gsi1pk = :p AND begins_with(gsi1sk, :by)",
+        "ExpressionAttributeValues": {":p": {"S": in_flight_pk(tenant)}, ":by": {"S": f"{by}#"}}}
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    page = dynamo.client().query(**kwargs)
+    items = [DisbursementItem.from_raw_data(i) for i in page.get("Items", [])]
+    return items, page.get("LastEvaluatedKey")
 
 
 def get(tenant: str, disbursement_id: str) -> DisbursementItem | None:

@@ -29,6 +29,7 @@ DELINQUENT = "delinquent"
 DEFAULTED = "defaulted"
 CLOSED = "closed"  # everything repaid; every loan account at zero
 WRITTEN_OFF = "written_off"  # by an operator
+CANCELLED = "cancelled"  # issue 17: never paid out, expired (services/loan_expiry.py); terminal
 
 
 class LoanItem(Aggregate):
@@ -51,6 +52,8 @@ class LoanItem(Aggregate):
     contract_id = UnicodeAttribute(null=True)
     disbursement_id = UnicodeAttribute(null=True)  # the one in flight or settled
     disbursed_at = UTCDateTimeAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)  # issue 17: with cancel_reason
+    cancel_reason = UnicodeAttribute(null=True)  # "expired"
 
 
 def loan_pk(tenant: str, loan_id: str) -> str:

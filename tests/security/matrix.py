@@ -98,6 +98,11 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "POST /v1/loans/{loan_id}/disbursements": _r(O, P),
     "GET /v1/disbursements/{disbursement_id}": ALL,
     "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": _r(O),
+    "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve/confirm": _r(O),
+    "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve/reject": _r(O),
+    "GET /v1/disbursements": _r(A, O),
+    "PUT /v1/settings/payouts": _r(A),
+    "GET /v1/settings/payouts": ALL,
     "GET /v1/loans/{loan_id}": ALL,
     "PUT /v1/products/{product_id}/routing-policy": _r(A),
     "GET /v1/products/{product_id}/routing-policy": ALL,
@@ -209,6 +214,12 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
         "POST /v1/cob/runs": {"business_date": today},
         "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve": {
             "outcome": "failed", "note": "the channel's statement shows no such payout"},
+        "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve/confirm": {
+            "note": "checked the statement"},
+        "POST /v1/disbursements/{disbursement_id}/attempts/{n}/resolve/reject": {
+            "note": "not on the statement"},
+        "PUT /v1/settings/payouts": {"resolution_four_eyes_above": {"amount": "5000.00",
+                                                                    "currency": "CNY"}},
         "POST /v1/cob/exceptions/{loan_id}/resolve": {"note": "repaired"},
         "PUT /v1/settings/delinquency": {"ranges": [{"name": "late", "min_days": 1}]},
         "POST /v1/contract-templates": {"name": "T", "body": "# {{ contract_id }}\n"},
