@@ -67,7 +67,7 @@ class Bank:
     behaviour: Behaviour = field(default_factory=Behaviour)
     clients: dict[str, Client] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
-    deposits: list[Movement] = field(default_factory=list)
+    deposits: list[tuple[str, Movement]] = field(default_factory=list)  # (client id, deposit)
     keys: dict[tuple[str, str], tuple[str, Answer]] = field(default_factory=dict)
     in_progress: set[tuple[str, str]] = field(default_factory=set)
     held: list[tuple[str, str, bytes]] = field(default_factory=list)
@@ -193,23 +193,27 @@ class Bank:
 
     # --- ledger and statements --------------------------------------------------------
 
-    def deposit(self, reference: str, amount: int, currency: str) -> Movement:
+    def deposit(self, client_id: str, reference: str, amount: int, currency: str) -> Movement:
+        """A prefunding deposit into the client's account (a CRDT line on its statement)."""
         m = Movement(reference, f"FBD{secrets.token_hex(6).upper()}", True, amount, currency,
                      datetime.now(UTC).date())
         with self.lock:
-            self.deposits.append(m)
+            self.deposits.append((client_id, m))
         return m
 
-    def movements(self) -> list[Movement]:
+    def movements(self, client_id: str | None) -> list[Movement]:
+        """The client's booked movements (every client's when None), in booking order."""
         with self.lock:
             out = [Movement(p.payout_id, p.bank_ref, False, p.amount, p.currency, p.booked)
-                   for p in self.payouts.values() if p.status == "settled"]
-            return sorted(out + self.deposits, key=lambda m: (m.booked, m.reference))
+                   for p in self.payouts.values() if p.status == "settled"
+                   and client_id in (None, p.client_id)]
+            out += [m for owner, m in self.deposits if client_id in (None, owner)]
+            return sorted(out, key=lambda m: (m.booked, m.reference))
 
     def ledger(self) -> dict[str, Any]:
         with self.lock:
             return {"payouts": [{**asdict(p), "booked": p.booked.isoformat()}
                                 for p in self.payouts.values()],
-                    "deposits": [{**asdict(d), "booked": d.booked.isoformat()}
-                                 for d in self.deposits],
+                    "deposits": [{**asdict(d), "client_id": c, "booked": d.booked.isoformat()}
+                                 for c, d in self.deposits],
                     "callbacks_sent": self.callbacks_sent, "held_callbacks": len(self.held)}

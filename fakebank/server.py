@@ -50,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(answer.delay_ms / 1000)
         self._reply(answer.status, answer.body)
 
-    def _statement(self, query: dict[str, list[str]]) -> None:
+    def _statement(self, query: dict[str, list[str]], client_id: str | None) -> None:
         try:
             start = date.fromisoformat(query["from"][0])
             end = date.fromisoformat(query["to"][0])
@@ -58,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": "invalid", "reason": "from and to: ISO dates"})
             return
         fmt = (query.get("format") or ["csv"])[0]
-        moves = self.bank.movements()
+        moves = self.bank.movements(client_id)
         inside = [m for m in moves if start <= m.booked <= end]
         if fmt == "csv":
             self._reply(200, statements.native_csv(inside), "text/csv")
@@ -122,7 +122,7 @@ class BankHandler(_Handler):
         if url.path.startswith("/payouts/"):
             self._answer(self.bank.status(client, url.path.removeprefix("/payouts/")))
         elif url.path == "/statements":
-            self._statement(parse_qs(url.query))
+            self._statement(parse_qs(url.query), client.client_id)
         else:
             self._reply(404, {"error": "not_found"})
 
@@ -139,7 +139,8 @@ class ControlHandler(_Handler):
         elif url.path == "/_control/config":
             self._reply(200, vars(self.bank.behaviour))
         elif url.path == "/_control/statements":
-            self._statement(parse_qs(url.query))
+            query = parse_qs(url.query)
+            self._statement(query, (query.get("client_id") or [None])[0])
         else:
             self._reply(404, {"error": "not_found"})
 
@@ -164,7 +165,8 @@ class ControlHandler(_Handler):
             except (KeyError, MoneyError):
                 self._reply(400, {"error": "invalid", "reason": "amount and currency"})
                 return
-            m = self.bank.deposit(str(data["reference"]), amount, str(data["currency"]))
+            m = self.bank.deposit(str(data.get("client_id") or ""), str(data["reference"]),
+                                  amount, str(data["currency"]))
             self._reply(201, {"reference": m.reference, "bank_ref": m.bank_ref})
         elif path == "/_control/callbacks/release":
             self._reply(200, {"released": self.bank.release_callbacks()})

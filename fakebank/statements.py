@@ -24,14 +24,15 @@ class Movement:
 
 
 def native_csv(movements: list[Movement]) -> bytes:
-    """chalicelib/lending/statement.py format: payouts only (deposits are not borrower money)."""
+    """chalicelib/lending/statement.py format. A deposit is money into the account, as the
+    ledger books a prefunding on the channel's cash (debit = `collection`), under its
+    reference."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("reference", "type", "amount", "currency", "value_date"))
     for m in movements:
-        if not m.credit:
-            writer.writerow((m.reference, "payout", format_amount(m.amount, m.currency),
-                             m.currency, m.booked.isoformat()))
+        writer.writerow((m.reference, "collection" if m.credit else "payout",
+                         format_amount(m.amount, m.currency), m.currency, m.booked.isoformat()))
     return out.getvalue().encode()
 
 
