@@ -66,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
             currency = inside[0].currency if inside else (query.get("currency") or ["CNY"])[0]
             opening = sum(m.amount if m.credit else -m.amount for m in moves
                           if m.booked < start and m.currency == currency)
-            xml = statements.camt053("FAKEBANK-PREFUND", currency, opening,
+            xml = statements.camt053(f"FB-{client_id or 'ALL'}"[:34], currency, opening,
                                      [m for m in inside if m.currency == currency], start, end,
                                      f"STMT-{start.isoformat()}-{end.isoformat()}")
             self._reply(200, xml, "application/xml")
