@@ -218,4 +218,5 @@ def test_the_books_reconcile_against_the_banks_statement(stack, bank, world):
                                         keys["operator"]).json(),
                      lambda x: x["status"] == "completed", timeout=30)
     assert run["counts"].get("matched") == 4, run
-    assert run["new_exceptions"] == 0, (run, stack.call("GET", "/v1/reconciliation/exceptions", keys["operator"]).json())
+    exceptions = stack.call("GET", "/v1/reconciliation/exceptions", keys["operator"]).json()
+    assert run["new_exceptions"] == 0, (run, exceptions)
