@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -220,3 +221,31 @@ def test_the_books_reconcile_against_the_banks_statement(stack, bank, world):
     assert run["counts"].get("matched") == 4, run
     exceptions = stack.call("GET", "/v1/reconciliation/exceptions", keys["operator"]).json()
     assert run["new_exceptions"] == 0, (run, exceptions)
+
+
+def test_the_readme_payout_to_the_fake_bank_runs_as_pasted(tmp_path):
+    """`make run FAKE_BANK=1` (the stack's --fake-bank), the lifecycle guide to a signed
+    contract, then the README's bank section, as pasted."""
+    from tests.e2e.conftest import start_stack, stop_stack
+    from tests.e2e.test_lifecycle_guide import _run
+
+    tenant = f"bank{uuid.uuid4().hex[:8]}"
+    guide = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8").split("\n## 5.")[0]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Paying through a bank (the fake bank)\n", 1)[1].split(
+        "\n## ", 1)[0]
+    blocks = [re.findall(r"^```sh\n(.*?)^```$", text, flags=re.S | re.M)
+              for text in (guide, section)]
+    assert blocks[1], "the README shows a payout to the fake bank"
+    script = "\n".join(blocks[0] + blocks[1]).replace("acme", tenant)
+    stack = start_stack({"FAKE_BANK": "1"})
+    try:
+        assert stack.env_file is not None and "BANK_CA=" in stack.env_file.read_text()
+        run = _run(stack, tmp_path, script)
+    finally:
+        stop_stack(stack)
+    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:])
+    out = run.stdout
+    assert "\nsettled\n" in out, out[-3000:]
+    assert f'"client_id": "{tenant}"' in out and ".1\"" in out  # the bank's ledger
+    assert "camt.053.001.08" in out and "<EndToEndId>" in out
