@@ -299,9 +299,13 @@ def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
             changes[name] = _minor(getattr(body, name), cur, f"/body/{name}")
     for name in body.clear_limits:
         changes[name] = None
-    if body.sandbox is not None and item.type == "sandbox":
+    for kind in ("sandbox", "bank_http"):
+        if getattr(body, kind) is not None and item.type != kind:
+            raise DomainError("validation-error", "Settings of another channel type.", [
+                FieldError(f"/body/{kind}", f"this channel is {item.type}", "wrong_type")])
+    if body.sandbox is not None:
         changes["config"] = _sandbox_config(body.sandbox, cur, "/body/sandbox")
-    if body.bank_http is not None and item.type == "bank_http":
+    if body.bank_http is not None:
         changes["config"] = bank_config(body.bank_http)
     if body.breaker is not None:
         changes["breaker_threshold"] = body.breaker.threshold

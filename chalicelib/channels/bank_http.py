@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 from urllib3.exceptions import (
@@ -75,6 +77,10 @@ def _secret(tenant: str, channel_id: str, sealed: str) -> str:
     return str(personal_data.unseal(tenant, SECRET_RECORD, channel_id, sealed)["secret"])
 
 
+class BankUnavailable(Exception):
+    """The bank did not give what was asked (a statement): try again later."""
+
+
 class _Ambiguous(Exception):
     """The request may have reached the bank and been executed."""
 
@@ -88,19 +94,18 @@ class BankHttpChannel:
         self.channel_id = channel_id
         self.config = BankConfig.of(config)
 
-    def _request(self, payout: Payout, method: str, path: str,
-                 body: bytes = b"", extra: dict[str, str] | None = None
-                 ) -> tuple[int, dict[str, Any]]:
+    def _send(self, tenant: str, method: str, path: str, body: bytes = b"",
+              extra: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
         c = self.config
-        secret = _secret(payout.tenant, self.channel_id, c.api_secret_sealed)
+        secret = _secret(tenant, self.channel_id, c.api_secret_sealed)
         signed = bank_signing.headers(c.client_id, secret, method, path, int(time.time()), body)
         headers = {"Content-Type": "application/json", **signed, **(extra or {})}
         timeout = urllib3.Timeout(connect=c.connect_timeout_ms / 1000,
                                   read=c.read_timeout_ms / 1000)
         try:
-            r = _pool(c.ca_cert_pem).request(method, c.base_url.rstrip("/") + path, body=body,
-                                             headers=headers, timeout=timeout, retries=False,
-                                             redirect=False)
+            return _pool(c.ca_cert_pem).request(method, c.base_url.rstrip("/") + path,
+                                                body=body, headers=headers, timeout=timeout,
+                                                retries=False, redirect=False)
         except (NewConnectionError, ConnectTimeoutError, SSLError) as exc:  # before sending
             raise _NotSent(type(exc).__name__) from None
         except urllib3.exceptions.MaxRetryError as exc:  # wraps the cause with retries=False
@@ -109,11 +114,27 @@ class BankHttpChannel:
             raise _Ambiguous(type(exc.reason).__name__) from None
         except (ReadTimeoutError, ProtocolError, HTTPError) as exc:
             raise _Ambiguous(type(exc).__name__) from None
+
+    def _request(self, payout: Payout, method: str, path: str,
+                 body: bytes = b"", extra: dict[str, str] | None = None
+                 ) -> tuple[int, dict[str, Any]]:
+        r = self._send(payout.tenant, method, path, body, extra)
         try:
             data = json.loads(r.data or b"{}")
         except ValueError:
             data = {}
         return r.status, data if isinstance(data, dict) else {}
+
+    def statement(self, tenant: str, start: date, end: date, fmt: str = "camt053") -> bytes:
+        """The bank's statement for [start, end] (`camt053` or `csv`), for reconciliation."""
+        query = urlencode({"from": start.isoformat(), "to": end.isoformat(), "format": fmt})
+        try:
+            r = self._send(tenant, "GET", f"/statements?{query}")
+        except (_NotSent, _Ambiguous) as exc:
+            raise BankUnavailable(f"statement unanswered ({exc})") from None
+        if r.status != 200:
+            raise BankUnavailable(f"statement: HTTP {r.status}")
+        return bytes(r.data)
 
     def submit(self, payout: Payout) -> Outcome:
         c = self.config

@@ -50,6 +50,9 @@ def test_the_api_secret_is_stored_sealed_and_never_answered(api, aws, acme):
     assert p.status == 200 and p.json["bank_http"]["read_timeout_ms"] == 900, p.json
     after = stored_config(aws, r.json["id"])
     assert after["api_secret_sealed"] == config["api_secret_sealed"]  # kept, still sealed
+    wrong = api.call("PATCH", f"/v1/channels/{r.json['id']}", {"sandbox": {"seed": 1}},
+                     key=acme["admin"])
+    assert wrong.status == 422 and wrong.json["errors"][0]["pointer"] == "/body/sandbox"
 
 
 @pytest.mark.parametrize("body", [

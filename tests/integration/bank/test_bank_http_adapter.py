@@ -128,3 +128,18 @@ def test_the_same_key_with_another_body_is_refused(fresh: FakeBank) -> None:
                    p.beneficiary)
     assert a.submit(other).kind is OutcomeKind.FAILED
     assert len(executed(fresh, p.payout_id)) == 1
+
+
+def test_the_signed_statement_lists_the_clients_payouts(fresh: FakeBank) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.lending import statement
+
+    a, p = adapter(fresh), payout(123_45)
+    assert a.submit(p).kind is OutcomeKind.SETTLED
+    today = datetime.now(UTC).date()
+    lines = statement.parse(a.statement("acme", today, today, "csv"))
+    assert (p.payout_id, "payout", 123_45) in [(x.reference, x.type, x.amount) for x in lines]
+    assert b"<EndToEndId>" + p.payout_id.encode() in a.statement("acme", today, today)
+    with pytest.raises(bank_http.BankUnavailable):
+        adapter(fresh, secret="wrong-secret-" + "z" * 20).statement("acme", today, today)
