@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 PORT ?= 8000
+# make run FAKE_BANK=1: also the fake bank (docs/bank-protocol.md)
+FAKE_BANK ?= 0
 MOTO_PORT ?= 5005
 PYTEST_WORKERS ?= 3
 
@@ -17,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(BIN)/python -m infra.local_stack
+	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) FAKE_BANK=$(FAKE_BANK) $(BIN)/python -m infra.local_stack
 
 # The suites that must hold on real DynamoDB's eventually consistent reads (issue 24), run
 # again with index and non-consistent base reads 200 ms and 2 s behind (infra/moto_lag.py).

@@ -83,8 +83,19 @@ def main() -> None:
         stack = run("bench_local_stack.py", [*stack_args, "--json", str(tmp / "stack.json")],
                     tmp / "stack.json", failures)
         cob = cob_figures([1000, 5000] if ns.full else [300], tmp, failures)
+        bank = run("bench_fake_bank.py", ["--json", str(tmp / "bank.json")]
+                   + ([] if ns.full else ["--payouts", "100", "--loans", "6"]),
+                   tmp / "bank.json", failures)
     table(ops, lat, scoring, cold, stack, cob, failures)
+    bank_table(bank)
     sys.exit(1 if failures else 0)
+
+
+def bank_table(bank: Any) -> None:
+    print("Payouts per second through the fake bank over HTTPS (bench_fake_bank)")
+    for c in (bank or {}).get("cells", []):
+        print(f"  {c['path']:<9} {c['threads']} threads {c['rate']:7.1f} payouts/s "
+              f"({c['payouts']} in {c['seconds']:.2f} s)")
 
 
 def table(ops: Any, lat: Any, scoring: Any, cold: Any, stack: Any, cob: list[dict[str, Any]],

@@ -202,6 +202,9 @@ def main() -> int:
     parser.add_argument("--no-schedule", action="store_true",
                         default=os.environ.get("LOCAL_SCHEDULE", "1") == "0",
                         help="run no scheduled job (env LOCAL_SCHEDULE=0)")
+    parser.add_argument("--fake-bank", action="store_true", default=_flag("FAKE_BANK"),
+                        help="also start the fake bank (python -m fakebank; env FAKE_BANK=1); "
+                             "its URL, control URL and CA file go to the env file")
     parser.add_argument("--env-file", default=os.environ.get("LOCAL_STACK_ENV_FILE",
                                                              str(stack_env.DEFAULT_ENV_FILE)),
                         help="where to write API/ADMIN/MOTO for `source` ('' for nowhere)")
@@ -211,6 +214,7 @@ def main() -> int:
     moto = start_moto(args.moto_port)
     api: subprocess.Popen[bytes] | None = None
     scheduler: Any = None
+    bank: Any = None
     env_file = Path(args.env_file) if args.env_file else None
     env_text = ""
 
@@ -231,6 +235,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(api.pid, signal.SIGKILL)
+        if bank is not None:
+            print("stopping the fake bank ...", flush=True)
+            bank.stop()
         print("stopping moto ...", flush=True)
         stopper = threading.Thread(target=moto.stop, daemon=True)  # its server thread is a daemon
         stopper.start()
@@ -248,9 +255,18 @@ def main() -> int:
         if not args.no_schedule:
             scheduler = start_scheduler(env, include_cob=args.schedule_cob,
                                         run_at_start=args.schedule_at_start)
+        if args.fake_bank:
+            from infra import fake_bank_process
+
+            bank = fake_bank_process.spawn(port=int(os.environ.get("FAKE_BANK_PORT", 0)))
+            print(f"fake bank on {bank.url} (control {bank.control_url}, CA {bank.ca_file})",
+                  flush=True)
         wait_healthy(args.port)
         if env_file:
-            env_text = stack_env.render(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"])
+            extra = {} if bank is None else {"BANK": bank.url, "BANK_CONTROL": bank.control_url,
+                                             "BANK_CA": str(bank.ca_file)}
+            env_text = stack_env.render(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"],
+                                        extra)
             stack_env.write(env_file, env_text)
         jobs = [job.name for job in scheduler.jobs] if scheduler else []
         print(_banner(args.port, args.moto_port, env["PLATFORM_ADMIN_KEY"], env_file, jobs),

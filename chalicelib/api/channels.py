@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from chalicelib import clock
 from chalicelib.api import pagination, problems
+from chalicelib.api.bank_channels import BankHttpOut, BankHttpSettings
+from chalicelib.api.bank_channels import config_of as bank_config
+from chalicelib.api.bank_channels import shown as bank_shown
 from chalicelib.api.http import Context, Reply, endpoint
 from chalicelib.api.roles import CONFIGURERS, EVERYONE, OPERATORS
 from chalicelib.api.schemas import MoneyOut, PageQuery, Strict
@@ -56,7 +59,8 @@ class BreakerSettings(Strict):
 
 class ChannelCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
-    type: Literal["sandbox"] = Field(description="Adapter type; a real bank or PSP adds one.")
+    type: Literal["sandbox", "bank_http"] = Field(
+        description="Adapter type: `sandbox`, or `bank_http` (docs/bank-protocol.md).")
     currency: CurrencyCode
     fixed_cost: DecimalString = "0"
     proportional_bps: int = Field(default=0, ge=0, le=10_000,
@@ -67,10 +71,20 @@ class ChannelCreate(Strict):
     daily_limit: DecimalString | None = None
     enabled: bool = True
     sandbox: SandboxBehaviour = Field(default_factory=SandboxBehaviour)
+    bank_http: BankHttpSettings | None = Field(default=None,
+                                               description="Required for `bank_http`.")
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     low_balance_threshold: DecimalString | None = Field(
         default=None, description="Available balance under which `channel.balance_low` is sent "
                                   "(once per crossing); none: not watched.")
+
+    @model_validator(mode="after")
+    def _bank(self) -> ChannelCreate:
+        if (self.type == "bank_http") != (self.bank_http is not None):
+            raise ValueError("bank_http settings are given with, and only with, type bank_http")
+        if self.bank_http is not None and not self.bank_http.api_secret:
+            raise ValueError("bank_http needs its api_secret")
+        return self
 
 
 class ChannelPatch(Strict):
@@ -84,6 +98,7 @@ class ChannelPatch(Strict):
         default_factory=list)
     enabled: bool | None = None
     sandbox: SandboxBehaviour | None = None
+    bank_http: BankHttpSettings | None = None
     breaker: BreakerSettings | None = None
     low_balance_threshold: DecimalString | None = Field(
         default=None, description="Available balance under which `channel.balance_low` is sent "
@@ -133,7 +148,9 @@ class ChannelOut(BaseModel):
     max_payout: MoneyOut | None
     daily_limit: MoneyOut | None
     enabled: bool
-    sandbox: SandboxOut
+    sandbox: SandboxOut | None = Field(description="The behaviour of a `sandbox` channel.")
+    bank_http: BankHttpOut | None = Field(default=None,
+                                          description="A `bank_http` channel's settings.")
     balance: MoneyOut = Field(description="Posted prefunded balance (ledger cash:<id>).")
     available: MoneyOut = Field(description="Balance less payouts reserved (pending).")
     used_today: MoneyOut
@@ -212,7 +229,7 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
         settlement_seconds=item.settlement_seconds,
         max_payout=None if item.max_payout is None else _money(item.max_payout, cur),
         daily_limit=None if item.daily_limit is None else _money(item.daily_limit, cur),
-        enabled=item.enabled, sandbox=_sandbox_out(json.loads(item.config), cur),
+        enabled=item.enabled, **_behaviour_out(item.type, json.loads(item.config), cur),
         balance=_money(bal.posted, cur), available=_money(bal.available, cur),
         used_today=_money(used, cur),
         breaker=BreakerOut(state=state.state, failures=state.failures,  # type: ignore[arg-type]
@@ -226,6 +243,12 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
     if secret:
         return ChannelCreated(**fields, webhook_secret=item.webhook_secret)
     return ChannelOut(**fields)
+
+
+def _behaviour_out(kind: str, config: dict[str, Any], currency: str) -> dict[str, Any]:
+    if kind == "bank_http":
+        return {"sandbox": None, "bank_http": bank_shown(config)}
+    return {"sandbox": _sandbox_out(config, currency), "bank_http": None}
 
 
 def _sandbox_out(config: dict[str, Any], currency: str) -> SandboxOut:
@@ -253,7 +276,8 @@ def create_channel(ctx: Context, body: ChannelCreate) -> Reply:
         proportional_bps=body.proportional_bps, settlement_seconds=body.settlement_seconds,
         max_payout=_minor(body.max_payout, cur, "/body/max_payout"),
         daily_limit=_minor(body.daily_limit, cur, "/body/daily_limit"), enabled=body.enabled,
-        config=_sandbox_config(body.sandbox, cur, "/body/sandbox"),
+        config=bank_config(body.bank_http) if body.bank_http else
+        _sandbox_config(body.sandbox, cur, "/body/sandbox"),
         breaker_threshold=body.breaker.threshold,
         breaker_cooldown_seconds=body.breaker.cooldown_seconds,
         low_balance_threshold=_threshold(body.low_balance_threshold, cur))
@@ -297,8 +321,14 @@ def patch_channel(ctx: Context, channel_id: str, body: ChannelPatch) -> Reply:
         changes["low_balance_threshold"] = _threshold(body.low_balance_threshold, cur)
     for name in body.clear_limits:
         changes[name] = None
+    for kind in ("sandbox", "bank_http"):
+        if getattr(body, kind) is not None and item.type != kind:
+            raise DomainError("validation-error", "Settings of another channel type.", [
+                FieldError(f"/body/{kind}", f"this channel is {item.type}", "wrong_type")])
     if body.sandbox is not None:
         changes["config"] = _sandbox_config(body.sandbox, cur, "/body/sandbox")
+    if body.bank_http is not None:
+        changes["config"] = bank_config(body.bank_http)
     if body.breaker is not None:
         changes["breaker_threshold"] = body.breaker.threshold
         changes["breaker_cooldown_seconds"] = body.breaker.cooldown_seconds

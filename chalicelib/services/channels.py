@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chalicelib.channels import breaker, protocol, webhooks
+from chalicelib.channels import bank_http, breaker, protocol, webhooks
 from chalicelib.channels import health as health_rules
 from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
 from chalicelib.clock import business_date
@@ -73,12 +73,13 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         raise DomainError("validation-error", "Unknown channel type.", [FieldError(
             "/body/type", f"one of {', '.join(protocol.types())}", "unknown_type")])
     channel_id = f"ch_{secrets.token_hex(8)}"
+    config = _sealed(tenant, channel_id, s.config, {})
     item = ChannelItem(store.channel_pk(tenant, channel_id), store.CHANNEL_SK,
                        channel_id=channel_id, name=s.name, type=s.type, currency=s.currency,
                        fixed_cost=s.fixed_cost, proportional_bps=s.proportional_bps,
                        settlement_seconds=s.settlement_seconds, max_payout=s.max_payout,
                        daily_limit=s.daily_limit, enabled=s.enabled,
-                       config=json.dumps(s.config, sort_keys=True),
+                       config=json.dumps(config, sort_keys=True),
                        webhook_secret=webhooks.new_secret(),
                        breaker_threshold=s.breaker_threshold,
                        breaker_cooldown_seconds=s.breaker_cooldown_seconds,
@@ -93,6 +94,21 @@ def create(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     return item
 
 
+def _sealed(tenant: str, channel_id: str, config: dict[str, Any],
+            previous: dict[str, Any]) -> dict[str, Any]:
+    """A bank's API secret is stored only sealed (KMS envelope, bound to the channel); a change
+    that gives no new secret keeps the sealed one."""
+    from chalicelib.services import personal_data
+
+    out = {k: v for k, v in config.items() if k != "api_secret"}
+    if config.get("api_secret"):
+        out["api_secret_sealed"] = personal_data.seal(
+            tenant, bank_http.SECRET_RECORD, channel_id, {"secret": config["api_secret"]})
+    elif previous.get("api_secret_sealed"):
+        out["api_secret_sealed"] = previous["api_secret_sealed"]
+    return out
+
+
 def get(tenant: str, channel_id: str) -> ChannelItem:
     item = store.get_channel(tenant, channel_id)
     if item is None:
@@ -105,6 +121,9 @@ def update(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime, channel_id
     """A new low-balance threshold the balance is already on the other side of is announced in
     the same transaction."""
     item = get(tenant, channel_id)
+    if "config" in changes:
+        changes = {**changes, "config": _sealed(tenant, channel_id, changes["config"],
+                                                json.loads(item.config))}
     for name, value in changes.items():
         setattr(item, name, json.dumps(value, sort_keys=True) if name == "config" else value)
     _save(uow, tenant, actor, now, item, "channel.updated", {"changed": sorted(changes)})
