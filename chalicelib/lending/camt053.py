@@ -116,6 +116,12 @@ class _Reader:
     def find(self, el: Element, path: str) -> Element | None:
         return el.find(self.q(path))
 
+    def at(self, el: Element, path: str) -> Element:
+        """The child at `path` to point a problem at, else `el` itself (an element without
+        children is falsy: never `find(...) or el`)."""
+        found = self.find(el, path)
+        return el if found is None else found
+
     def text(self, el: Element, path: str) -> str | None:
         found = self.find(el, path)
         return (found.text or "").strip() if found is not None else None
@@ -134,20 +140,21 @@ class _Reader:
             self.error(stmt, f"{where}/Acct", "the statement names no account")
             return
         ident = self.text(acct, "Id/IBAN") or self.text(acct, "Id/Othr/Id")
+        at = self.at(acct, "Id")
         if not ident:
-            self.error(acct, f"{where}/Acct/Id", "give IBAN or Othr/Id")
+            self.error(at, f"{where}/Acct/Id", "give IBAN or Othr/Id")
         else:
             self.accounts.append(ident)
             if self.account is None:
-                self.error(acct, f"{where}/Acct/Id", "the channel's statement format names no "
+                self.error(at, f"{where}/Acct/Id", "the channel's statement format names no "
                            "account to compare with: set `account` on it")
             elif _norm(ident) != _norm(self.account):
-                self.error(acct, f"{where}/Acct/Id", f"account {ident} is not the channel's "
+                self.error(at, f"{where}/Acct/Id", f"account {ident} is not the channel's "
                            f"({self.account})")
         ccy = self.text(acct, "Ccy")
         if ccy is not None and ccy != self.currency:
-            self.error(acct, f"{where}/Acct/Ccy", f"the account is in {ccy}; the channel pays "
-                       f"in {self.currency}")
+            self.error(self.at(acct, "Ccy"), f"{where}/Acct/Ccy", f"the account is in {ccy}; "
+                       f"the channel pays in {self.currency}")
 
     def entry(self, entry: Element, where: str) -> None:
         status = self.text(entry, "Sts/Cd") or self.text(entry, "Sts")
@@ -155,16 +162,17 @@ class _Reader:
             self.skipped += 1
             return
         if status != BOOKED:
-            self.error(entry, f"{where}/Sts", f"BOOK, PDNG or INFO, not {status!r}")
+            self.error(self.at(entry, "Sts"), f"{where}/Sts",
+                       f"BOOK, PDNG or INFO, not {status!r}")
             return
         before = len(self.errors)
         amount = self.amount(entry, where)
         indicator = self.text(entry, "CdtDbtInd")
         if indicator not in TYPE_OF:
-            self.error(entry, f"{where}/CdtDbtInd", "DBIT or CRDT")
+            self.error(self.at(entry, "CdtDbtInd"), f"{where}/CdtDbtInd", "DBIT or CRDT")
         reversal = self.text(entry, "RvslInd")
         if reversal not in (None, "true", "false", "1", "0"):
-            self.error(entry, f"{where}/RvslInd", "true or false")
+            self.error(self.at(entry, "RvslInd"), f"{where}/RvslInd", "true or false")
         when = self.day(entry, "ValDt" if self.find(entry, "ValDt") is not None
                         else "BookgDt", where)
         details = [tx for d in entry.findall(self.q("NtryDtls"))
@@ -234,8 +242,8 @@ class _Reader:
                 out.append((ref, part, self.line_of.get(id(tx), 0)))
         if amount is not None and len(out) == len(details) and \
                 sum(p for _r, p, _l in out) != amount:
-            self.error(entry, f"{where}/Amt", "the transactions' amounts do not sum to the "
-                       "entry's")
+            self.error(self.at(entry, "Amt"), f"{where}/Amt",
+                       "the transactions' amounts do not sum to the entry's")
         return out
 
     def reference(self, el: Element, where: str, tx: Element | None,
