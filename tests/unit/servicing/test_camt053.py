@@ -129,8 +129,8 @@ def test_every_problem_of_every_entry_is_listed_with_line_and_path():
         (17, f"{entry}[1]/Amt"),              # 1000 + 80 + 500 is not 2300
         (45, f"{entry}[2]/RvslInd"),
         (48, f"{entry}[2]/ValDt"),
-        (57, f"{entry}[3]/Amt"),
-        (56, f"{entry}[3]/Refs"),
+        (58, f"{entry}[3]/Amt"),
+        (57, f"{entry}[3]/Refs"),
         (67, f"{entry}[4]/Sts"),
     ]
     assert "do not sum" in found[0][2] and "at most 2 decimal places" in found[3][2]
