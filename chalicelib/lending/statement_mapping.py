@@ -126,7 +126,7 @@ def _date_format_problems(fmt: str) -> list[str]:
     sample = datetime(2026, 11, 23, 14, 5, 6)
     try:
         back = datetime.strptime(sample.strftime(fmt), fmt)
-    except ValueError:
+    except (ValueError, re.error):  # re.error: a directive given twice
         back = None
     if back is None or back.date() != sample.date():
         return ["the format does not read back what it writes"]
@@ -204,21 +204,22 @@ def _line(number: int, row: list[str], m: Mapping, positions: dict[str, int],
           errors: list[LineError]) -> StatementLine | None:
     before = len(errors)
 
-    def need(name: str) -> str:
+    def need(name: str) -> str | None:
         value = _cell(row, positions, name)
         if value is None:
             errors.append(LineError(number, name, f"the row has {len(row)} columns; "
                                     f"{name} is column {positions[name] + 1}"))
-        return value or ""
+        return value
 
-    reference = need("reference")
+    reference = need("reference") or ""
     if reference and not REFERENCE.fullmatch(reference):
         errors.append(LineError(number, "reference", "1-64 of A-Z a-z 0-9 . _ : -"))
-    currency = m.fixed_currency or need("currency")
+    currency = m.fixed_currency or need("currency") or ""
     when = None
     date_text = need("value_date")
     try:
-        when = datetime.strptime(date_text, m.date_format).date()
+        when = datetime.strptime(date_text, m.date_format).date() if date_text is not None \
+            else None
     except ValueError:
         errors.append(LineError(number, "value_date", f"{date_text[:20]!r} does not match "
                                 f"{m.date_format}"))
@@ -243,19 +244,23 @@ def _type_and_amount(number: int, row: list[str], m: Mapping, positions: dict[st
         name, text = filled[0]
         amount = _amount(number, name, text, m, currency, signed=False, errors=errors)
         return ("payout" if name == "type/debit" else "collection"), amount
-    text = need("amount")
     if rule.by == "sign":
+        text = need("amount")
+        if text is None:
+            return None, None
         amount = _amount(number, "amount", text, m, currency, signed=True, errors=errors)
         if amount is None:
             return None, None
         other = "collection" if rule.negative == "payout" else "payout"
         return (rule.negative if amount < 0 else other), abs(amount)
-    indicator = need("type/column")
+    indicator, text = need("type/column"), need("amount")
     type_ = "payout" if indicator in rule.payout else \
         "collection" if indicator in rule.collection else None
-    if type_ is None:
+    if type_ is None and indicator is not None:
         errors.append(LineError(number, "type/column", f"{indicator[:20]!r} is none of "
                                 + ", ".join(rule.payout + rule.collection)))
+    if text is None:
+        return type_, None
     return type_, _amount(number, "amount", text, m, currency, signed=False, errors=errors)
 
 
