@@ -53,8 +53,8 @@ def test_the_same_bytes_read_as_utf8_are_refused_with_the_offending_line():
 
 
 def test_signed_amounts_with_european_separators_and_positions():
-    data = ("2026-03-02;EUR;D1.1;-1.500,00\n2026-03-02;EUR;COL-6;+55,50\n"
-            "2026-03-02;EUR;COL-7;1.234.567,89\n").encode()
+    data = (b"2026-03-02;EUR;D1.1;-1.500,00\n2026-03-02;EUR;COL-6;+55,50\n"
+            b"2026-03-02;EUR;COL-7;1.234.567,89\n")
     mapping = {"delimiter": ";", "header": False, "value_date": 1, "currency": 2,
                "reference": 3, "amount": 4, "decimal_separator": ",",
                "thousands_separator": ".", "type": {"by": "sign"}}
@@ -65,8 +65,8 @@ def test_signed_amounts_with_european_separators_and_positions():
 
 
 def test_separate_debit_and_credit_columns_with_zero_in_the_unused_one():
-    data = ("ref,debit,credit,date\nD1.1,1500.00,0.00,02/03/2026\n"
-            "COL-6,,55.50,02/03/2026\nX.1,-,-,02/03/2026\nX.2,1.00,2.00,02/03/2026\n").encode()
+    data = (b"ref,debit,credit,date\nD1.1,1500.00,0.00,02/03/2026\n"
+            b"COL-6,,55.50,02/03/2026\nX.1,-,-,02/03/2026\nX.2,1.00,2.00,02/03/2026\n")
     mapping = {"reference": "ref", "value_date": "date", "date_format": "%d/%m/%Y",
                "fixed_currency": "CNY", "type": {"by": "columns", "debit": "debit",
                                                  "credit": "credit"}}
