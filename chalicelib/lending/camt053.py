@@ -58,14 +58,14 @@ class _Builder(TreeBuilder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.parser: Any = None
+        self.expat: Any = None  # the expat parser, for the line of each start tag
         self.lines: dict[int, int] = {}
         self.depth = self.count = 0
 
     def start(self, tag: str, attrs: dict[str, str]) -> Element:
         self.depth += 1
         self.count += 1
-        line = self.parser.parser.CurrentLineNumber
+        line = self.expat.CurrentLineNumber
         if self.depth > MAX_DEPTH or self.count > MAX_ELEMENTS:
             raise StatementError([LineError(line, "", "the document is nested deeper than "
                                             f"{MAX_DEPTH} or has more than {MAX_ELEMENTS} "
@@ -85,7 +85,7 @@ def _tree(data: bytes) -> tuple[Element, dict[int, int]]:
     builder = _Builder()
     parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True,
                               forbid_external=True)
-    builder.parser = parser
+    builder.expat = parser.parser
     try:
         parser.feed(data)
         root = parser.close()
@@ -109,9 +109,14 @@ class _Reader:
         self.out: list[StatementLine] = []
         self.skipped = 0
         self.accounts: list[str] = []
+        self.paths: dict[str, str] = {}  # "Refs/EndToEndId" → its qualified form
 
     def q(self, path: str) -> str:
-        return "/".join(f"{{{self.ns}}}{p}" for p in path.split("/"))
+        qualified = self.paths.get(path)
+        if qualified is None:
+            qualified = self.paths[path] = "/".join(f"{{{self.ns}}}{p}"
+                                                    for p in path.split("/"))
+        return qualified
 
     def find(self, el: Element, path: str) -> Element | None:
         return el.find(self.q(path))
@@ -190,6 +195,9 @@ class _Reader:
             self.error(el, f"{where}/{path}", "missing")
             return None
         ccy = found.get("Ccy")
+        if ccy is None:
+            self.error(found, f"{where}/{path}/@Ccy", "missing: every amount names its currency")
+            return None
         if ccy != self.currency:
             self.error(found, f"{where}/{path}/@Ccy", f"{ccy} is not the channel's currency "
                        f"{self.currency}")
