@@ -247,3 +247,22 @@ def test_the_statement_format_is_validated_set_audited_and_read(api, books):
                     key=b["keys"]["admin"]).status == 404
     r = run(api, b, format="mapped_csv", csv="x\n")
     assert r.status == 422 and r.json["errors"][0]["pointer"] == "/body/format"
+
+
+def test_the_nightly_job_records_a_refused_statement_with_its_problems_and_retries_it(
+        api, books, aws):
+    b = books
+    set_format(api, b, account=ACCOUNT)
+    key = f"acme/statements/{b['channel']}/{b['today'].isoformat()}-bank.xml"
+    bad = camt([[b["funding"]], b["payouts"]], account="6222 0000 0000 0000")
+    aws["s3"].put_object(Bucket=settings().bucket, Key=key, Body=bad.encode())
+    night = daily_checks.reconcile_new("acme", datetime.now().astimezone())
+    [failure] = night["failures"]
+    assert failure["statement"] == key and not night["ok"] and night["runs"] == []
+    assert [e["pointer"] for e in failure["errors"]] == [
+        "/body/statement/line/4/Document/BkToCstmrStmt/Stmt[1]/Acct/Id"]
+    nothing_written(api, b, aws)
+    aws["s3"].put_object(Bucket=settings().bucket, Key=key,
+                         Body=camt([[b["funding"]], b["payouts"]]).encode())  # corrected
+    [fixed] = daily_checks.reconcile_new("acme", datetime.now().astimezone())["runs"]
+    assert fixed["counts"] == CLEAN

@@ -151,3 +151,10 @@ def test_the_first_problem_does_not_hide_the_others_across_statements():
     assert [w for _l, w, _m in read] == ["Document/BkToCstmrStmt/Stmt[1]/Acct/Id"]
     fixed = two.replace(b"6222 0212 3456 7899", b"6222 0212 3456 7890")
     assert len(camt053.parse(fixed, currency="CNY", account=ACCOUNT).lines) == 4
+
+
+def test_an_amount_without_its_currency_is_refused():
+    [(line, where, message)] = problems(SINGLE.replace(b'<Amt Ccy="CNY">1500.00</Amt>',
+                                                       b"<Amt>1500.00</Amt>"))
+    assert (line, where) == (30, "Document/BkToCstmrStmt/Stmt[1]/Ntry[1]/Amt/@Ccy")
+    assert message.startswith("missing")
