@@ -19,6 +19,7 @@ from chalicelib.api.repayments import bp as repayments_bp
 from chalicelib.api.reports import bp as reports_bp
 from chalicelib.api.reviews import bp as reviews_bp
 from chalicelib.api.sandbox import bp as sandbox_bp
+from chalicelib.api.statement_formats import bp as statement_formats_bp
 from chalicelib.api.webhooks import bp as webhooks_bp
 from chalicelib.jobs import (
     cob,
@@ -46,6 +47,7 @@ app.register_blueprint(disbursements_bp)
 app.register_blueprint(payout_operations_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
+app.register_blueprint(statement_formats_bp)
 app.register_blueprint(reports_bp)
 app.register_blueprint(repayments_bp)
 app.register_blueprint(cob_bp)

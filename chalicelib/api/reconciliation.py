@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date
 from typing import Annotated, Literal
 
@@ -22,8 +24,8 @@ from chalicelib.api.reconciliation_models import (
 )
 from chalicelib.api.roles import BOOKKEEPERS, OPERATORS
 from chalicelib.api.schemas import PageQuery, Strict
-from chalicelib.errors import not_found
-from chalicelib.services import checkpoints, daily_checks, reconciliation
+from chalicelib.errors import FieldError, invalid, not_found
+from chalicelib.services import checkpoints, daily_checks, reconciliation, statement_reading
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
 from ledger.model import JournalRequest, Posting, Side
@@ -36,12 +38,21 @@ MAX_INLINE = 1024 * 1024
 
 class RunCreate(Strict):
     channel: ChannelId
+    format: Literal["native", "camt053", "mapped_csv"] = Field(default="native", description=(
+        "How the statement is read (docs/statements.md): the project's CSV, ISO 20022 "
+        "camt.053 XML, or the bank's CSV through the channel's statement-format mapping."))
     statement_key: str | None = Field(default=None, max_length=1024, description=(
-        "S3 key of an uploaded statement: `<tenant>/statements/<channel>/<name>.csv`."))
+        "S3 key of an uploaded statement: `<tenant>/statements/<channel>/<name>.csv|.xml`."))
     csv: str | None = Field(default=None, max_length=MAX_INLINE, description=(
-        "The statement inline, in the same CSV format: header "
-        "`reference,type,amount,currency,value_date`, one movement per line, amounts as "
-        "plain decimals in major units, type payout|collection, ISO dates."))
+        "The statement inline as text (native or mapped_csv; for mapped_csv it is encoded "
+        "in the mapping's encoding). Native: header `reference,type,amount,currency,"
+        "value_date`, one movement per line, amounts as plain decimals in major units, type "
+        "payout|collection, ISO dates."))
+    xml: str | None = Field(default=None, max_length=MAX_INLINE, description=(
+        "A camt.053 document inline (format camt053), read as UTF-8."))
+    content_base64: str | None = Field(default=None, max_length=MAX_INLINE * 4 // 3 + 4,
+                                       description="The statement's exact bytes, base64, in "
+                                       "any format (e.g. a GB18030 file as the bank sent it).")
     period_start: date | None = Field(default=None, description="Defaults to the earliest "
                                       "value date (or the date in the file's name).")
     period_end: date | None = Field(default=None, description="Defaults to the latest "
@@ -49,8 +60,14 @@ class RunCreate(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> RunCreate:
-        if (self.statement_key is None) == (self.csv is None):
-            raise ValueError("give exactly one of statement_key and csv")
+        given = [x for x in (self.statement_key, self.csv, self.xml, self.content_base64)
+                 if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of statement_key, csv, xml and content_base64")
+        if self.xml is not None and self.format != "camt053":
+            raise ValueError("xml is a camt053 statement: give format camt053")
+        if self.csv is not None and self.format == "camt053":
+            raise ValueError("a camt053 statement goes in xml or content_base64")
         if (self.period_start is None) != (self.period_end is None):
             raise ValueError("give both period_start and period_end, or neither")
         return self
@@ -61,6 +78,7 @@ class ReconciliationRunOut(BaseModel):
     channel: str
     status: Literal["running", "completed"]
     source: Literal["s3", "inline"]
+    format: Literal["native", "camt053", "mapped_csv"]
     statement: str
     statement_sha256: str = Field(description="SHA-256 of the exact statement bytes used.")
     period_start: date
@@ -68,6 +86,8 @@ class ReconciliationRunOut(BaseModel):
     started_at: str
     finished_at: str | None
     lines: int | None
+    skipped_entries: int = Field(description="camt.053 entries not booked (PDNG, INFO): "
+                                 "listed by the bank, not reconciled.")
     movements: int | None = Field(description="Ledger movements read (period ± tolerance).")
     counts: dict[str, int] = Field(description="Results per class: matched, "
                                    "missing_in_ledger, missing_in_statement, amount_mismatch, "
@@ -175,19 +195,39 @@ class LimitQuery(Strict):
 @endpoint(bp, "POST", "/v1/reconciliation/runs", location="/v1/reconciliation/runs/{id}",
           summary="Reconcile a channel statement now",
           tag="Reconciliation", roles=OPERATORS, body=RunCreate, idempotent=True,
-          max_body=MAX_INLINE + 4096, errors={404},
+          max_body=MAX_INLINE * 4 // 3 + 8192, errors={404},
           responses={201: (ReconciliationRunOut,
                            "The completed run; exceptions are listed separately")})
 def create_run(ctx: Context, body: RunCreate) -> Reply:
     if body.statement_key is not None:
-        source = reconciliation.load_s3(ctx.tenant, body.channel, body.statement_key)
+        source = reconciliation.load_s3(ctx.tenant, body.channel, body.statement_key,
+                                        body.format)
     else:
-        source = reconciliation.Source("inline", "inline", (body.csv or "").encode())
+        source = reconciliation.Source("inline", "inline", _inline(ctx, body), body.format)
     period = (body.period_start, body.period_end) if body.period_start and body.period_end \
         else None
     view = reconciliation.run(ctx.tenant, ctx.actor, ctx.now, body.channel, source, period,
                               ctx.uow)
     return Reply(ReconciliationRunOut(**view), 201)
+
+
+def _inline(ctx: Context, body: RunCreate) -> bytes:
+    if body.content_base64 is not None:
+        try:
+            return base64.b64decode(body.content_base64, validate=True)
+        except binascii.Error as exc:
+            raise invalid([FieldError("/body/content_base64", "not valid base64")]) from exc
+    if body.xml is not None:
+        return body.xml.encode()
+    encoding = "utf-8"
+    if body.format == "mapped_csv":
+        encoding = (statement_reading.setting(ctx.tenant, body.channel).get("csv")
+                    or {}).get("encoding", "utf-8")
+    try:
+        return (body.csv or "").encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise invalid([FieldError("/body/csv", f"character {exc.start} cannot be written in "
+                                  f"{encoding}")]) from exc
 
 
 @endpoint(bp, "GET", "/v1/reconciliation/runs", summary="Reconciliation runs",

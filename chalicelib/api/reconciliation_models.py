@@ -17,7 +17,8 @@ from chalicelib.api.audit import ChainBreak
 
 
 class StatementLineOut(BaseModel):
-    line: int = Field(description="1-based line in the statement (the header is line 1).")
+    line: int = Field(description="1-based physical line in the statement file (a CSV's "
+                      "header is line 1; for camt.053 the line of the TxDtls or Ntry).")
     type: Literal["payout", "collection"]
     value_date: date
     amount: str = Field(description="Decimal string in the currency's minor-unit scale.")

@@ -13,7 +13,9 @@ Format (UTF-8, no BOM, comma-separated, LF or CRLF line ends, RFC 4180 quoting):
 - amount: positive plain decimal in major units, at most the currency's minor digits;
 - currency: ISO 4217 code; value_date: ISO date.
 
-Every problem is reported at once with its line and column; nothing is half-read.
+Every problem is reported at once with its line and column (every one: the file's line limit
+bounds them); nothing is half-read. camt053.py and statement_mapping.py read the other formats
+into the same `StatementLine`s and report through the same `StatementError`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from chalicelib.lending.reconcile import TYPES, StatementLine
 HEADER = ("reference", "type", "amount", "currency", "value_date")
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 MAX_LINES = 100_000
-MAX_ERRORS = 50
 
 
 @dataclass(frozen=True)
 class LineError:
+    """One problem: the file's 1-based line (0: the file as a whole) and the column, field or
+    XML element path it is in."""
+
     line: int
     column: str
     message: str
@@ -53,10 +57,11 @@ def parse(data: bytes) -> list[StatementLine]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise StatementError([LineError(0, "", f"not UTF-8: {exc}")]) from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        rows = list(reader)
     except csv.Error as exc:
-        raise StatementError([LineError(0, "", f"not valid CSV: {exc}")]) from exc
+        raise StatementError([LineError(reader.line_num, "", f"not valid CSV: {exc}")]) from exc
     if not rows or tuple(rows[0]) != HEADER:
         raise StatementError([LineError(1, "", "the header must be " + ",".join(HEADER))])
     if len(rows) - 1 > MAX_LINES:
@@ -67,8 +72,6 @@ def parse(data: bytes) -> list[StatementLine]:
         line = _line(number, row, errors)
         if line is not None:
             lines.append(line)
-        if len(errors) >= MAX_ERRORS:
-            break
     if errors:
         raise StatementError(errors)
     return lines

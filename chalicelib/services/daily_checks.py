@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.errors import DomainError
-from chalicelib.services import checkpoints, reconciliation
+from chalicelib.services import checkpoints, reconciliation, statement_reading
 from chalicelib.store import audit, dynamo
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
@@ -30,7 +30,9 @@ from chalicelib.store.uow import UnitOfWork
 
 log = logging.getLogger("lending.jobs")
 SYSTEM = Actor("system:nightly", "system", "nightly")
-STATEMENT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:_(\d{4}-\d{2}-\d{2}))?(?:[._-][\w.-]*)?\.csv$")
+# `<start>[_<end>][-anything].csv|.xml`; the format: statement_reading.format_for_key
+STATEMENT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:_(\d{4}-\d{2}-\d{2}))?(?:[._-][\w.-]*)?"
+                            r"\.(?:csv|xml)$")
 MAX_STATEMENTS = 100  # per tenant per night; the rest wait for the next night
 SHOWN = 20  # discrepancies / breaks kept on the verification item
 
@@ -119,7 +121,9 @@ def reconcile_new(tenant: str, now: datetime, deadline: float | None = None) -> 
             continue
         try:
             uow = UnitOfWork()
-            source = reconciliation.load_s3(tenant, channel, s3_key)
+            source = reconciliation.load_s3(
+                tenant, channel, s3_key,
+                statement_reading.format_for_key(tenant, channel, s3_key))
             view = reconciliation.run(tenant, SYSTEM, now, channel, source,
                                       statement_period(s3_key), uow,
                                       run_id=statement_run_id(tenant, s3_key, etag))

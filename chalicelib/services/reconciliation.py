@@ -35,7 +35,7 @@ from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.lending import reconcile, statement
 from chalicelib.lending.money import format_amount
 from chalicelib.lending.reconcile import Kind, Movement, Result, StatementLine
-from chalicelib.services import ledger_guard, ledger_ops
+from chalicelib.services import ledger_guard, ledger_ops, statement_reading
 from chalicelib.store import audit, dynamo
 from chalicelib.store import outbox as items
 from chalicelib.store import reconciliation as store
@@ -53,6 +53,7 @@ DISBURSEMENT_JOURNAL = re.compile(r"disb:([^:]+):(\d+)")
 FUNDING_JOURNAL = re.compile(r"fund:[^:]+:(.+)")  # services/channels.fund
 TOLERANCE_DAYS = 3  # value dates may lag or lead bookings by this much
 MAX_ENTRIES = 200_000
+MAX_LISTED = 1000  # problems of a refused statement listed in the problem (all are counted)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Source:
     kind: str  # "s3" | "inline"
     name: str  # the S3 key, or "inline"
     data: bytes
+    format: str = "native"  # native | camt053 | mapped_csv (services/statement_reading.py)
 
     @property
     def sha256(self) -> str:
@@ -80,7 +82,7 @@ def statement_prefix(tenant: str, channel: str | None = None) -> str:
     return f"{tenant}/statements/" + (f"{channel}/" if channel else "")
 
 
-def load_s3(tenant: str, channel: str, s3_key: str) -> Source:
+def load_s3(tenant: str, channel: str, s3_key: str, fmt: str = "native") -> Source:
     from chalicelib.config import settings
 
     if not s3_key.startswith(statement_prefix(tenant, channel)) or ".." in s3_key:
@@ -94,17 +96,26 @@ def load_s3(tenant: str, channel: str, s3_key: str) -> Source:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
             raise not_found("Statement") from exc
         raise
-    return Source("s3", s3_key, body)
+    return Source("s3", s3_key, body, fmt)
 
 
-def parse(source: Source, pointer: str = "/body") -> list[StatementLine]:
+def parse(tenant: str, channel: str, source: Source, pointer: str = "/body"
+          ) -> statement_reading.Read:
+    """The statement's lines, or a refusal listing its problems: every one up to
+    MAX_LISTED (a response must stay small), and exactly how many more there are."""
     try:
-        return statement.parse(source.data)
+        return statement_reading.read(tenant, channel, source.format, source.data)
     except statement.StatementError as exc:
-        raise DomainError("validation-error", "The statement file is not valid.", [
+        total = len(exc.errors)
+        detail = f"The statement file is not valid: {total} problem(s)"
+        if total > MAX_LISTED:
+            detail += f"; the first {MAX_LISTED} are listed, {total - MAX_LISTED} more are not"
+        raise DomainError("validation-error", detail + ".", [
             FieldError(f"{pointer}/statement/line/{e.line}" + (f"/{e.column}" if e.column
                                                                 else ""), e.message, "statement")
-            for e in exc.errors]) from exc
+            for e in exc.errors[:MAX_LISTED]],
+            extra={"problem_count": total, "problems_not_listed": max(0, total - MAX_LISTED)},
+        ) from exc
 
 
 # ---- ledger side ----------------------------------------------------------------------------
@@ -220,7 +231,8 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
         run_id: str | None = None) -> dict[str, Any]:
     """Reconciles `source`; with `run_id`, resumes that run if it was cut off (or returns it
     unchanged if it completed)."""
-    lines = parse(source)
+    read = parse(tenant, channel, source)
+    lines = read.lines
     start, end = period or default_period(lines)
     if start > end:
         raise DomainError("validation-error", "The period ends before it starts.",
@@ -237,6 +249,7 @@ def run(tenant: str, actor: Actor, now: datetime, channel: str, source: Source,
         "gsi1pk": {"S": store.runs_index_pk(tenant)}, "gsi1sk": {"S": f"{started}#{run_id}"},
         "run_id": {"S": run_id}, "channel": {"S": channel}, "source": {"S": source.kind},
         "statement": {"S": source.name}, "statement_sha256": {"S": source.sha256},
+        "format": {"S": source.format}, "skipped_entries": {"N": str(read.skipped)},
         "period_start": {"S": start.isoformat()}, "period_end": {"S": end.isoformat()},
         "started_at": {"S": started}, "status": {"S": "running"},
         "started_by": {"S": actor.key_id},
@@ -339,6 +352,8 @@ def run_view(item: dict[str, Any]) -> dict[str, Any]:
     s, n = items.s, items.n
     return {"id": s(item, "run_id"), "channel": s(item, "channel"), "status": s(item, "status"),
             "source": s(item, "source"), "statement": s(item, "statement"),
+            "format": s(item, "format") or "native",
+            "skipped_entries": n(item, "skipped_entries") or 0,
             "statement_sha256": s(item, "statement_sha256"),
             "period_start": s(item, "period_start"), "period_end": s(item, "period_end"),
             "started_at": s(item, "started_at"), "finished_at": s(item, "finished_at"),
