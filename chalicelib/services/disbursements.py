@@ -46,7 +46,7 @@ from chalicelib.errors import DomainError, conflict, not_found
 from chalicelib.lending.events import EventType
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.quote import quote as price
-from chalicelib.services import channels, loan_lifecycle, outbox
+from chalicelib.services import beneficiaries, channels, loan_lifecycle, outbox
 from chalicelib.services.products import terms_of
 from chalicelib.store import audit
 from chalicelib.store import channels as channel_store
@@ -93,6 +93,7 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     if loan.status != PENDING_DISBURSEMENT:
         raise conflict("Only a loan whose contract is signed can be disbursed.",
                        loan_status=loan.status)
+    beneficiaries.ready_to_pay(loan)  # issue 17: nowhere to pay, or a change awaits review
     schedule = json.loads(loan.schedule)
     cur = loan.currency
     policy = store.get_policy(tenant, loan.product_id) or Policy()
@@ -104,7 +105,8 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         payout=parse_amount(schedule["payout"], cur),
         fee=parse_amount(schedule["origination_fee"], cur),
         policy=json.dumps(store.policy_json(policy), sort_keys=True), attempts="[]",
-        skipped="{}", version=1, created_at=now, updated_at=now)
+        skipped="{}", version=1, created_at=now, updated_at=now,
+        beneficiary_enc=loan.beneficiary_enc)  # issue 17: the payouts' destination
     head = audit.append(uow, tenant=tenant, aggregate_type="disbursement",
                         aggregate_id=disbursement_id, head=None, action="disbursement.created",
                         actor=actor, at=now, data={"loan_id": loan_id, "payout": item.payout,
@@ -304,7 +306,8 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
             attempt: dict[str, Any]) -> bool:
     """Sends the payout; returns True when the driver should try the next channel."""
     payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
-                    item.currency)
+                    item.currency, beneficiaries.for_payout(tenant, item.loan_id,
+                                                            item.beneficiary_enc))
     adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
     try:
         outcome = adapter.submit(payout)
@@ -522,7 +525,8 @@ def resume_one(tenant: str, disbursement_id: str, now: datetime) -> str:
 def _ask(tenant: str, item: DisbursementItem, channel: ChannelItem,
          attempt: dict[str, Any]) -> Outcome:
     payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
-                    item.currency)
+                    item.currency, beneficiaries.for_payout(tenant, item.loan_id,
+                                                            item.beneficiary_enc))
     adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
     try:
         return adapter.status(payout)
