@@ -42,11 +42,13 @@ class BankAccountIn(Strict):
                                  "(16-19 digits, starts 62, Luhn), `cn_bank_account` (8-30 "
                                  "digits), `iban` (ISO 13616, mod-97).")
     bank_code: str = Field(min_length=2, max_length=20, pattern=r"^[A-Za-z0-9]+$",
+                           examples=["ICBC"],
                            description="The bank's code (CNAPS, SWIFT/BIC or clearing code).")
-    account_number: str = Field(min_length=4, max_length=42,
+    account_number: str = Field(min_length=4, max_length=42, examples=["6200000000000005"],
                                 description="Spaces and dashes are ignored; full-width "
                                             "digits are read as digits.")
-    holder_name: str = Field(min_length=1, max_length=100, description=HOLDER)
+    holder_name: str = Field(min_length=1, max_length=100, description=HOLDER,
+                             examples=["王小明"])
 
     @field_validator("account_number")
     @classmethod
@@ -71,8 +73,10 @@ class EwalletIn(Strict):
     kind: Literal["ewallet"]
     provider: Literal["alipay", "wechat_pay", "unionpay_quickpass"]
     wallet_id: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$",
+                           examples=["13812345678"],
                            description="The provider's account id (phone, e-mail or id).")
-    holder_name: str = Field(min_length=1, max_length=100, description=HOLDER)
+    holder_name: str = Field(min_length=1, max_length=100, description=HOLDER,
+                             examples=["王小明"])
 
     _name = field_validator("holder_name")(lambda cls, v: _holder(v))
 
