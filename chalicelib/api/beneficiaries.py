@@ -25,7 +25,7 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "PUT", "/v1/applications/{application_id}/beneficiary",
           summary="Set or change an open application's payout destination", tag="Applications",
-          roles=ORIGINATORS, body=BeneficiaryChange,
+          roles=ORIGINATORS, body=BeneficiaryChange, errors={409},
           responses={200: (ApplicationOut, "Changed, or held for a reviewer "
                                            "(`beneficiary_pending`) when the holder's name "
                                            "does not match and the policy refers")})
@@ -40,7 +40,7 @@ def put_application_beneficiary(ctx: Context, application_id: str,
 
 @endpoint(bp, "PUT", "/v1/loans/{loan_id}/beneficiary",
           summary="Set or change a loan's payout destination before disbursement",
-          tag="Disbursements", roles=ORIGINATORS, body=BeneficiaryChange,
+          tag="Disbursements", roles=ORIGINATORS, body=BeneficiaryChange, errors={409},
           responses={200: (LoanOut, "Changed, or held for a reviewer (`beneficiary_pending`) "
                                     "when the holder's name does not match and the policy "
                                     "refers; 409 once the loan is disbursing or later")})

@@ -200,3 +200,51 @@ def test_a_referred_change_waits_for_a_reviewer_and_blocks_the_payout(api, acme,
     keys2 = tenant_keys(api, "acme2")
     assert api.call("PUT", f"/v1/loans/{loan_id}/beneficiary", {"beneficiary": other},
                     key=keys2["partner"], idem=True).status == 404
+
+
+def test_a_requester_cannot_approve_their_own_held_change(api, acme, aws):
+    policy = make_policy(api, acme["admin"], beneficiary={"name_mismatch": "refer"})
+    product = make_product(api, acme["admin"], references={"decision_policy_id": policy["id"]})
+    loan_id = _signed(api, acme, aws, product["id"])
+    put = api.call("PUT", f"/v1/loans/{loan_id}/beneficiary",
+                   {"beneficiary": payout_account("李四")}, key=acme["admin"])
+    assert put.status == 200 and put.json["beneficiary_pending"]["requested_by"], put.json
+    review = {"decision": "approve", "comment": "mine"}
+    own = api.call("POST", f"/v1/loans/{loan_id}/beneficiary/review", review, key=acme["admin"])
+    assert own.status == 403, own.json
+    declined = api.call("POST", f"/v1/loans/{loan_id}/beneficiary/review",
+                        {"decision": "decline", "comment": "not the borrower's"},
+                        key=acme["reviewer"])
+    assert declined.status == 200 and declined.json["beneficiary_pending"] is None
+    assert declined.json["beneficiary"]["holder_name"] == "王**"  # the old one stands
+    actions = [t["action"] for t in _audit(api, acme, "loan", loan_id)]
+    assert "loan.beneficiary_change_held" in actions
+    assert "loan.beneficiary_change_declined" in actions
+
+
+def test_a_loan_level_mismatch_is_refused_by_default(api, acme, product, aws):
+    loan_id = _signed(api, acme, aws, product["id"])
+    r = api.call("PUT", f"/v1/loans/{loan_id}/beneficiary",
+                 {"beneficiary": payout_account("李四")}, key=acme["partner"])
+    assert r.status == 422 and _errors(r) == {
+        "/body/beneficiary/holder_name": "beneficiary_name_mismatch"}, r.json
+
+
+def test_the_sealed_beneficiary_opens_only_for_its_own_record(api, acme, product):
+    import pytest
+    from cryptography.exceptions import InvalidTag
+
+    from chalicelib.services import beneficiaries
+    from chalicelib.store.loans import get_loan
+    from chalicelib.store.origination import get_application
+
+    r, _ = _apply(api, acme, product["id"])
+    accepted = api.call("POST", f"/v1/applications/{r.json['id']}/accept", key=acme["partner"])
+    app_item = get_application("acme", r.json["id"])
+    loan = get_loan("acme", accepted.json["loan"]["id"])
+    assert beneficiaries.unseal("acme", loan.loan_id, loan.beneficiary_enc).account_number == \
+        UNIONPAY_CARD
+    with pytest.raises(InvalidTag):  # the application's envelope pasted onto the loan
+        beneficiaries.unseal("acme", loan.loan_id, app_item.beneficiary_enc)
+    with pytest.raises(InvalidTag):  # or read as another tenant's
+        beneficiaries.unseal("acme2", loan.loan_id, loan.beneficiary_enc)
