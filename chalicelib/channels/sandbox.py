@@ -34,6 +34,9 @@ class SandboxConfig:
         return cls(**{k: v for k, v in config.items() if k in cls.__dataclass_fields__})
 
 
+RECEIVED_KEPT = 1000
+
+
 class SandboxChannel:
     #: payout id -> the beneficiary it carried, masked (what a test may check was sent)
     received: ClassVar[dict[str, str]] = {}
@@ -57,7 +60,10 @@ class SandboxChannel:
     def submit(self, payout: Payout) -> Outcome:
         if self.config.latency_ms:
             time.sleep(self.config.latency_ms / 1000)
-        SandboxChannel.received[payout.payout_id] = repr(payout.beneficiary)
+        received = SandboxChannel.received
+        received[payout.payout_id] = repr(payout.beneficiary)
+        if len(received) > RECEIVED_KEPT:  # a long-running stack: keep the latest only
+            del received[next(iter(received))]
         fate = self._fate(payout)
         ref = f"sbx-{payout.payout_id}"
         reasons = {OutcomeKind.FAILED: "sandbox: payout refused",

@@ -119,6 +119,7 @@ def _validate(sub: Submission, terms: ProductConfig, policy: PolicyConfig, card:
     """Every business problem at once: product ranges, ages, model inputs (422)."""
     errors = _product_problems(terms, policy, sub.currency, sub.amount, sub.term,
                                sub.date_of_birth, today)
+    errors += beneficiaries.name_problems(policy, sub.beneficiary, sub.applicant["name"])
     age = age_on(sub.date_of_birth, today)
     features, moved = _features(card, sub, age, terms)
     try:
@@ -314,7 +315,6 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     scorer, model = _scorer(tenant, refs.scoring_model_id)
     today = clock.business_date(tenant, now)
     age, features = _validate(sub, terms, champion[2], scorer.card, scorer, today)
-    beneficiaries.name_check(champion[2], sub.beneficiary, sub.applicant["name"])  # refuse: 422
 
     application_id = f"app_{secrets.token_hex(8)}"
     blind = personal_data.blind_index(tenant, sub.id_type, sub.id_number)

@@ -83,15 +83,23 @@ def _clear_pending(owner: Owner) -> None:
     owner.beneficiary_pending_enc = owner.beneficiary_pending_shown = None
 
 
+def name_problems(policy: PolicyConfig, b: Beneficiary | None,
+                  applicant_name: str) -> list[FieldError]:
+    """The holder-name mismatch a `refuse` policy makes a 422 ([] otherwise)."""
+    if b is None or rules.names_match(b.holder_name, applicant_name):
+        return []
+    if policy.beneficiary.name_mismatch != "refuse":
+        return []
+    return [FieldError(HOLDER_POINTER, "the account holder's name does not match the "
+                       "applicant's", rules.NAME_MISMATCH_CODE)]
+
+
 def name_check(policy: PolicyConfig, b: Beneficiary | None, applicant_name: str) -> bool:
     """True when the holder is the applicant; a mismatch under `refuse` is a 422."""
-    if b is None or rules.names_match(b.holder_name, applicant_name):
-        return True
-    if policy.beneficiary.name_mismatch == "refuse":
-        raise invalid([FieldError(HOLDER_POINTER, "the account holder's name does not match "
-                                  "the applicant's", rules.NAME_MISMATCH_CODE)],
-                      "The payout account does not belong to the applicant.")
-    return False
+    found = name_problems(policy, b, applicant_name)
+    if found:
+        raise invalid(found, "The payout account does not belong to the applicant.")
+    return b is None or rules.names_match(b.holder_name, applicant_name)
 
 
 def _policy(tenant: str, product_id: str, version: int | None) -> PolicyConfig:

@@ -248,3 +248,11 @@ def test_the_sealed_beneficiary_opens_only_for_its_own_record(api, acme, product
         beneficiaries.unseal("acme", loan.loan_id, app_item.beneficiary_enc)
     with pytest.raises(InvalidTag):  # or read as another tenant's
         beneficiaries.unseal("acme2", loan.loan_id, loan.beneficiary_enc)
+
+
+def test_a_holder_mismatch_is_listed_with_the_other_business_problems(api, acme, product):
+    r, _ = _apply(api, acme, product["id"], amount="99999999.00",
+                  beneficiary=payout_account("李四"))
+    assert r.status == 422, r.json
+    assert _errors(r) == {"/body/amount": "amount_out_of_range",
+                          "/body/beneficiary/holder_name": "beneficiary_name_mismatch"}
