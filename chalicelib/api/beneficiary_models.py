@@ -32,10 +32,6 @@ HOLDER = ("As the bank or wallet names the holder; compared with the applicant's
           "what a mismatch does.")
 
 
-def _holder(value: str) -> str:
-    return drawable.checked(value)
-
-
 class BankAccountIn(Strict):
     kind: Literal["bank_account"]
     scheme: rules.Scheme = Field(description="How the number is checked: `cn_unionpay_card` "
@@ -62,7 +58,10 @@ class BankAccountIn(Strict):
             raise PydanticCustomError(found[0].code, found[0].msg)
         return number
 
-    _name = field_validator("holder_name")(lambda cls, v: _holder(v))
+    @field_validator("holder_name")
+    @classmethod
+    def _holder(cls, value: str) -> str:
+        return drawable.checked(value)  # NFC, no invisible or bidi characters
 
     def value(self) -> Beneficiary:
         return Beneficiary("bank_account", self.holder_name, bank_code=self.bank_code.upper(),
@@ -78,7 +77,10 @@ class EwalletIn(Strict):
     holder_name: str = Field(min_length=1, max_length=100, description=HOLDER,
                              examples=["王小明"])
 
-    _name = field_validator("holder_name")(lambda cls, v: _holder(v))
+    @field_validator("holder_name")
+    @classmethod
+    def _holder(cls, value: str) -> str:
+        return drawable.checked(value)
 
     def value(self) -> Beneficiary:
         return Beneficiary("ewallet", self.holder_name, wallet_provider=self.provider,
