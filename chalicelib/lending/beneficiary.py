@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chalicelib.lending.identity import mask_name
+
 Kind = Literal["bank_account", "ewallet"]
 
 
@@ -68,7 +70,7 @@ def normalize_account(scheme: str, raw: str) -> str:
 
 def account_problems(scheme: str, number: str) -> list[AccountProblem]:
     """Why a normalized account number cannot be paid to under its scheme ([]: it can)."""
-    from stdnum import iban, luhn
+    from stdnum import iban, luhn  # imported on use: the cold path never needs it
     from stdnum.exceptions import InvalidChecksum, ValidationError
 
     if scheme == "iban":
@@ -116,8 +118,6 @@ def _mask_tail(value: str | None) -> str | None:
 
 def masked(b: Beneficiary) -> dict[str, Any]:
     """What responses and audit records show: the last four characters, the name's first."""
-    from chalicelib.lending.identity import mask_name
-
     return {"kind": b.kind, "holder_name": mask_name(b.holder_name), "scheme": b.scheme,
             "bank_code": b.bank_code, "account_number": _mask_tail(b.account_number),
             "wallet_provider": b.wallet_provider, "wallet_id": _mask_tail(b.wallet_id)}
