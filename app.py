@@ -7,6 +7,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.api import audit, auth, health, ledger, pricing, products, reference, tenants
 from chalicelib.api.applications import bp as applications_bp
+from chalicelib.api.beneficiaries import bp as beneficiaries_bp
 from chalicelib.api.channels import bp as channels_bp
 from chalicelib.api.cob import bp as cob_bp
 from chalicelib.api.contracts import bp as contracts_bp
@@ -45,6 +46,7 @@ app.register_blueprint(contracts_bp)
 app.register_blueprint(channels_bp)
 app.register_blueprint(disbursements_bp)
 app.register_blueprint(payout_operations_bp)
+app.register_blueprint(beneficiaries_bp)
 app.register_blueprint(webhooks_bp)
 app.register_blueprint(reconciliation_bp)
 app.register_blueprint(statement_formats_bp)

@@ -24,7 +24,7 @@ from chalicelib.api.roles import EVERYONE, ORIGINATORS
 from chalicelib.lending import identity
 from chalicelib.lending.application_states import effective_status
 from chalicelib.lending.money import money_json
-from chalicelib.services import applications
+from chalicelib.services import applications, beneficiaries
 from chalicelib.store.loans import LoanItem
 from chalicelib.store.origination import ApplicationItem
 
@@ -43,7 +43,8 @@ def _submission(body: ApplicationCreate) -> applications.Submission:
         date_of_birth=a.date_of_birth, id_type=a.national_id.type,
         id_number=a.national_id.number, region=a.address.region,
         employment_status=a.employment.status, months_in_job=a.employment.months_in_job,
-        monthly_income=a.monthly_income.minor, characteristics=dict(a.characteristics))
+        monthly_income=a.monthly_income.minor, characteristics=dict(a.characteristics),
+        beneficiary=body.beneficiary.value() if body.beneficiary else None)
 
 
 def _applicant(person: dict[str, Any], item: ApplicationItem) -> ApplicantOut:
@@ -68,7 +69,8 @@ def render(ctx: Context, item: ApplicationItem) -> ApplicationOut:
         offer=json.loads(item.offer) if item.offer else None,
         reviews=json.loads(item.reviews), loan_id=item.loan_id, submitted_by=item.submitted_by,
         history=json.loads(item.history), created_at=item.created_at,
-        updated_at=item.updated_at)
+        updated_at=item.updated_at, beneficiary=beneficiaries.shown(item),
+        beneficiary_pending=beneficiaries.pending_shown(item))
 
 
 def summary(ctx: Context, item: ApplicationItem) -> ApplicationSummary:
@@ -92,7 +94,9 @@ def loan_fields(loan: LoanItem) -> dict[str, Any]:
             "product_id": loan.product_id, "product_version": loan.product_version,
             "principal": money_json(loan.principal, loan.currency), "term": loan.term,
             "grade": loan.grade, "annual_rate_percent": loan.annual_rate_percent,
-            "apr_percent": loan.apr_percent, "created_at": loan.created_at}
+            "apr_percent": loan.apr_percent, "created_at": loan.created_at,
+            "beneficiary": beneficiaries.shown(loan),
+            "beneficiary_pending": beneficiaries.pending_shown(loan)}
 
 
 def loan_out(loan: LoanItem) -> LoanOut:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from chalicelib.api.beneficiary_models import BeneficiaryIn, BeneficiaryOut, PendingBeneficiaryOut
 from chalicelib.api.lending_models import AprOut, ScheduleOut
 from chalicelib.api.schemas import MoneyOut, Strict
 from chalicelib.contracts import drawable
@@ -137,6 +138,9 @@ class ApplicationCreate(Strict):
     applicant: Applicant
     channel: Channel
     consents: Consents
+    beneficiary: BeneficiaryIn | None = Field(
+        default=None, description="Where the loan is paid: needed before disbursement (or set "
+        "later with PUT .../beneficiary). Sealed at rest, shown masked, never logged.")
 
 
 class ReviewCreate(Strict):
@@ -253,10 +257,18 @@ class DuplicateFacts(BaseModel):
     declined_30d: int
 
 
+class BeneficiaryFacts(BaseModel):
+    present: bool
+    kind: str
+    scheme: str
+    name_matches: bool
+
+
 class DecisionFacts(BaseModel):
     application: ApplicationFacts
     applicant: ApplicantFacts
     duplicates: DuplicateFacts
+    beneficiary: BeneficiaryFacts | None = None
 
 
 class DecisionOut(BaseModel):
@@ -325,6 +337,9 @@ class ApplicationOut(BaseModel):
     loan_id: str | None
     submitted_by: str
     history: list[ApplicationHistoryOut]
+    beneficiary: BeneficiaryOut | None = Field(default=None, description="Masked.")
+    beneficiary_pending: PendingBeneficiaryOut | None = Field(
+        default=None, description="A change held for a reviewer (holder name mismatch).")
     created_at: datetime
     updated_at: datetime
 
@@ -362,6 +377,10 @@ class LoanOut(BaseModel):
     annual_rate_percent: str
     apr_percent: str
     created_at: datetime
+    beneficiary: BeneficiaryOut | None = Field(default=None, description="Masked.")
+    beneficiary_pending: PendingBeneficiaryOut | None = Field(
+        default=None, description="A change held for a reviewer: the loan is not disbursed "
+        "until one approves or declines it.")
 
 
 class AcceptOut(BaseModel):

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout, register
 
@@ -34,7 +34,13 @@ class SandboxConfig:
         return cls(**{k: v for k, v in config.items() if k in cls.__dataclass_fields__})
 
 
+RECEIVED_KEPT = 1000
+
+
 class SandboxChannel:
+    #: payout id -> the beneficiary it carried, masked (what a test may check was sent)
+    received: ClassVar[dict[str, str]] = {}
+
     def __init__(self, channel_id: str, config: Mapping[str, Any]) -> None:
         self.channel_id = channel_id
         self.config = SandboxConfig.of(config)
@@ -54,6 +60,10 @@ class SandboxChannel:
     def submit(self, payout: Payout) -> Outcome:
         if self.config.latency_ms:
             time.sleep(self.config.latency_ms / 1000)
+        received = SandboxChannel.received
+        received[payout.payout_id] = repr(payout.beneficiary)
+        if len(received) > RECEIVED_KEPT:  # a long-running stack: keep the latest only
+            del received[next(iter(received))]
         fate = self._fate(payout)
         ref = f"sbx-{payout.payout_id}"
         reasons = {OutcomeKind.FAILED: "sandbox: payout refused",

@@ -86,6 +86,14 @@ class Review(_Section):
         default=None, description="Approvals of larger amounts need two different reviewers.")
 
 
+class BeneficiaryRules(_Section):
+    name_mismatch: Literal["refuse", "refer"] = Field(
+        default="refuse", description="A payout account whose holder is not the applicant "
+        "(names compared after normalisation): `refuse` it (422 at the field), or `refer` "
+        "the application (reason `beneficiary_name_mismatch`) and, on a loan, hold the "
+        "change for a reviewer.")
+
+
 class PolicyConfig(_Section):
     """One immutable version of a decision policy."""
 
@@ -97,6 +105,7 @@ class PolicyConfig(_Section):
     review: Review = Field(default_factory=Review)
     offer_validity_days: StrictInt = Field(default=7, ge=1, le=90)
     challenger: Challenger | None = None
+    beneficiary: BeneficiaryRules = Field(default_factory=BeneficiaryRules)
 
     @model_validator(mode="after")
     def _unique_rules(self) -> Self:
@@ -132,6 +141,8 @@ SAMPLE_FACTS: dict[str, Any] = {
               "model_version": "1.0.0"},
     "duplicates": {"open_applications": 0, "active_loans": 0, "applications_30d": 0,
                    "declined_30d": 0},
+    "beneficiary": {"present": True, "kind": "bank_account", "scheme": "cn_unionpay_card",
+                    "name_matches": True},
 }
 
 
@@ -154,7 +165,10 @@ FACT_SHAPES: dict[str, Shape] = {
                      "model_id": text(UNKNOWN_SIZE), "model_version": text(UNKNOWN_SIZE)}),
     "duplicates": record({"open_applications": SCALAR, "active_loans": SCALAR,
                           "applications_30d": SCALAR, "declined_30d": SCALAR}),
+    "beneficiary": record({"present": SCALAR, "kind": text(12), "scheme": text(40),
+                           "name_matches": SCALAR}),
 }
+NAME_MISMATCH = "beneficiary_name_mismatch"  # = beneficiary.NAME_MISMATCH_CODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +241,12 @@ def decide(policy: PolicyConfig, facts: dict[str, Any], amount_minor: int,
             outcome = "refer"
             notes.append(f"amount above the automatic approval limit of {cap.amount} "
                          f"{cap.currency}")
+    payee = facts.get("beneficiary") or {}
+    if outcome == "approve" and payee.get("present") and not payee.get("name_matches"):
+        outcome = "refer"  # policy `refuse` stopped it at intake: here it is `refer`
+        reasons.append(ReasonOut(NAME_MISMATCH, "The payout account's holder is not the "
+                                 "applicant; a reviewer must confirm it.", "rule"))
+        notes.append("the beneficiary's holder name does not match the applicant's")
     return Decision(outcome, band, results, tuple(reasons), tuple(notes))
 
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib import clock
 from chalicelib.errors import DomainError, FieldError, conflict, invalid, not_found
 from chalicelib.lending import application_states as states
+from chalicelib.lending import beneficiary as payee
+from chalicelib.lending.beneficiary import Beneficiary
 from chalicelib.lending.decision import (
     Decision,
     PolicyConfig,
@@ -34,7 +36,13 @@ from chalicelib.lending.product import ProductConfig
 from chalicelib.lending.quote import quote as price
 from chalicelib.scoring.card import ModelCard
 from chalicelib.scoring.errors import FeatureValidationError
-from chalicelib.services import decision_policies, outbox, personal_data, scoring_models
+from chalicelib.services import (
+    beneficiaries,
+    decision_policies,
+    outbox,
+    personal_data,
+    scoring_models,
+)
 from chalicelib.services.products import terms_of
 from chalicelib.store import aggregates
 from chalicelib.store import origination as store
@@ -78,6 +86,7 @@ class Submission:
     months_in_job: int | None
     monthly_income: int  # minor units of the application currency
     characteristics: dict[str, Any]
+    beneficiary: Beneficiary | None = None  # where the loan is paid (issue 17)
 
 
 def _features(card: ModelCard, sub: Submission, age: int,
@@ -110,6 +119,7 @@ def _validate(sub: Submission, terms: ProductConfig, policy: PolicyConfig, card:
     """Every business problem at once: product ranges, ages, model inputs (422)."""
     errors = _product_problems(terms, policy, sub.currency, sub.amount, sub.term,
                                sub.date_of_birth, today)
+    errors += beneficiaries.name_problems(policy, sub.beneficiary, sub.applicant["name"])
     age = age_on(sub.date_of_birth, today)
     features, moved = _features(card, sub, age, terms)
     try:
@@ -274,6 +284,7 @@ def _decision_record(application_id: str, champion: tuple[str, int, PolicyConfig
         **{k: v for k, v in made.as_dict().items() if k != "outcome"},
         "assignment": {"bucket": arm_bucket, "challenger_share_bp": share},
         "facts": {"application": facts["application"], "duplicates": facts["duplicates"],
+                  "beneficiary": facts["beneficiary"],
                   "applicant": {k: v for k, v in facts["applicant"].items()
                                 if k in ("age", "region", "employment_status", "id_type")}},
         "alternate": None,
@@ -322,6 +333,7 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         "score": {"pd": result.pd, "score": result.score, "grade": result.grade,
                   "model_id": model.id, "model_version": model.version},
         "duplicates": duplicates,
+        "beneficiary": payee.facts(sub.beneficiary, sub.applicant["name"]),
     }
     record, policy = _decision_record(application_id, champion, challenger, facts, sub.amount,
                                       result, model, now)
@@ -347,6 +359,7 @@ def submit(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         borrower_ref=blind, age=age, region=sub.region, version=1, created_at=now,
         updated_at=now, gsi1pk=store.list_pk(tenant, "applications"),
         decision=None, offer=None, reviews="[]", history="[]")
+    beneficiaries.attach(item, tenant, application_id, sub.beneficiary)
     for status in ("submitted", "scored", states.OUTCOME_STATUS[record["outcome"]]):
         _history(item, status, now, actor)
     _set_status(item, states.OUTCOME_STATUS[record["outcome"]])
@@ -487,6 +500,7 @@ def accept(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
                     accepted_by=actor.key_id, version=1, created_at=now, updated_at=now,
                     gsi1pk=loans_list_pk(tenant),
                     gsi1sk=loans_list_sk(PENDING_CONTRACT, now.isoformat(), loan_id))
+    beneficiaries.copy_to_loan(tenant, item, loan)
     from chalicelib.services import contracts  # issue 6: accepting an offer makes the contract
 
     loan.contract_id = contracts.create_for_loan(uow, tenant, actor, now, loan,

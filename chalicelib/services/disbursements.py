@@ -48,7 +48,7 @@ from chalicelib.lending.events import EventType
 from chalicelib.lending.money import parse_amount
 from chalicelib.lending.payout_actions import OPERATOR_RESOLVABLE
 from chalicelib.lending.quote import quote as price
-from chalicelib.services import channels, loan_lifecycle, outbox
+from chalicelib.services import beneficiaries, channels, loan_lifecycle, outbox
 from chalicelib.services import disbursement_reads as reads
 from chalicelib.services.disbursement_reads import ChannelState, Known
 from chalicelib.store import audit
@@ -101,6 +101,7 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
     if loan.status != PENDING_DISBURSEMENT:
         raise conflict("Only a loan whose contract is signed can be disbursed.",
                        loan_status=loan.status)
+    beneficiaries.ready_to_pay(loan)  # issue 17: nowhere to pay, or a change awaits review
     schedule = json.loads(loan.schedule)
     cur = loan.currency
     found_policy, terms = reads.start_reads(tenant, loan)
@@ -113,7 +114,8 @@ def start(uow: UnitOfWork, tenant: str, actor: Actor, now: datetime,
         payout=parse_amount(schedule["payout"], cur),
         fee=parse_amount(schedule["origination_fee"], cur),
         policy=json.dumps(store.policy_json(policy), sort_keys=True), attempts="[]",
-        skipped="{}", version=1, created_at=now, updated_at=now)
+        skipped="{}", version=1, created_at=now, updated_at=now,
+        beneficiary_enc=loan.beneficiary_enc)  # issue 17: the payouts' destination
     head = audit.append(uow, tenant=tenant, aggregate_type="disbursement",
                         aggregate_id=disbursement_id, head=None, action="disbursement.created",
                         actor=actor, at=now, data={"loan_id": loan_id, "payout": item.payout,
@@ -344,12 +346,19 @@ def _reserve(tenant: str, actor: Actor, item: DisbursementItem, channel: Channel
     return attempt
 
 
+def _payout(tenant: str, item: DisbursementItem, channel: ChannelItem,
+            attempt: dict[str, Any]) -> Payout:
+    """The instruction the channel gets (and is asked about): the same for every resend."""
+    return Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
+                  item.currency, beneficiaries.for_payout(tenant, item.loan_id,
+                                                          item.beneficiary_enc))
+
+
 def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelItem,
             attempt: dict[str, Any], known: Known | None = None) -> bool:
     """Sends the payout; returns True when the driver should try the next channel."""
     known = known or _driving.get()
-    payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
-                    item.currency)
+    payout = _payout(tenant, item, channel, attempt)
     adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
     try:
         outcome = adapter.submit(payout)
@@ -584,8 +593,7 @@ def resume_one(tenant: str, disbursement_id: str, now: datetime) -> str:
 
 def _ask(tenant: str, item: DisbursementItem, channel: ChannelItem,
          attempt: dict[str, Any]) -> Outcome:
-    payout = Payout(attempt["payout_id"], tenant, channel.channel_id, item.loan_id, item.payout,
-                    item.currency)
+    payout = _payout(tenant, item, channel, attempt)
     adapter = protocol.adapter(channel.type, channel.channel_id, json.loads(channel.config))
     try:
         return adapter.status(payout)

@@ -36,6 +36,8 @@ class DisbursementItem(Aggregate):
     skipped = UnicodeAttribute(default="{}")  # JSON: channel -> why it was not tried (last)
     failure = UnicodeAttribute(null=True)
     settled_at = UTCDateTimeAttribute(null=True)
+    # The loan's sealed beneficiary as it was at start (bound to the loan: services/beneficiaries)
+    beneficiary_enc = UnicodeAttribute(null=True)
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return json.loads(self.attempts)

@@ -54,6 +54,12 @@ class LoanItem(Aggregate):
     disbursed_at = UTCDateTimeAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)  # issue 17: with cancel_reason
     cancel_reason = UnicodeAttribute(null=True)  # "expired"
+    # The payout destination (issue 17): sealed (services/beneficiaries), and its masked form
+    # for responses; a change a reviewer must approve waits in the `pending` pair.
+    beneficiary_enc = UnicodeAttribute(null=True)
+    beneficiary_shown = UnicodeAttribute(null=True)  # JSON, masked
+    beneficiary_pending_enc = UnicodeAttribute(null=True)
+    beneficiary_pending_shown = UnicodeAttribute(null=True)  # JSON, masked + who asked, when
 
 
 def loan_pk(tenant: str, loan_id: str) -> str:

@@ -64,6 +64,11 @@ class ApplicationItem(Aggregate):
     reviews = UnicodeAttribute(default="[]")  # JSON list
     history = UnicodeAttribute(default="[]")  # JSON list of {status, at, by}
     loan_id = UnicodeAttribute(null=True)
+    # The payout destination (issue 17), as on the loan (store/loans.py), copied at acceptance.
+    beneficiary_enc = UnicodeAttribute(null=True)
+    beneficiary_shown = UnicodeAttribute(null=True)
+    beneficiary_pending_enc = UnicodeAttribute(null=True)
+    beneficiary_pending_shown = UnicodeAttribute(null=True)
 
 
 class BorrowerLinkItem(MainItem):

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.integration.origination.conftest import application
+from tests.integration.origination.conftest import application, payout_account
 
 ALL = frozenset({"admin", "operator", "partner", "reviewer"})
 PUBLIC = None
@@ -70,6 +70,9 @@ ROLE_TABLE: dict[str, frozenset[str] | None] = {
     "GET /v1/applications/{application_id}": ALL,
     "POST /v1/applications/{application_id}/withdraw": _r(A, P),
     "POST /v1/applications/{application_id}/accept": _r(A, P),
+    "PUT /v1/applications/{application_id}/beneficiary": _r(A, P),
+    "PUT /v1/loans/{loan_id}/beneficiary": _r(A, P),
+    "POST /v1/loans/{loan_id}/beneficiary/review": _r(A, R),
     "POST /v1/channels": _r(A),
     "GET /v1/channels": ALL,
     "GET /v1/channels/{channel_id}": ALL,
@@ -207,6 +210,10 @@ def sample_bodies(ids: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
         "PUT /v1/tenants/{tenant_id}/time-zone": {"time_zone": "UTC"},
         "PUT /v1/sandbox/clock": {"now": datetime.now(UTC).isoformat()},
         "POST /v1/applications": application(ids["product_id"], serial="777"),
+        "PUT /v1/applications/{application_id}/beneficiary": {"beneficiary": payout_account()},
+        "PUT /v1/loans/{loan_id}/beneficiary": {"beneficiary": payout_account()},
+        "POST /v1/loans/{loan_id}/beneficiary/review": {"decision": "decline",
+                                                        "comment": "not confirmed"},
         "POST /v1/channels": {"name": "second", "type": "sandbox", "currency": "CNY",
                             "settlement_seconds": 60},
         "PATCH /v1/channels/{channel_id}": {"name": "renamed"},

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import pytest
 from pypdf import PdfReader
 
-from tests.integration.origination.conftest import application
+from tests.integration.origination.conftest import UNIONPAY_CARD, application
 from tests.security.conftest import BUCKET, Env
 from tests.security.world import PHONE_DIGITS
 
@@ -32,7 +32,14 @@ def _forms(env: Env) -> list[str]:
         if len(value) == 18:
             out.add(value[:14])  # region + birth date + serial: identifying on its own
     out |= {"+86" + PHONE_DIGITS, "138 1234 5678", "138-1234-5678"}
+    out |= {UNIONPAY_CARD, UNIONPAY_CARD[:12]}  # the payout account: in clear only sealed
     return sorted(out)
+
+
+def _holder(env: Env) -> str:
+    """The beneficiary's holder name (the applicant's): printed on the contract, so checked
+    where it must never be, logs, output and webhooks."""
+    return str(application("p")["beneficiary"]["holder_name"])
 
 
 def _pdf_texts(data: bytes) -> list[str]:
@@ -99,6 +106,9 @@ def test_no_national_id_or_phone_in_clear_anywhere(env: Env) -> None:
                         ("report", [r.decode("utf-8", "replace") for r in reports])):
         leaks = {f: t[:200] for t in texts for f in _found(forms, t)}
         assert leaks == {}, (name, leaks)
+    assert any("beneficiary_enc" in i for i in items)
+    for name, texts in (("log", env.logs.lines), ("stdout", [env.stdout.getvalue()])):
+        assert _found([_holder(env)], "\n".join(texts)) == [], name
 
 
 def test_responses_show_personal_data_masked(env: Env) -> None:

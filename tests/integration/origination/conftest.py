@@ -37,6 +37,15 @@ def resident_id(born: date, region: str = "110105", serial: str = "123") -> str:
     return first17 + check_char(first17)
 
 
+UNIONPAY_CARD = "6200000000000005"  # UnionPay's published test card: BIN 62, Luhn-valid
+
+
+def payout_account(holder: str = "王小明", number: str = UNIONPAY_CARD) -> dict[str, Any]:
+    """A valid beneficiary (bank card) in the applicant's name."""
+    return {"kind": "bank_account", "scheme": "cn_unionpay_card", "bank_code": "ICBC",
+            "account_number": number, "holder_name": holder}
+
+
 def application(product_id: str, *, amount: str = "10000.00", term: int = 12,
                 born: date = date(1985, 6, 15), serial: str = "123",
                 characteristics: dict[str, Any] | None = None,
@@ -60,6 +69,10 @@ def application(product_id: str, *, amount: str = "10000.00", term: int = 12,
         "consents": {"credit_check": True, "data_processing": True},
     }
     body.update(overrides)
+    if "beneficiary" not in overrides:  # every loan must have somewhere to be paid
+        body["beneficiary"] = payout_account(body["applicant"]["name"])  # type: ignore[index]
+    elif overrides["beneficiary"] is None:
+        del body["beneficiary"]
     return body
 
 

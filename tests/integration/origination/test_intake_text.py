@@ -19,7 +19,7 @@ def _rows(aws, table: str = "test-main") -> int:
 
 def _submit(api, acme, product, name: str):
     body = application(product["id"])
-    body["applicant"]["name"] = name
+    body["applicant"]["name"] = body["beneficiary"]["holder_name"] = name
     return api.call("POST", "/v1/applications", body, key=acme["partner"])
 
 
@@ -90,7 +90,7 @@ def test_the_borrower_signs_with_the_name_as_typed_in_either_normal_form(api, ac
     from tests.integration.contracts.helpers import sign
 
     body = application(product["id"])
-    body["applicant"]["name"] = "Rene\u0301 Dupont"
+    body["applicant"]["name"] = body["beneficiary"]["holder_name"] = "Rene\u0301 Dupont"
     r = api.call("POST", "/v1/applications", body, key=acme["partner"])
     accepted = api.call("POST", f"/v1/applications/{r.json['id']}/accept", key=acme["partner"])
     assert accepted.status == 201, accepted.json
