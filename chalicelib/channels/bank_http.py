@@ -35,6 +35,7 @@ from chalicelib.channels import bank_signing
 from chalicelib.channels.protocol import Outcome, OutcomeKind, Payout, register
 from chalicelib.lending.money import format_amount
 
+RETRY_BACKOFF_SECONDS = 0.2  # before resend n (same Idempotency-Key): n x this
 SECRET_RECORD = "channel-api-secret"  # personal_data record type (its AAD) of the sealed secret
 _STATUS = {"settled": OutcomeKind.SETTLED, "accepted": OutcomeKind.ACCEPTED,
            "failed": OutcomeKind.FAILED, "not_found": OutcomeKind.NOT_FOUND}
@@ -148,7 +149,9 @@ class BankHttpChannel:
         body = json.dumps(instruction, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode()
         why = "bank: no answer"
-        for sent_before in [False] + [True] * max(0, c.max_retries):
+        for tries, sent_before in enumerate([False] + [True] * max(0, c.max_retries)):
+            if sent_before:  # a short backoff: a bank answering 5xx is often just busy
+                time.sleep(RETRY_BACKOFF_SECONDS * tries)
             try:
                 status, data = self._request(payout, "POST", "/payouts", body,
                                              {"Idempotency-Key": payout.payout_id})
@@ -175,11 +178,14 @@ class BankHttpChannel:
         return Outcome(OutcomeKind.TIMEOUT, None, why[:200])
 
     def status(self, payout: Payout) -> Outcome:
+        """`not_found` only when the bank names this payout in its answer: a bare 404 (a wrong
+        base URL, a proxy) says nothing about the money and must never allow a failover."""
         try:
             status, data = self._request(payout, "GET", f"/payouts/{payout.payout_id}")
         except (_NotSent, _Ambiguous) as exc:
             return Outcome(OutcomeKind.UNKNOWN, None, f"bank: status unanswered ({exc})")
-        if status == 404:
+        if status == 404 and data.get("status") == "not_found" \
+                and data.get("payout_id") == payout.payout_id:
             return Outcome(OutcomeKind.NOT_FOUND, None, "bank: never executed")
         kind = _STATUS.get(str(data.get("status"))) if status == 200 else None
         if kind is None:

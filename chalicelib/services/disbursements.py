@@ -364,7 +364,8 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
         outcome = adapter.submit(payout)
     except Exception as exc:  # an adapter's crash is an unanswered request
         outcome = Outcome(OutcomeKind.TIMEOUT, None, f"{type(exc).__name__}: {exc}"[:200])
-    if outcome.kind is OutcomeKind.TIMEOUT:
+    timed_out = outcome.kind is OutcomeKind.TIMEOUT
+    if timed_out:  # the breaker counts the silence once, whatever the status query says
         channels.record(tenant, channel, success=False)
         try:
             status = adapter.status(payout)
@@ -377,7 +378,8 @@ def _submit(tenant: str, actor: Actor, item: DisbursementItem, channel: ChannelI
         outcome = status if status.kind is not OutcomeKind.UNKNOWN else Outcome(
             OutcomeKind.UNKNOWN, None, "timed out; outcome unknown")
     return _resolve(tenant, actor, item.disbursement_id, attempt["n"], outcome,
-                    breaker_recorded=outcome.kind is OutcomeKind.UNKNOWN, known=known)
+                    breaker_recorded=timed_out or outcome.kind is OutcomeKind.UNKNOWN,
+                    known=known)
 
 
 def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: Outcome, *,

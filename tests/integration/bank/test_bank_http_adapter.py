@@ -143,3 +143,11 @@ def test_the_signed_statement_lists_the_clients_payouts(fresh: FakeBank) -> None
     assert b"<EndToEndId>" + p.payout_id.encode() in a.statement("acme", today, today)
     with pytest.raises(bank_http.BankUnavailable):
         adapter(fresh, secret="wrong-secret-" + "z" * 20).statement("acme", today, today)
+
+
+def test_a_404_that_does_not_name_the_payout_is_not_never_executed(fresh: FakeBank) -> None:
+    """A wrong base path (or a proxy) answers 404 too: only the bank's own `not_found` for this
+    payout id may let the money fail over to another channel."""
+    wrong = adapter(fresh, base_url=fresh.url + "/v9")
+    assert wrong.status(payout()).kind is OutcomeKind.UNKNOWN
+    assert adapter(fresh).status(payout()).kind is OutcomeKind.NOT_FOUND

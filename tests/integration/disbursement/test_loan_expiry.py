@@ -8,6 +8,7 @@ scheduled job reads it."""
 from __future__ import annotations
 
 import json
+import time as wall
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -68,7 +69,7 @@ def test_accepted_loans_expire_on_day_30_not_29(api, acme, product, aws, emitted
 
     _set_clock(api, acme["admin"], datetime.combine(day + timedelta(days=30), time(0, 1),
                                                     accepted.tzinfo))
-    assert loan_expiry.run_all() == {"acme": {"expired": 3}}
+    assert _expire(3) == 3
     assert loan_expiry.run_all() == {}  # idempotent: nothing left to expire
     for loan_id in (unsigned_id, signed_id, failed_id):
         assert _status(api, acme["admin"], loan_id) == "cancelled"
@@ -98,6 +99,18 @@ def test_accepted_loans_expire_on_day_30_not_29(api, acme, product, aws, emitted
     assert after.json["decision"]["facts"]["duplicates"]["active_loans"] == 0
 
 
+def _expire(expected: int, within: float = 5.0) -> int:
+    """Runs the hourly job until it has expired `expected` of acme's loans or `within` seconds
+    pass; the number expired. It finds loans through an index, which on DynamoDB trails the
+    writes by a moment (the lagged runs): its next run expires what one run did not see yet."""
+    total, deadline = 0, wall.monotonic() + within
+    while True:
+        total += loan_expiry.run_all().get("acme", {}).get("expired", 0)
+        if total >= expected or wall.monotonic() > deadline:
+            return total
+        wall.sleep(0.05)
+
+
 def test_signing_after_expiry_is_refused(api, acme, product, aws):
     loan = accepted_loan(api, acme, product["id"], serial="702")
     contract_id = contract_of(aws, "acme", loan["loan"]["id"])
@@ -105,7 +118,7 @@ def test_signing_after_expiry_is_refused(api, acme, product, aws):
     code = api.call("POST", f"/v1/contracts/{contract_id}/signing-code", key=acme["partner"])
     assert code.status == 201  # a code issued before expiry ...
     _set_clock(api, acme["admin"], accepted + timedelta(days=30))
-    assert loan_expiry.run_all() == {"acme": {"expired": 1}}
+    assert _expire(1) == 1
     applicant = loan["applicant"]
     late = api.call("POST", f"/v1/contracts/{contract_id}/sign", {
         "code": code.json["code"], "signer": {"name": applicant["name"],

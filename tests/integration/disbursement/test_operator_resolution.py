@@ -107,6 +107,9 @@ def test_above_the_threshold_a_second_operator_confirms(api, acme, product, aws,
     assert proposed.json["attempts"][0]["status"] == "unknown"  # nothing happened yet
     assert proposed.json["attempts"][0]["proposal"]["state"] == "pending"
     assert proposed.json["action_required"]["by"] == "second_operator"
+    assert proposed.headers["location"] == f"/v1/disbursements/{d}"  # and it reads back:
+    assert api.call("GET", f"/v1/disbursements/{d}", key=acme["operator"]).json[
+        "attempts"][0]["proposal"]["state"] == "pending"
     assert eventually(lambda: d in _needing(api, acme["operator"], "second_operator"), True)
     again = api.call("POST", path, body, key=second_operator)
     assert again.status == 409 and again.json["proposal_state"] == "pending", again.json

@@ -226,3 +226,25 @@ def test_cross_tenant_404_and_roles(api, acme, product, aws, clock):
             ("PUT", f"/v1/products/{product['id']}/routing-policy", {"strategy": "fastest"},
              "partner")]:
         assert api.call(method, path, body, key=acme[role]).status == 403, path
+
+
+def test_a_timeout_the_bank_then_reports_failed_counts_once(api, acme, product, aws, clock,
+                                                             monkeypatch):
+    """One silent payout is one failure for the breaker, whatever the status query says after:
+    counted twice, a threshold of 2 would open the breaker on a single timeout."""
+    from chalicelib.channels.protocol import Outcome, OutcomeKind
+    from chalicelib.channels.sandbox import SandboxChannel
+
+    monkeypatch.setattr(SandboxChannel, "status", lambda self, payout: Outcome(
+        OutcomeKind.FAILED, None, "bank: rejected after the timeout"))
+    silent = channel(api, acme, "silent", fixed_cost="1.00",
+                     sandbox={"timeout_rate_percent": 100},
+                     breaker={"threshold": 2, "cooldown_seconds": 60})
+    backup = channel(api, acme, "backup", fixed_cost="2.00")
+    d = disburse(api, acme["partner"], signed_loan(api, acme, aws, product["id"])).json
+    d = _get(api, acme["admin"], f"/v1/disbursements/{d['id']}")
+    assert [(a["channel_id"], a["status"]) for a in d["attempts"]] == [
+        (silent["id"], "failed"), (backup["id"], "settled")]
+    breaker = _get(api, acme["admin"], f"/v1/channels/{silent['id']}")["breaker"]
+    assert (breaker["state"], breaker["failures"]) == ("closed", 1), breaker
+    verify_ledger(api, acme["admin"])

@@ -15,6 +15,7 @@ from chalicelib.config import settings
 from chalicelib.services import daily_checks
 from tests.integration.contracts.helpers import make_product
 from tests.integration.disbursement.conftest import channel, disburse, signed_loan
+from tests.lag import eventually
 
 ACCOUNT = "6222 0212 3456 7890"
 NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.0{v}"
@@ -130,8 +131,10 @@ def test_camt053_and_mapped_csv_match_the_ledger_inline_from_s3_and_nightly(api,
     assert nightly["failures"] == [] and nightly["ok"], nightly
     assert sorted((x["statement"].rsplit(".", 1)[1], x["counts"] == CLEAN)
                   for x in nightly["runs"]) == [("csv", True), ("xml", True)]
-    runs = api.call("GET", "/v1/reconciliation/runs?limit=20", key=b["keys"]["admin"]).json
-    assert sorted({x["format"] for x in runs["data"]}) == ["camt053", "mapped_csv"]
+    formats = eventually(lambda: sorted({x["format"] for x in api.call(  # an index: it trails
+        "GET", "/v1/reconciliation/runs?limit=20", key=b["keys"]["admin"]).json["data"]}),
+        ["camt053", "mapped_csv"])
+    assert formats == ["camt053", "mapped_csv"]
     exceptions = api.call("GET", "/v1/reconciliation/exceptions", key=b["keys"]["operator"])
     assert exceptions.json["data"] == []
 
@@ -144,8 +147,10 @@ def test_a_payout_missing_from_the_bank_statement_is_one_exception(api, books):
             period_start=b["today"].isoformat(), period_end=b["today"].isoformat())
     assert r.status == 201, r.json
     assert r.json["counts"] == {**CLEAN, "matched": 2, "missing_in_statement": 1}
-    [exc] = api.call("GET", "/v1/reconciliation/exceptions", key=b["keys"]["operator"]).json[
-        "data"]
+    listed = lambda: api.call("GET", "/v1/reconciliation/exceptions",  # noqa: E731
+                              key=b["keys"]["operator"]).json["data"]
+    assert eventually(lambda: len(listed()), 1) == 1  # an index: it trails the run
+    [exc] = listed()
     assert (exc["kind"], exc["reference"]) == ("missing_in_statement", missing[0])
     mapped = run(api, b, format="mapped_csv", content_base64=base64.b64encode(
         bank_csv([b["funding"], b["payouts"][0]])).decode())
