@@ -45,6 +45,12 @@ def now(tenant: str | None = None) -> datetime:
     return real + _offset(tenant)
 
 
+def offset(tenant: str) -> timedelta:
+    """How far the tenant's sandbox clock is from real time (zero outside stages local and
+    test, and when none is set): for clocks of their own that must follow it."""
+    return _offset(tenant) if sandboxed() else timedelta(0)
+
+
 def _offset(tenant: str) -> timedelta:
     """The sandbox clock's offset, cached briefly so a warm request costs no extra read."""
     hit = _offsets.get(tenant)

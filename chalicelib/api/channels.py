@@ -222,7 +222,7 @@ def channel_out(ctx: Context, item: ChannelItem, secret: bool = False) -> Channe
         bal = channels.balance(ctx.tenant, item.channel_id)
         state = channels.breaker_state(ctx.tenant, item)
         used = channels.used_today(ctx.tenant, item.channel_id,
-                                    clock.business_date(ctx.tenant, channels.clock()))
+                                    clock.business_date(ctx.tenant, channels.now(ctx.tenant)))
     fields: dict[str, Any] = dict(
         id=item.channel_id, name=item.name, type=item.type, currency=cur,
         fixed_cost=_money(item.fixed_cost, cur), proportional_bps=item.proportional_bps,

@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.channels import bank_http, breaker, protocol, webhooks
 from chalicelib.channels import health as health_rules
 from chalicelib.channels import sandbox as _sandbox  # noqa: F401  (registers the sandbox type)
-from chalicelib.clock import business_date
+from chalicelib.clock import business_date, offset
 from chalicelib.errors import DomainError, FieldError, conflict, not_found
 from chalicelib.services import channel_health
 from chalicelib.store import aggregates
@@ -34,6 +34,13 @@ def _utcnow() -> datetime:
 
 
 clock: Callable[[], datetime] = _utcnow  # tests move time for the breaker's cool-down
+
+
+def now(tenant: str) -> datetime:
+    """The payouts' clock: `clock` on the tenant's sandbox clock (stages local and test), so a
+    payout's dates, reservation expiry and escalation follow the business day the rest of the
+    tenant lives in. Breaker cool-downs and signature windows stay on `clock`: real time."""
+    return clock() + offset(tenant)
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,7 @@ def _route(tenant: str, actor: Actor, item: DisbursementItem, policy: Policy, lo
            ) -> tuple[Reserved | None, DisbursementItem, dict[str, str]]:
     """One ranking on fresh reads and the reservation on its first taker (None: nobody)."""
     known = known or Known()
-    now = channels.clock()
+    now = channels.now(tenant)
     day = clock.business_date(tenant, now)
     terms = known.terms or reads.loan_terms(tenant, loan)
     known.terms = terms
@@ -398,7 +398,7 @@ def _resolve(tenant: str, actor: Actor, disbursement_id: str, n: int, outcome: O
     attempt = attempts[n - 1]
     if attempt["status"] not in IN_FLIGHT or item.status != store.PROCESSING:
         return False  # already decided: a repeated answer changes nothing
-    now = channels.clock()
+    now = channels.now(tenant)
     own = uow is None
     uow = uow or UnitOfWork()
     channel = known.channels.get(attempt["channel_id"]) or channels.get(
@@ -493,7 +493,7 @@ def _release(uow: UnitOfWork, tenant: str, now: datetime, item: DisbursementItem
 def _fail(tenant: str, actor: Actor, item: DisbursementItem, reason: str,
           skipped: dict[str, str] | None = None) -> None:
     """No channel could pay: the disbursement fails, the loan may be disbursed again."""
-    now = channels.clock()
+    now = channels.now(tenant)
     uow = UnitOfWork()
     item.status, item.failure = store.FAILED, reason
     if skipped is not None:
@@ -520,7 +520,7 @@ JOB = Actor("system:disbursement-resume", "system", "disbursement-resume")
 
 def resume(tenant: str, now: datetime | None = None) -> dict[str, int]:
     """Moves every stuck disbursement of the tenant on; returns what happened, by outcome."""
-    now = now or channels.clock()
+    now = now or channels.now(tenant)
     out: dict[str, int] = {}
     for disbursement_id in store.in_flight(tenant):
         try:
