@@ -11,24 +11,13 @@ Tenants are isolated.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
+from chalicelib.jobs.per_tenant import each_tenant
 from chalicelib.services import disbursements
-from chalicelib.store import tenants
-
-log = logging.getLogger("lending.jobs")
 
 
 def run_all(now: datetime | None = None) -> dict[str, dict[str, int]]:
     """tenant -> outcome counts, for tenants that had anything in flight."""
-    out: dict[str, dict[str, int]] = {}
-    for tenant in tenants.tenant_ids():
-        try:
-            done = disbursements.resume(tenant, now)
-        except Exception:  # this tenant only
-            log.exception("disbursement resume of tenant %s failed", tenant)
-            done = {"error": 1}
-        if done:
-            out[tenant] = done
-    return out
+    return each_tenant("disbursement resume",
+                       lambda tenant: disbursements.resume(tenant, now))

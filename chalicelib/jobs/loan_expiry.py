@@ -4,23 +4,10 @@ its own business date; safe twice or concurrently (version-guarded); tenants are
 
 from __future__ import annotations
 
-import logging
-
+from chalicelib.jobs.per_tenant import each_tenant
 from chalicelib.services import loan_expiry
-from chalicelib.store import tenants
-
-log = logging.getLogger("lending.jobs")
 
 
 def run_all() -> dict[str, dict[str, int]]:
     """tenant -> outcome counts, for tenants where anything expired (or failed)."""
-    out: dict[str, dict[str, int]] = {}
-    for tenant in tenants.tenant_ids():
-        try:
-            done = loan_expiry.run(tenant)
-        except Exception:  # this tenant only
-            log.exception("loan expiry of tenant %s failed", tenant)
-            done = {"error": 1}
-        if done:
-            out[tenant] = done
-    return out
+    return each_tenant("loan expiry", loan_expiry.run)
