@@ -163,9 +163,10 @@ def test_below_the_threshold_one_operator_suffices(api, acme, product, aws, cloc
     assert r.status == 200 and r.json["status"] == "settled", r.json
 
 
-def test_a_channel_answer_before_the_second_operator_makes_the_proposal_lapse(api, acme,
-                                                                               product, aws,
-                                                                               clock):
+def _failure_proposed(api: Any, acme: dict[str, str], aws: Any, product: dict[str, Any]
+                      ) -> tuple[str, dict[str, Any], str, str, str, str]:
+    """A silent payout above the four-eyes threshold one operator proposes to fail: (a second
+    operator's key, the channel, the loan, the disbursement, its resolve path, the payout id)."""
     _four_eyes(api, acme)
     second_operator = api.key("acme", "operator")
     ch = channel(api, acme, "silent", sandbox=SILENT)
@@ -175,6 +176,14 @@ def test_a_channel_answer_before_the_second_operator_makes_the_proposal_lapse(ap
     assert api.call("POST", path, {"outcome": "failed", "note": "never executed?"},
                     key=acme["operator"]).status == 202
     payout_id = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"][0]["payout_id"]
+    return second_operator, ch, loan_id, d, path, payout_id
+
+
+def test_a_channel_answer_before_the_second_operator_makes_the_proposal_lapse(api, acme,
+                                                                               product, aws,
+                                                                               clock):
+    second_operator, ch, loan_id, d, path, payout_id = _failure_proposed(api, acme, aws,
+                                                                          product)
     late = callback(api, ch, {"type": "payout.settled", "payout_id": payout_id,
                               "provider_ref": "late-7"})
     assert late.status == 200 and late.json["outcome"] == "processed", late.json
@@ -193,15 +202,8 @@ def test_a_confirmation_racing_a_callback_is_refused_by_the_version_guard(api, a
     transaction is refused (409), nothing is paid or released twice."""
     from chalicelib.services import payout_resolution
 
-    _four_eyes(api, acme)
-    second_operator = api.key("acme", "operator")
-    ch = channel(api, acme, "silent", sandbox=SILENT)
-    loan_id = signed_loan(api, acme, aws, product["id"])
-    d = disburse(api, acme["partner"], loan_id).json["id"]
-    path = f"/v1/disbursements/{d}/attempts/1/resolve"
-    assert api.call("POST", path, {"outcome": "failed", "note": "n"},
-                    key=acme["operator"]).status == 202
-    payout_id = _get(api, acme["admin"], f"/v1/disbursements/{d}")["attempts"][0]["payout_id"]
+    second_operator, ch, loan_id, d, path, payout_id = _failure_proposed(api, acme, aws,
+                                                                          product)
     real = disbursements.resolve_escalated
 
     def callback_lands_first(*args: Any, **kwargs: Any) -> Any:
