@@ -20,16 +20,19 @@ from typing import Any
 
 import pytest
 
+from chalicelib.channels import bank_signing
 from infra.fake_bank_process import FakeBank, spawn
 from infra.local_stack import ROOT, app_env
 from tests.e2e.test_disbursement import channel, disburse, product, signed_loan, tenant_with_keys
 from tests.e2e.test_local_stack import _post
+from tests.integration.origination.conftest import UNIONPAY_CARD, payout_account
 
 pytestmark = pytest.mark.e2e
 DEFAULTS = {"latency_ms": 0, "failure_rate": 0.0, "refusal_rate": 0.0, "paid_timeout_rate": 0.0,
             "paid_timeout_ms": 3000, "settle": "sync", "hold_callbacks": False,
-            "duplicate_callbacks": 0, "callback_delay_ms": 0}
+            "duplicate_callbacks": 0, "callback_delay_ms": 0, "closed_accounts": []}
 _serial = count(300)
+API_SECRETS: dict[str, str] = {}  # client id -> its API secret (to act as the lender's portal)
 
 
 def eventually(read: Callable[[], Any], holds: Callable[[Any], bool],
@@ -71,6 +74,7 @@ def bank_channel(stack: Any, bank: FakeBank, keys: dict[str, str], fund: str = "
     assert api_secret not in r.text and "sealed" not in r.text
     assert created["bank_http"]["api_secret_set"] is True
     bank.add_client(client_id, api_secret, created["webhook_secret"])
+    API_SECRETS[client_id] = api_secret
     f = _post(stack, f"/v1/channels/{created['id']}/fundings", {"amount": fund,
                                                                 "reference": "init"},
               keys["operator"])
@@ -98,8 +102,8 @@ def loan_status(stack: Any, keys: dict[str, str], loan_id: str) -> str:
     return str(stack.call("GET", f"/v1/loans/{loan_id}", keys["admin"]).json()["status"])
 
 
-def new_loan(stack: Any, w: dict[str, Any]) -> str:
-    return signed_loan(stack, w["keys"], w["product"], next(_serial))
+def new_loan(stack: Any, w: dict[str, Any], **overrides: Any) -> str:
+    return signed_loan(stack, w["keys"], w["product"], next(_serial), **overrides)
 
 
 def test_a_payout_settles_through_the_bank_at_once(stack, bank, world):
@@ -249,3 +253,113 @@ def test_the_readme_payout_to_the_fake_bank_runs_as_pasted(tmp_path):
     assert "\nsettled\n" in out, out[-3000:]
     assert f'"client_id": "{tenant}"' in out and ".1\"" in out  # the bank's ledger
     assert "camt.053.001.08" in out and "<EndToEndId>" in out
+
+
+def test_the_bank_is_paid_to_exactly_the_account_the_application_gave(stack, bank, world):
+    keys = world["keys"]
+    _, client = bank_channel(stack, bank, keys)
+    loan = new_loan(stack, world)  # the default application's UnionPay card, in its name
+    assert disbursement(stack, keys, loan)["status"] == "settled"
+    [payout] = paid(bank, client)
+    assert payout["beneficiary"] == payout_account("王小明") == {
+        "kind": "bank_account", "scheme": "cn_unionpay_card", "bank_code": "ICBC",
+        "account_number": UNIONPAY_CARD, "holder_name": "王小明"}
+    today = datetime.now(UTC).date().isoformat()
+    xml = bank.control("GET", f"/_control/statements?client_id={client}&from={today}"
+                              f"&to={today}&format=camt053").decode()
+    entry = xml.split(f"<EndToEndId>{payout['payout_id']}</EndToEndId>", 1)[1]
+    assert entry.split("</Ntry>", 1)[0].split() == [
+        "</Refs>", "<RltdPties>", "<Cdtr>", "<Pty>", "<Nm>王小明</Nm>", "</Pty>", "</Cdtr>",
+        "<CdtrAcct>", "<Id>", "<Othr>", f"<Id>{UNIONPAY_CARD}</Id>", "<SchmeNm>",
+        "<Prtry>cn_unionpay_card</Prtry>", "</SchmeNm>", "</Othr>", "</Id>", "</CdtrAcct>",
+        "</RltdPties>", "</TxDtls>", "</NtryDtls>"]
+
+
+CLOSED_CARD = "6212345678901232"  # Luhn-valid, BIN 62: our side accepts it, the bank refuses
+
+
+def test_a_beneficiary_the_bank_refuses_fails_cleanly_with_nothing_paid(stack, bank, world):
+    """A 4xx refusal is certainly unpaid: the attempt fails, its reservation is released, and
+    with no other channel the disbursement ends failed (another channel would be tried next:
+    see the test below)."""
+    keys = world["keys"]
+    bank.configure(closed_accounts=[CLOSED_CARD])
+    cid, client = bank_channel(stack, bank, keys)
+    loan = new_loan(stack, world, beneficiary=payout_account("王小明", CLOSED_CARD))
+    r = disburse(stack, keys, loan)
+    d = state(stack, keys, r.json()["id"])
+    assert [(a["channel_id"], a["status"]) for a in d["attempts"]] == [(cid, "failed")], d
+    assert "account is closed" in d["attempts"][0]["reason"]
+    assert CLOSED_CARD not in json.dumps(d)  # masked everywhere but at the bank
+    assert d["status"] == "failed", d
+    assert not paid(bank, client)
+    view = stack.call("GET", f"/v1/channels/{cid}", keys["admin"]).json()
+    assert view["available"] == view["balance"] == {"amount": "1000000.00", "currency": "CNY"}
+
+
+def test_a_beneficiary_the_bank_refuses_fails_over_to_the_next_channel(stack, bank, world):
+    keys = world["keys"]
+    bank.configure(closed_accounts=[CLOSED_CARD])
+    cid, client = bank_channel(stack, bank, keys)
+    other = channel(stack, keys, "fallback", "1000000.00", fixed_cost="9.00")
+    loan = new_loan(stack, world, beneficiary=payout_account("王小明", CLOSED_CARD))
+    d = disbursement(stack, keys, loan)
+    assert [(a["channel_id"], a["status"]) for a in d["attempts"]] == [
+        (cid, "failed"), (other, "settled")], d
+    assert not paid(bank, client) and loan_status(stack, keys, loan) == "active"
+
+
+def reconcile(stack: Any, keys: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    r = _post(stack, "/v1/reconciliation/runs", body, keys["operator"])
+    assert r.status_code in (200, 201, 202), r.text
+    run: dict[str, Any] = eventually(
+        lambda: stack.call("GET", f"/v1/reconciliation/runs/{r.json()['id']}",
+                           keys["operator"]).json(),
+        lambda x: x["status"] == "completed", timeout=30)
+    return run
+
+
+def portal_payout(bank: FakeBank, client: str, amount: str) -> str:
+    """A payout the lender made at the bank by hand (its portal), unknown to our ledger."""
+    import requests
+
+    payout_id = f"manual-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"payout_id": payout_id, "amount": amount, "currency": "CNY",
+                       "beneficiary": payout_account("王小明")}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": payout_id,
+               **bank_signing.headers(client, API_SECRETS[client], "POST", "/payouts",
+                                      int(time.time()), body)}
+    r = requests.post(bank.url + "/payouts", data=body, headers=headers, timeout=10,
+                      verify=str(bank.ca_file))
+    assert r.status_code == 201, r.text
+    return payout_id
+
+
+def test_the_books_reconcile_against_the_banks_camt053_and_a_stray_payout_is_one_exception(
+        stack, bank, world):
+    keys = world["keys"]
+    cid, client = bank_channel(stack, bank, keys)
+    for _ in range(2):
+        assert disbursement(stack, keys, new_loan(stack, world))["status"] == "settled"
+    r = stack.call("PUT", f"/v1/channels/{cid}/statement-format", keys["admin"],
+                   json={"format": "camt053", "account": f"FB-{client}"})
+    assert r.status_code == 200, r.text
+    today = datetime.now(UTC).date().isoformat()
+
+    def camt() -> str:
+        return bank.control("GET", f"/_control/statements?client_id={client}&from={today}"
+                                   f"&to={today}&format=camt053").decode()
+
+    clean = reconcile(stack, keys, {"channel": cid, "format": "camt053", "xml": camt()})
+    assert clean["format"] == "camt053" and clean["new_exceptions"] == 0, clean
+    assert clean["counts"] == {"matched": 3, "missing_in_ledger": 0, "missing_in_statement": 0,
+                               "amount_mismatch": 0, "duplicate": 0}, clean
+    stray = portal_payout(bank, client, "123.45")
+    run = reconcile(stack, keys, {"channel": cid, "format": "camt053", "xml": camt()})
+    assert run["counts"] == {**clean["counts"], "missing_in_ledger": 1}, run
+    assert run["new_exceptions"] == 1, run
+    found = stack.call("GET", "/v1/reconciliation/exceptions?limit=100",
+                       keys["operator"]).json()["data"]
+    mine = [(e["kind"], e["reference"], e["detail"]["statement_line"]["amount"])
+            for e in found if e["channel"] == cid]
+    assert mine == [("missing_in_ledger", stray, "123.45")], found
