@@ -14,10 +14,12 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.config import settings
+from chalicelib.jobs import nightly_checks
 from chalicelib.jobs import statement_fetch as job
 from chalicelib.services import daily_checks, statement_fetch
 from infra.fake_bank_process import FakeBank, spawn
 from tests.integration.disbursement.conftest import disburse, signed_loan
+from tests.integration.disbursement.test_statement_formats import MAPPING
 
 CLEAN = {"matched": 3, "missing_in_ledger": 0, "missing_in_statement": 0, "amount_mismatch": 0,
          "duplicate": 0}
@@ -68,13 +70,18 @@ def the_next_day(tenant: str) -> datetime:
     return now + timedelta(days=1) if clock.business_date(tenant, now) == now.date() else now
 
 
-@pytest.mark.parametrize("fmt", ["camt053", "native"])
+@pytest.mark.parametrize(("setting", "fmt"), [("camt053", "camt053"), (None, "native"),
+                                             ("mapped_csv", "native")])
 def test_the_fetched_statement_is_stored_once_and_the_nightly_run_reconciles_it(
-        api, acme, product, aws, bank, fmt) -> None:
+        api, acme, product, aws, bank, setting, fmt) -> None:
+    """camt.053 when the channel's statements are; else the protocol's CSV, read as native
+    even when the channel maps the CSVs people upload (`mapped_csv`)."""
     cid, client_id = bank_channel(api, acme, bank)
-    if fmt == "camt053":
-        r = api.call("PUT", f"/v1/channels/{cid}/statement-format",
-                     {"format": "camt053", "account": f"FB-{client_id}"}, key=acme["admin"])
+    if setting is not None:
+        body = {"format": setting, "account": f"FB-{client_id}"}
+        if setting == "mapped_csv":
+            body["csv"] = MAPPING
+        r = api.call("PUT", f"/v1/channels/{cid}/statement-format", body, key=acme["admin"])
         assert r.status == 200, r.json
     pay_two(api, acme, aws, product["id"])
     at = the_next_day("acme")
@@ -89,7 +96,10 @@ def test_the_fetched_statement_is_stored_once_and_the_nightly_run_reconciles_it(
     listed = aws["s3"].list_objects_v2(Bucket=settings().bucket,
                                        Prefix=f"acme/statements/{cid}/")["Contents"]
     assert [o["Key"] for o in listed] == [first.key]
-    night = daily_checks.reconcile_new("acme", at)
+    assert nightly_checks.run_all(now=at) == {"acme": True}  # the nightly job, as scheduled
+    stored = daily_checks.stored_verification("acme", (at - timedelta(days=1)).date())
+    assert stored is not None
+    night = daily_checks.verification_view(stored)["reconciliation"]
     assert night["failures"] == [] and night["ok"], night
     [run] = night["runs"]
     assert run["statement"] == first.key and run["counts"] == CLEAN, run
