@@ -173,17 +173,26 @@ def test_a_bank_that_is_down_opens_its_breaker_and_the_payout_fails_over(stack, 
     assert view["available"]["amount"] == "1000000.00"  # its reservation was released
 
 
-def resume_at(stack: Any, tenant: str, at: datetime) -> dict[str, int]:
-    """The resume job (services/disbursements.resume) against the stack's own moto, at `at`:
-    the stack schedules it every 5 minutes on the real clock, too late for a test."""
+def job_at(stack: Any, code: str, tenant: str, at: datetime) -> Any:
+    """`code` (statements of `tenant` and `at` that set `out`, printed as JSON) run as the
+    stack's jobs run, against its own moto, at `at`: the stack schedules its jobs on the real
+    clock, too late for a test."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LENDING_"))},
            **app_env(stack.moto_port), "PLATFORM_ADMIN_KEY": stack.admin_key}
-    code = ("import json,sys; from datetime import datetime; "
-            "from chalicelib.services import disbursements as d; "
-            "print(json.dumps(d.resume(sys.argv[1], datetime.fromisoformat(sys.argv[2]))))")
-    out = subprocess.run([sys.executable, "-c", code, tenant, at.isoformat()], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=120, check=True)
-    result: dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
+    script = ("import json, sys; from datetime import datetime, timedelta; "
+              "tenant = sys.argv[1]; "
+              f"at = datetime.fromisoformat(sys.argv[2]); {code}; "
+              "print(json.dumps(out, default=str))")
+    run = subprocess.run([sys.executable, "-c", script, tenant, at.isoformat()], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def resume_at(stack: Any, tenant: str, at: datetime) -> dict[str, int]:
+    """The resume job (services/disbursements.resume) at `at`."""
+    result: dict[str, int] = job_at(stack, "from chalicelib.services import disbursements; "
+                                           "out = disbursements.resume(tenant, at)", tenant, at)
     return result
 
 
@@ -363,3 +372,34 @@ def test_the_books_reconcile_against_the_banks_camt053_and_a_stray_payout_is_one
     mine = [(e["kind"], e["reference"], e["detail"]["statement_line"]["amount"])
             for e in found if e["channel"] == cid]
     assert mine == [("missing_in_ledger", stray, "123.45")], found
+
+
+def test_the_scheduled_fetch_stores_the_banks_camt053_and_the_nightly_run_reconciles_it(
+        stack, bank, world):
+    """The hourly job and the nightly checks of the local stack, run at tomorrow's time: the
+    bank's statement of today (the tenant's previous business day then) is fetched over the
+    signed protocol, stored once, and reconciled with every line matched."""
+    keys = world["keys"]
+    tenant = keys["tenant"]
+    cid, client = bank_channel(stack, bank, keys)
+    r = stack.call("PUT", f"/v1/channels/{cid}/statement-format", keys["admin"],
+                   json={"format": "camt053", "account": f"FB-{client}"})
+    assert r.status_code == 200, r.text
+    for _ in range(2):
+        assert disbursement(stack, keys, new_loan(stack, world))["status"] == "settled"
+    at = datetime.now(UTC) + timedelta(days=1)  # the e2e tenant's business day is UTC's
+    fetch = ("from chalicelib.services import statement_fetch as f; "
+             "out = [vars(x) for x in f.fetch_tenant(tenant, at)]")
+    [fetched] = job_at(stack, fetch, tenant, at)
+    day = datetime.now(UTC).date().isoformat()
+    assert fetched == {"channel_id": cid, "outcome": "fetched", "error": None,
+                       "key": f"{tenant}/statements/{cid}/{day}-fetched.xml"}
+    assert [x["outcome"] for x in job_at(stack, fetch, tenant, at)] == ["already"]
+    night = job_at(stack, "from chalicelib.services import daily_checks as d; "
+                          "out = d.run_tenant(tenant, at.date() - timedelta(days=1), at)",
+                   tenant, at)["reconciliation"]
+    assert night["failures"] == [], night
+    [run] = night["runs"]
+    assert run["statement"] == fetched["key"], run
+    assert run["counts"] == {"matched": 3, "missing_in_ledger": 0, "missing_in_statement": 0,
+                             "amount_mismatch": 0, "duplicate": 0}, run
