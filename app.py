@@ -28,6 +28,7 @@ from chalicelib.jobs import (
     ledger_sweep,
     loan_expiry,
     nightly_checks,
+    statement_fetch,
     webhook_delivery,
 )
 
@@ -85,6 +86,11 @@ def resume_disbursements(_event: object) -> None:
 @app.schedule(Rate(1, unit=Rate.HOURS))  # each tenant's new business day, within the hour
 def expire_loans(_event: object) -> None:
     log.info("loans expired: %s", loan_expiry.run_all())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))  # each tenant's new business day, within the hour
+def fetch_bank_statements(_event: object) -> None:
+    log.info("bank statements fetched: %s", statement_fetch.run_all())
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))  # each tenant's local midnight, within 15 minutes

@@ -41,6 +41,7 @@ def protocol_rate(bank: Any, payouts: int, threads: int) -> dict[str, Any]:
     from chalicelib import config
     from chalicelib.channels import bank_http
     from chalicelib.channels.protocol import OutcomeKind, Payout
+    from chalicelib.lending.beneficiary import Beneficiary
     from chalicelib.services import personal_data
 
     config.reset()
@@ -56,9 +57,11 @@ def protocol_rate(bank: Any, payouts: int, threads: int) -> dict[str, Any]:
         adapter = bank_http.BankHttpChannel("ch_bench", {
             "base_url": bank.url, "client_id": client, "api_secret_sealed": sealed,
             "ca_cert_pem": bank.ca_pem})
+        who = Beneficiary("bank_account", "王小明", "ICBC", "6200000000000005",
+                          "cn_unionpay_card")  # the bank refuses a payout without one
         batch = [Payout(f"dsb_{secrets.token_hex(8)}.1", "bench", "ch_bench", "loan", 100_00,
-                        "CNY") for _ in range(payouts)]
-        adapter.submit(Payout("warm.1", "bench", "ch_bench", "loan", 1, "CNY"))
+                        "CNY", who) for _ in range(payouts)]
+        adapter.submit(Payout("warm.1", "bench", "ch_bench", "loan", 1, "CNY", who))
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
             kinds = list(pool.map(lambda p: adapter.submit(p).kind, batch))

@@ -25,6 +25,8 @@ def main() -> int:
         flag = f"--{name.replace('_', '-')}"
         if isinstance(default, bool):
             parser.add_argument(flag, action="store_true")
+        elif isinstance(default, list):  # --closed-accounts A --closed-accounts B
+            parser.add_argument(flag, action="append", default=[])
         else:
             parser.add_argument(flag, type=type(default), default=default)
     args = parser.parse_args()

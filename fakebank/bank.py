@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib.channels import webhooks
 from chalicelib.lending.money import MoneyError, parse_amount
+from fakebank import beneficiaries
 from fakebank.statements import Movement
 
 
@@ -33,6 +34,7 @@ class Behaviour:
     callback_delay_ms: int = 0
     hold_callbacks: bool = False  # keep callbacks until POST /_control/callbacks/release
     duplicate_callbacks: int = 0  # extra sends of each callback (same webhook-id)
+    closed_accounts: list[str] = field(default_factory=list)  # valid numbers it refuses (422)
     seed: int = 0
 
 
@@ -53,6 +55,7 @@ class Payout:
     bank_ref: str
     booked: date
     callback_url: str | None = None
+    beneficiary: dict[str, Any] | None = None  # as the instruction named it
 
 
 @dataclass
@@ -122,6 +125,15 @@ class Bank:
             return Answer(400, {"error": "invalid", "reason": "Idempotency-Key != payout_id"})
         if amount <= 0:
             return Answer(400, {"error": "invalid", "reason": "amount must be positive"})
+        beneficiary = data.get("beneficiary")
+        if wrong := beneficiaries.problems(beneficiary):
+            return Answer(422, {"error": "beneficiary_invalid",
+                                "reason": "the beneficiary cannot be paid: " + ", ".join(
+                                    f"{p.field} {p.code}" for p in wrong),
+                                "problems": [asdict(p) for p in wrong]})
+        if beneficiaries.account_key(beneficiary) in b.closed_accounts:
+            return Answer(422, {"error": "beneficiary_rejected",
+                                "reason": "the beneficiary's account is closed"})
         roll = self._roll(payout_id)
         if roll < b.failure_rate:
             return Answer(503, {"error": "unavailable", "reason": "try again"})
@@ -132,7 +144,7 @@ class Bank:
             payout = Payout(payout_id, client.client_id, amount, currency,
                             "accepted" if callback else "settled",
                             f"FB{secrets.token_hex(6).upper()}", datetime.now(UTC).date(),
-                            callback)
+                            callback, beneficiary)
             self.payouts[payout_id] = payout
         if callback:
             self._schedule_callback(client, payout)
@@ -204,7 +216,8 @@ class Bank:
     def movements(self, client_id: str | None) -> list[Movement]:
         """The client's booked movements (every client's when None), in booking order."""
         with self.lock:
-            out = [Movement(p.payout_id, p.bank_ref, False, p.amount, p.currency, p.booked)
+            out = [Movement(p.payout_id, p.bank_ref, False, p.amount, p.currency, p.booked,
+                            beneficiaries.creditor(p.beneficiary))
                    for p in self.payouts.values() if p.status == "settled"
                    and client_id in (None, p.client_id)]
             out += [m for owner, m in self.deposits if client_id in (None, owner)]

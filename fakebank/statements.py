@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from xml.etree import ElementTree as ET
 
 from chalicelib.lending.money import format_amount
+from fakebank.beneficiaries import Creditor
 
 CAMT053 = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
@@ -21,6 +22,7 @@ class Movement:
     amount: int  # minor units
     currency: str
     booked: date
+    creditor: Creditor | None = None  # whom a payout paid (camt.053 RltdPties)
 
 
 def native_csv(movements: list[Movement]) -> bytes:
@@ -49,6 +51,21 @@ def _balance(stmt: ET.Element, code: str, minor: int, currency: str, on: date) -
     _sub(bal, "Amt", format_amount(abs(minor), currency), Ccy=currency)
     _sub(bal, "CdtDbtInd", "CRDT" if minor >= 0 else "DBIT")
     _sub(_sub(bal, "Dt"), "Dt", on.isoformat())
+
+
+def _parties(details: ET.Element, who: Creditor) -> None:
+    """TxDtls/RltdPties (camt.053.001.08 TransactionParties6): the creditor's name, then its
+    account (`IBAN`, or `Othr/Id` with the scheme it is numbered in)."""
+    parties = _sub(details, "RltdPties")
+    _sub(_sub(_sub(parties, "Cdtr"), "Pty"), "Nm", who.name[:140])
+    account_id = _sub(_sub(parties, "CdtrAcct"), "Id")
+    if who.iban:
+        _sub(account_id, "IBAN", who.iban)
+        return
+    other = _sub(account_id, "Othr")
+    _sub(other, "Id", (who.other_id or "")[:34])
+    if who.other_scheme:
+        _sub(_sub(other, "SchmeNm"), "Prtry", who.other_scheme[:35])
 
 
 def camt053(account: str, currency: str, opening: int, movements: list[Movement],
@@ -86,8 +103,11 @@ def camt053(account: str, currency: str, opening: int, movements: list[Movement]
         fmly = _sub(code, "Fmly")
         _sub(fmly, "Cd", "RCDT" if m.credit else "ICDT")
         _sub(fmly, "SubFmlyCd", "DMCT")
-        tx = _sub(_sub(_sub(ntry, "NtryDtls"), "TxDtls"), "Refs")
-        _sub(tx, "AcctSvcrRef", m.bank_ref)
-        _sub(tx, "EndToEndId", m.reference)
+        details = _sub(_sub(ntry, "NtryDtls"), "TxDtls")
+        refs = _sub(details, "Refs")
+        _sub(refs, "AcctSvcrRef", m.bank_ref)
+        _sub(refs, "EndToEndId", m.reference)
+        if m.creditor is not None:
+            _parties(details, m.creditor)
     ET.indent(doc)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(doc, encoding="utf-8")

@@ -6,8 +6,9 @@ the same `StatementLine`s, so matching never knows which one it was.
   the `account` of its statement format;
 - `mapped_csv`: a bank's CSV through the channel's column mapping (lending/statement_mapping.py).
 
-The nightly job picks by the S3 key (`format_for_key`): `.xml` is camt.053; `.csv` is what the
-channel's statement format says for CSV (`native` or `mapped_csv`), `native` without one.
+The nightly job picks by the S3 key (`format_for_key`): `.xml` is camt.053; `.native.csv` is
+native (a statement fetched over the bank protocol, services/statement_fetch.py); `.csv` is what
+the channel's statement format says for CSV (`native` or `mapped_csv`), `native` without one.
 """
 
 from __future__ import annotations
@@ -57,5 +58,7 @@ def read(tenant: str, channel: str, fmt: str, data: bytes) -> Read:
 def format_for_key(tenant: str, channel: str, s3_key: str) -> str:
     if s3_key.lower().endswith(".xml"):
         return "camt053"
+    if s3_key.lower().endswith(".native.csv"):  # fetched from a bank_http channel
+        return "native"
     chosen = setting(tenant, channel).get("format")
     return "mapped_csv" if chosen == "mapped_csv" else "native"

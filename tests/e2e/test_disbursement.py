@@ -49,9 +49,11 @@ def product(stack: Any, keys: dict[str, str]) -> str:
     return r.json()["id"]
 
 
-def signed_loan(stack: Any, keys: dict[str, str], product_id: str, serial: int) -> str:
-    """Application → accept → signing code → sign, over HTTP (the local stage echoes codes)."""
-    body = application(product_id, serial=f"{serial:03d}")
+def signed_loan(stack: Any, keys: dict[str, str], product_id: str, serial: int,
+                **overrides: Any) -> str:
+    """Application → accept → signing code → sign, over HTTP (the local stage echoes codes);
+    `overrides` change the application (e.g. its `beneficiary`)."""
+    body = application(product_id, serial=f"{serial:03d}", **overrides)
     app = _post(stack, "/v1/applications", body, keys["partner"]).json()
     assert app["status"] == "approved", app
     loan = post0(stack, f"/v1/applications/{app['id']}/accept", keys["partner"]).json()

@@ -20,16 +20,19 @@ from typing import Any
 
 import pytest
 
+from chalicelib.channels import bank_signing
 from infra.fake_bank_process import FakeBank, spawn
 from infra.local_stack import ROOT, app_env
 from tests.e2e.test_disbursement import channel, disburse, product, signed_loan, tenant_with_keys
 from tests.e2e.test_local_stack import _post
+from tests.integration.origination.conftest import UNIONPAY_CARD, payout_account
 
 pytestmark = pytest.mark.e2e
 DEFAULTS = {"latency_ms": 0, "failure_rate": 0.0, "refusal_rate": 0.0, "paid_timeout_rate": 0.0,
             "paid_timeout_ms": 3000, "settle": "sync", "hold_callbacks": False,
-            "duplicate_callbacks": 0, "callback_delay_ms": 0}
+            "duplicate_callbacks": 0, "callback_delay_ms": 0, "closed_accounts": []}
 _serial = count(300)
+API_SECRETS: dict[str, str] = {}  # client id -> its API secret (to act as the lender's portal)
 
 
 def eventually(read: Callable[[], Any], holds: Callable[[Any], bool],
@@ -71,6 +74,7 @@ def bank_channel(stack: Any, bank: FakeBank, keys: dict[str, str], fund: str = "
     assert api_secret not in r.text and "sealed" not in r.text
     assert created["bank_http"]["api_secret_set"] is True
     bank.add_client(client_id, api_secret, created["webhook_secret"])
+    API_SECRETS[client_id] = api_secret
     f = _post(stack, f"/v1/channels/{created['id']}/fundings", {"amount": fund,
                                                                 "reference": "init"},
               keys["operator"])
@@ -98,8 +102,8 @@ def loan_status(stack: Any, keys: dict[str, str], loan_id: str) -> str:
     return str(stack.call("GET", f"/v1/loans/{loan_id}", keys["admin"]).json()["status"])
 
 
-def new_loan(stack: Any, w: dict[str, Any]) -> str:
-    return signed_loan(stack, w["keys"], w["product"], next(_serial))
+def new_loan(stack: Any, w: dict[str, Any], **overrides: Any) -> str:
+    return signed_loan(stack, w["keys"], w["product"], next(_serial), **overrides)
 
 
 def test_a_payout_settles_through_the_bank_at_once(stack, bank, world):
@@ -169,17 +173,26 @@ def test_a_bank_that_is_down_opens_its_breaker_and_the_payout_fails_over(stack, 
     assert view["available"]["amount"] == "1000000.00"  # its reservation was released
 
 
-def resume_at(stack: Any, tenant: str, at: datetime) -> dict[str, int]:
-    """The resume job (services/disbursements.resume) against the stack's own moto, at `at`:
-    the stack schedules it every 5 minutes on the real clock, too late for a test."""
+def job_at(stack: Any, code: str, tenant: str, at: datetime) -> Any:
+    """`code` (statements of `tenant` and `at` that set `out`, printed as JSON) run as the
+    stack's jobs run, against its own moto, at `at`: the stack schedules its jobs on the real
+    clock, too late for a test."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LENDING_"))},
            **app_env(stack.moto_port), "PLATFORM_ADMIN_KEY": stack.admin_key}
-    code = ("import json,sys; from datetime import datetime; "
-            "from chalicelib.services import disbursements as d; "
-            "print(json.dumps(d.resume(sys.argv[1], datetime.fromisoformat(sys.argv[2]))))")
-    out = subprocess.run([sys.executable, "-c", code, tenant, at.isoformat()], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=120, check=True)
-    result: dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
+    script = ("import json, sys; from datetime import datetime, timedelta; "
+              "tenant = sys.argv[1]; "
+              f"at = datetime.fromisoformat(sys.argv[2]); {code}; "
+              "print(json.dumps(out, default=str))")
+    run = subprocess.run([sys.executable, "-c", script, tenant, at.isoformat()], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def resume_at(stack: Any, tenant: str, at: datetime) -> dict[str, int]:
+    """The resume job (services/disbursements.resume) at `at`."""
+    result: dict[str, int] = job_at(stack, "from chalicelib.services import disbursements; "
+                                           "out = disbursements.resume(tenant, at)", tenant, at)
     return result
 
 
@@ -249,3 +262,144 @@ def test_the_readme_payout_to_the_fake_bank_runs_as_pasted(tmp_path):
     assert "\nsettled\n" in out, out[-3000:]
     assert f'"client_id": "{tenant}"' in out and ".1\"" in out  # the bank's ledger
     assert "camt.053.001.08" in out and "<EndToEndId>" in out
+
+
+def test_the_bank_is_paid_to_exactly_the_account_the_application_gave(stack, bank, world):
+    keys = world["keys"]
+    _, client = bank_channel(stack, bank, keys)
+    loan = new_loan(stack, world)  # the default application's UnionPay card, in its name
+    assert disbursement(stack, keys, loan)["status"] == "settled"
+    [payout] = paid(bank, client)
+    assert payout["beneficiary"] == payout_account("王小明") == {
+        "kind": "bank_account", "scheme": "cn_unionpay_card", "bank_code": "ICBC",
+        "account_number": UNIONPAY_CARD, "holder_name": "王小明"}
+    today = datetime.now(UTC).date().isoformat()
+    xml = bank.control("GET", f"/_control/statements?client_id={client}&from={today}"
+                              f"&to={today}&format=camt053").decode()
+    entry = xml.split(f"<EndToEndId>{payout['payout_id']}</EndToEndId>", 1)[1]
+    assert entry.split("</Ntry>", 1)[0].split() == [
+        "</Refs>", "<RltdPties>", "<Cdtr>", "<Pty>", "<Nm>王小明</Nm>", "</Pty>", "</Cdtr>",
+        "<CdtrAcct>", "<Id>", "<Othr>", f"<Id>{UNIONPAY_CARD}</Id>", "<SchmeNm>",
+        "<Prtry>cn_unionpay_card</Prtry>", "</SchmeNm>", "</Othr>", "</Id>", "</CdtrAcct>",
+        "</RltdPties>", "</TxDtls>", "</NtryDtls>"]
+
+
+CLOSED_CARD = "6212345678901232"  # Luhn-valid, BIN 62: our side accepts it, the bank refuses
+
+
+def test_a_beneficiary_the_bank_refuses_fails_cleanly_with_nothing_paid(stack, bank, world):
+    """A 4xx refusal is certainly unpaid: the attempt fails, its reservation is released, and
+    with no other channel the disbursement ends failed (another channel would be tried next:
+    see the test below)."""
+    keys = world["keys"]
+    bank.configure(closed_accounts=[CLOSED_CARD])
+    cid, client = bank_channel(stack, bank, keys)
+    loan = new_loan(stack, world, beneficiary=payout_account("王小明", CLOSED_CARD))
+    r = disburse(stack, keys, loan)
+    d = state(stack, keys, r.json()["id"])
+    assert [(a["channel_id"], a["status"]) for a in d["attempts"]] == [(cid, "failed")], d
+    assert "account is closed" in d["attempts"][0]["reason"]
+    assert CLOSED_CARD not in json.dumps(d)  # masked everywhere but at the bank
+    assert d["status"] == "failed", d
+    assert not paid(bank, client)
+    view = stack.call("GET", f"/v1/channels/{cid}", keys["admin"]).json()
+    assert view["available"] == view["balance"] == {"amount": "1000000.00", "currency": "CNY"}
+
+
+def test_a_beneficiary_the_bank_refuses_fails_over_to_the_next_channel(stack, bank, world):
+    keys = world["keys"]
+    bank.configure(closed_accounts=[CLOSED_CARD])
+    cid, client = bank_channel(stack, bank, keys)
+    other = channel(stack, keys, "fallback", "1000000.00", fixed_cost="9.00")
+    loan = new_loan(stack, world, beneficiary=payout_account("王小明", CLOSED_CARD))
+    d = disbursement(stack, keys, loan)
+    assert [(a["channel_id"], a["status"]) for a in d["attempts"]] == [
+        (cid, "failed"), (other, "settled")], d
+    assert not paid(bank, client) and loan_status(stack, keys, loan) == "active"
+
+
+def reconcile(stack: Any, keys: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    r = _post(stack, "/v1/reconciliation/runs", body, keys["operator"])
+    assert r.status_code in (200, 201, 202), r.text
+    run: dict[str, Any] = eventually(
+        lambda: stack.call("GET", f"/v1/reconciliation/runs/{r.json()['id']}",
+                           keys["operator"]).json(),
+        lambda x: x["status"] == "completed", timeout=30)
+    return run
+
+
+def portal_payout(bank: FakeBank, client: str, amount: str) -> str:
+    """A payout the lender made at the bank by hand (its portal), unknown to our ledger."""
+    import requests
+
+    payout_id = f"manual-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"payout_id": payout_id, "amount": amount, "currency": "CNY",
+                       "beneficiary": payout_account("王小明")}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": payout_id,
+               **bank_signing.headers(client, API_SECRETS[client], "POST", "/payouts",
+                                      int(time.time()), body)}
+    r = requests.post(bank.url + "/payouts", data=body, headers=headers, timeout=10,
+                      verify=str(bank.ca_file))
+    assert r.status_code == 201, r.text
+    return payout_id
+
+
+def test_the_books_reconcile_against_the_banks_camt053_and_a_stray_payout_is_one_exception(
+        stack, bank, world):
+    keys = world["keys"]
+    cid, client = bank_channel(stack, bank, keys)
+    for _ in range(2):
+        assert disbursement(stack, keys, new_loan(stack, world))["status"] == "settled"
+    r = stack.call("PUT", f"/v1/channels/{cid}/statement-format", keys["admin"],
+                   json={"format": "camt053", "account": f"FB-{client}"})
+    assert r.status_code == 200, r.text
+    today = datetime.now(UTC).date().isoformat()
+
+    def camt() -> str:
+        return bank.control("GET", f"/_control/statements?client_id={client}&from={today}"
+                                   f"&to={today}&format=camt053").decode()
+
+    clean = reconcile(stack, keys, {"channel": cid, "format": "camt053", "xml": camt()})
+    assert clean["format"] == "camt053" and clean["new_exceptions"] == 0, clean
+    assert clean["counts"] == {"matched": 3, "missing_in_ledger": 0, "missing_in_statement": 0,
+                               "amount_mismatch": 0, "duplicate": 0}, clean
+    stray = portal_payout(bank, client, "123.45")
+    run = reconcile(stack, keys, {"channel": cid, "format": "camt053", "xml": camt()})
+    assert run["counts"] == {**clean["counts"], "missing_in_ledger": 1}, run
+    assert run["new_exceptions"] == 1, run
+    found = stack.call("GET", "/v1/reconciliation/exceptions?limit=100",
+                       keys["operator"]).json()["data"]
+    mine = [(e["kind"], e["reference"], e["detail"]["statement_line"]["amount"])
+            for e in found if e["channel"] == cid]
+    assert mine == [("missing_in_ledger", stray, "123.45")], found
+
+
+def test_the_scheduled_fetch_stores_the_banks_camt053_and_the_nightly_run_reconciles_it(
+        stack, bank, world):
+    """The hourly job and the nightly checks of the local stack, run at tomorrow's time: the
+    bank's statement of today (the tenant's previous business day then) is fetched over the
+    signed protocol, stored once, and reconciled with every line matched."""
+    keys = world["keys"]
+    tenant = keys["tenant"]
+    cid, client = bank_channel(stack, bank, keys)
+    r = stack.call("PUT", f"/v1/channels/{cid}/statement-format", keys["admin"],
+                   json={"format": "camt053", "account": f"FB-{client}"})
+    assert r.status_code == 200, r.text
+    for _ in range(2):
+        assert disbursement(stack, keys, new_loan(stack, world))["status"] == "settled"
+    at = datetime.now(UTC) + timedelta(days=1)  # the e2e tenant's business day is UTC's
+    fetch = ("from chalicelib.services import statement_fetch as f; "
+             "out = [vars(x) for x in f.fetch_tenant(tenant, at)]")
+    [fetched] = job_at(stack, fetch, tenant, at)
+    day = datetime.now(UTC).date().isoformat()
+    assert fetched == {"channel_id": cid, "outcome": "fetched", "error": None,
+                       "key": f"{tenant}/statements/{cid}/{day}-fetched.xml"}
+    assert [x["outcome"] for x in job_at(stack, fetch, tenant, at)] == ["already"]
+    night = job_at(stack, "from chalicelib.services import daily_checks as d; "
+                          "out = d.run_tenant(tenant, at.date() - timedelta(days=1), at)",
+                   tenant, at)["reconciliation"]
+    assert night["failures"] == [], night
+    [run] = night["runs"]
+    assert run["statement"] == fetched["key"], run
+    assert run["counts"] == {"matched": 3, "missing_in_ledger": 0, "missing_in_statement": 0,
+                             "amount_mismatch": 0, "duplicate": 0}, run

@@ -151,3 +151,44 @@ def test_a_404_that_does_not_name_the_payout_is_not_never_executed(fresh: FakeBa
     wrong = adapter(fresh, base_url=fresh.url + "/v9")
     assert wrong.status(payout()).kind is OutcomeKind.UNKNOWN
     assert adapter(fresh).status(payout()).kind is OutcomeKind.NOT_FOUND
+
+
+def test_the_bank_records_exactly_the_beneficiary_it_was_told(fresh: FakeBank) -> None:
+    a, p = adapter(fresh), payout()
+    assert a.submit(p).kind is OutcomeKind.SETTLED
+    assert p.beneficiary is not None
+    assert executed(fresh, p.payout_id)[0]["beneficiary"] == p.beneficiary.as_json()
+
+
+@pytest.mark.parametrize(("who", "named"), [
+    (None, "beneficiary missing"),
+    (Beneficiary("bank_account", "张三", "ICBC", "6222020000000000001", "cn_unionpay_card"),
+     "beneficiary.account_number luhn_check_failed"),
+    (Beneficiary("bank_account", "Anna Li", None, "DE88370400440532013000", "iban"),
+     "beneficiary.account_number iban_check_failed"),
+    (Beneficiary("ewallet", "张三", wallet_provider="alipay"),
+     "beneficiary.wallet_id missing"),
+])
+def test_a_beneficiary_the_bank_cannot_pay_is_refused_and_never_paid(
+        fresh: FakeBank, who: Beneficiary | None, named: str) -> None:
+    p = payout()
+    p = Payout(p.payout_id, p.tenant, p.channel_id, p.loan_id, p.amount, p.currency, who)
+    a = adapter(fresh)
+    out = a.submit(p)
+    assert out.kind is OutcomeKind.FAILED and "beneficiary cannot be paid" in out.reason
+    assert named in out.reason
+    assert a.status(p).kind is OutcomeKind.NOT_FOUND and not executed(fresh, p.payout_id)
+    for secret in ("6222020000000000001", "DE88370400440532013000"):  # no account echoed
+        assert secret not in out.reason
+
+
+def test_a_closed_account_is_refused_though_its_number_is_valid(fresh: FakeBank) -> None:
+    p = payout()
+    assert p.beneficiary is not None and p.beneficiary.account_number
+    fresh.configure(closed_accounts=[p.beneficiary.account_number])
+    try:
+        out = adapter(fresh).submit(p)
+    finally:
+        fresh.configure(closed_accounts=[])
+    assert out.kind is OutcomeKind.FAILED and "closed" in out.reason
+    assert not executed(fresh, p.payout_id)
