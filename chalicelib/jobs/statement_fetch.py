@@ -5,26 +5,16 @@ Tenants are isolated: one tenant's failure is logged and the others still run.""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 
+from chalicelib import clock
+from chalicelib.jobs.per_tenant import each_tenant
 from chalicelib.services import statement_fetch
-from chalicelib.store import tenants
-
-log = logging.getLogger("lending.jobs")
 
 
 def run_all(now: datetime | None = None) -> dict[str, dict[str, int]]:
-    """tenant -> outcome counts (fetched / already / failed), for tenants with bank channels."""
-    now = now or datetime.now(UTC)
-    out: dict[str, dict[str, int]] = {}
-    for tenant in tenants.tenant_ids():
-        try:
-            done = dict(Counter(f.outcome for f in statement_fetch.fetch_tenant(tenant, now)))
-        except Exception:  # this tenant only
-            log.exception("statement fetch of tenant %s failed", tenant)
-            done = {"error": 1}
-        if done:
-            out[tenant] = done
-    return out
+    """tenant -> outcome counts (fetched / already / failed), for tenants with bank channels.
+    Each tenant's previous business day is that of its own clock (its sandbox clock locally)."""
+    return each_tenant("statement fetch", lambda tenant: dict(Counter(
+        f.outcome for f in statement_fetch.fetch_tenant(tenant, now or clock.now(tenant)))))
