@@ -9,6 +9,7 @@ shows only the kind, channel and id.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from enum import StrEnum
 from typing import Protocol
 
@@ -26,6 +27,33 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    """Local times (the tenant's zone) between which nothing but a secret the borrower asked
+    for (a signing code) is sent; `start` after `end` spans midnight (21:00-08:00)."""
+
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where and how a borrower may be reached: read from the borrower record (personal data,
+    never logged: `__repr__` shows the borrower id only)."""
+
+    borrower_id: str | None
+    phone: str | None  # E.164
+    email: str | None
+    locale: str = "zh-CN"  # "zh-CN" | "en"
+    channels: frozenset[Channel] = frozenset()  # channels consented to for service messages
+    quiet_hours: QuietHours | None = None
+
+    def __repr__(self) -> str:
+        return f"Recipient({self.borrower_id})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
 class Outgoing:
     tenant: str
     notification_id: str  # ours: the send record's id, and the provider's dedup key if it has one
@@ -36,6 +64,7 @@ class Outgoing:
     subject: str | None = None  # e-mail only
     locale: str = "zh-CN"
     secret: bool = False  # the body carries a secret: no copy of it may be kept anywhere
+    reference: str | None = None  # what it is about (contract, loan id): the sandbox outbox filter
 
     def __repr__(self) -> str:
         return f"Outgoing({self.kind}, {self.channel}, {self.notification_id})"
